@@ -1,0 +1,89 @@
+"""Domain errors that carry a user-facing message key.
+
+Every error the core raises for a user to read is a :class:`DomainError`
+with a stable ``key`` (looked up in :data:`MESSAGES`, later in the gettext
+catalogs) and format parameters.  The UI shows ``str(err)``; logs and tests
+match on ``err.key``.
+"""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    # uploads
+    "upload.empty": "The file is empty. Please choose a photo.",
+    "upload.too_large": "The photo is larger than {max_mb} MB. Please choose a smaller file.",
+    "upload.not_image": "This file is not a photo we can read. Please upload a JPEG, PNG, WebP or HEIC image.",
+    "upload.bad_format": "{format} files are not supported. Please upload a JPEG, PNG, WebP or HEIC image.",
+    "upload.too_many_pixels": "The photo has more than {max_mp} megapixels. Please upload a smaller photo.",
+    "upload.too_small": "The photo is too small: the short side must be at least {min_side} px.",
+    # auth
+    "auth.email_invalid": "Please enter a valid email address.",
+    "auth.email_taken": "An account with this email already exists. Please sign in.",
+    "auth.password_weak": "The password needs at least 8 characters with an upper-case letter, a lower-case letter and a digit.",
+    "auth.bad_credentials": "Wrong email or password.",
+    "auth.required": "Please sign in first.",
+    "auth.blocked": "This account is blocked. Please contact support.",
+    # jobs and variants
+    "job.not_found": "This job does not exist or is not yours.",
+    "job.not_done": "This job is not finished yet.",
+    "variant.not_found": "This variant does not exist or is not yours.",
+    "variant.not_ready": "This variant is not ready yet.",
+    # credits
+    "credits.insufficient": "Not enough credits. Buy a credit pack to unlock this variant.",
+    # generation failures shown on failed jobs
+    "generation.failed": "We could not enhance this photo. Please try again.",
+    "generation.original_missing": "The uploaded photo is no longer available. Please upload it again.",
+    "generation.storage_failed": "We could not save the results. Please try again.",
+    "generation.queue_unavailable": "The service is busy right now. Please try again in a minute.",
+    # files
+    "files.link_invalid": "This link is not valid.",
+    "files.link_expired": "This link has expired. Please reload the page.",
+}
+
+
+class DomainError(Exception):
+    """An error a user can read.
+
+    Args:
+        key: message key from :data:`MESSAGES` (e.g. ``"upload.too_large"``).
+        **params: values for the message's ``{placeholders}``.
+
+    ``str(error)`` is the English message; an unknown key falls back to the key.
+    """
+
+    def __init__(self, key: str, **params: object) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        """The formatted English message for ``key``."""
+        template = MESSAGES.get(self.key, self.key)
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError):
+            return template
+
+
+class UploadRejected(DomainError):
+    """An uploaded file failed validation; nothing was stored."""
+
+
+class AuthError(DomainError):
+    """Sign-up, sign-in or authorization failed."""
+
+
+class NotFound(DomainError):
+    """The object does not exist or does not belong to the caller."""
+
+
+class InsufficientCredits(DomainError):
+    """The balance is too low for the requested spend; nothing was charged."""
+
+    def __init__(self, key: str = "credits.insufficient", **params: object) -> None:
+        super().__init__(key, **params)
+
+
+class LinkInvalid(DomainError):
+    """A signed file URL was tampered with or has expired."""

@@ -1,0 +1,198 @@
+"""Job lifecycle: creation, allowed status transitions, the event trail, ownership.
+
+Transitions (anything else raises ``InvalidTransition``)::
+
+    PENDING    -> PROCESSING | FAILED | CANCELED
+    PROCESSING -> DONE | FAILED | PENDING (requeued after a worker died)
+    FAILED     -> PENDING (retry)
+
+Every transition writes a ``JobEvent`` in the same transaction, and is an
+atomic conditional UPDATE on the current status, so two workers cannot
+both claim one job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from lashme import auth
+from lashme.errors import NotFound
+from lashme.models import Job, JobEvent, JobStatus, Variant, utcnow
+
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELED}),
+    JobStatus.PROCESSING: frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.PENDING}),
+    JobStatus.FAILED: frozenset({JobStatus.PENDING}),
+    JobStatus.DONE: frozenset(),
+    JobStatus.CANCELED: frozenset(),
+}
+FINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELED})
+
+
+class InvalidTransition(Exception):
+    """The job is not in a status the requested transition starts from."""
+
+
+def add_event(
+    session: Session, job_id: str, *, kind: str, message: str | None = None, data: dict | None = None,
+    from_status: str | None = None, to_status: str | None = None,
+) -> JobEvent:
+    """Append an event to a job's trail (no status change by itself)."""
+    ev = JobEvent(
+        job_id=job_id, kind=kind, message=message, data=data, from_status=from_status, to_status=to_status
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def create_job(
+    session: Session,
+    *,
+    job_id: str,
+    user_id: int | None,
+    anon_token: str | None,
+    provider: str,
+    presets: Sequence[str],
+    original_key: str,
+    width: int,
+    height: int,
+) -> Job:
+    """Insert a PENDING job (the original is already stored at ``original_key``).
+
+    Exactly one of ``user_id`` / ``anon_token`` identifies the owner.
+
+    Raises:
+        ValueError: neither owner given.
+    """
+    if user_id is None and not anon_token:
+        raise ValueError("a job needs an owner")
+    job = Job(
+        id=job_id,
+        user_id=user_id,
+        anon_token_hash=None if user_id is not None else auth.token_hash(anon_token),
+        provider=provider,
+        presets=list(presets),
+        original_key=original_key,
+        original_width=width,
+        original_height=height,
+    )
+    session.add(job)
+    session.flush()
+    add_event(session, job.id, kind="status", to_status=JobStatus.PENDING, message="created")
+    return job
+
+
+def transition(
+    session: Session,
+    job_id: str,
+    to: JobStatus,
+    *,
+    expected: Sequence[JobStatus] | None = None,
+    message: str | None = None,
+    error_key: str | None = None,
+    error_detail: str | None = None,
+    data: dict | None = None,
+) -> Job:
+    """Move ``job_id`` to ``to`` if its status is one of ``expected`` (default: any allowed source).
+
+    Returns:
+        The updated job.
+
+    Raises:
+        NotFound: no such job.
+        InvalidTransition: the current status does not allow it (another
+            worker or a cancel got there first).
+    """
+    sources = [s for s, targets in TRANSITIONS.items() if to in targets]
+    if expected is not None:
+        sources = [s for s in sources if s in expected]
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound("job.not_found")
+    session.refresh(job)
+    current = JobStatus(job.status)
+    if current not in sources:
+        raise InvalidTransition(f"job {job_id} is {current}, cannot go to {to}")
+    now = utcnow()
+    values: dict = {"status": to, "updated_at": now}
+    if to == JobStatus.PROCESSING:
+        values["attempts"] = Job.attempts + 1
+        values["started_at"] = now
+    if to in FINAL:
+        values["finished_at"] = now
+    if to == JobStatus.FAILED:
+        values["error_key"] = error_key or "generation.failed"
+        values["error_detail"] = (error_detail or "")[:500] or None
+    if to == JobStatus.PENDING:
+        values["error_key"] = None
+        values["error_detail"] = None
+        values["finished_at"] = None
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == current)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(job)
+    if result.rowcount != 1:
+        raise InvalidTransition(f"job {job_id} changed to {job.status} concurrently")
+    add_event(
+        session,
+        job_id,
+        kind="status",
+        from_status=current,
+        to_status=to,
+        message=message or error_key,
+        data=data,
+    )
+    return job
+
+
+def get_owned_job(session: Session, job_id: str, *, user_id: int | None, anon_token: str | None) -> Job:
+    """The job if the caller owns it (by user id, or by this browser's anonymous token).
+
+    Raises:
+        NotFound: ``job.not_found`` for missing ids and for other people's jobs alike.
+    """
+    job = session.get(Job, job_id) if job_id and len(job_id) <= 32 else None
+    if job is None:
+        raise NotFound("job.not_found")
+    if user_id is not None and job.user_id == user_id:
+        return job
+    if job.user_id is None and anon_token and job.anon_token_hash == auth.token_hash(anon_token):
+        return job
+    raise NotFound("job.not_found")
+
+
+def get_owned_variant(session: Session, variant_id: str, *, user_id: int | None) -> tuple[Variant, Job]:
+    """A variant of a job owned by the signed-in ``user_id``.
+
+    Raises:
+        NotFound: ``variant.not_found`` for missing ids and other people's variants.
+    """
+    if user_id is None or not variant_id or len(variant_id) > 32:
+        raise NotFound("variant.not_found")
+    row = session.execute(
+        select(Variant, Job).join(Job, Job.id == Variant.job_id).where(Variant.id == variant_id)
+    ).first()
+    if row is None or row[1].user_id != user_id:
+        raise NotFound("variant.not_found")
+    return row[0], row[1]
+
+
+def variants_of(session: Session, job_id: str) -> list[Variant]:
+    """The job's variants ordered by index."""
+    return list(
+        session.execute(select(Variant).where(Variant.job_id == job_id).order_by(Variant.index)).scalars()
+    )
+
+
+def events_of(session: Session, job_id: str) -> list[JobEvent]:
+    """The job's event trail, oldest first."""
+    return list(
+        session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)).scalars()
+    )

@@ -1,0 +1,19 @@
+"""The Reflex app: pages, theme, and the file-serving API mounted on the backend."""
+
+import reflex as rx
+
+from lashme.files_api import build_api
+from lashme.ui.pages.auth import AuthState, login_page, signup_page
+from lashme.ui.pages.job import JobState, job_page
+from lashme.ui.pages.upload import UploadState, upload_page
+
+app = rx.App(
+    theme=rx.theme(appearance="light", accent_color="pink", gray_color="sand", radius="large"),
+    api_transformer=build_api(),
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+)
+app.add_page(upload_page, route="/", title="LashMe — studio photos of your work",
+             on_load=[UploadState.load_session, UploadState.reset_form])
+app.add_page(job_page, route="/job/[job_id]", title="Your variants — LashMe", on_load=JobState.on_load)
+app.add_page(signup_page, route="/signup", title="Sign up — LashMe", on_load=[AuthState.load_session, AuthState.clear])
+app.add_page(login_page, route="/login", title="Sign in — LashMe", on_load=[AuthState.load_session, AuthState.clear])

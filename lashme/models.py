@@ -1,0 +1,176 @@
+"""SQLModel tables.  Every table the app uses is imported here so Alembic sees it.
+
+Times are timezone-aware UTC (``utcnow()``; SQLModel's ``UTCDateTime``
+stores them as UTC and returns aware values on SQLite and PostgreSQL).
+Enums are stored as plain strings so new values need no ALTER TYPE.  Jobs and variants use random 32-hex ids
+(they appear in URLs); users, events, ledger entries and unlocks use integers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Current time, aware UTC (the convention for every timestamp column)."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A random 128-bit id as 32 lowercase hex characters."""
+    return uuid.uuid4().hex
+
+
+class JobStatus(StrEnum):
+    """Lifecycle of a generation job; see ``lashme.jobs.TRANSITIONS``."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+class LedgerKind(StrEnum):
+    """What a ledger entry records."""
+
+    SIGNUP_BONUS = "signup_bonus"
+    GRANT = "grant"
+    PURCHASE = "purchase"
+    UNLOCK = "unlock"
+    RESERVE = "reserve"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    REFUND = "refund"
+    ADMIN_ADJUST = "admin_adjust"
+
+
+class User(SQLModel, table=True):
+    """A registered master.  ``balance`` is the sum of ledger deltas; ``held`` is reserved."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    balance: int = Field(default=0)
+    held: int = Field(default=0)
+    is_blocked: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser.  Only the SHA-256 of the bearer token is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class Job(SQLModel, table=True):
+    """One uploaded photo and its generation run.
+
+    Owned by ``user_id`` or, for visitors, by ``anon_token_hash`` (SHA-256 of
+    the browser's anonymous token) until claimed at sign-up.
+    """
+
+    __tablename__ = "jobs"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    anon_token_hash: str | None = Field(default=None, max_length=64, index=True)
+    status: JobStatus = Field(default=JobStatus.PENDING, sa_type=String(16), index=True)
+    provider: str = Field(max_length=32)
+    presets: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    original_key: str = Field(max_length=255)
+    original_width: int
+    original_height: int
+    attempts: int = Field(default=0)
+    error_key: str | None = Field(default=None, max_length=64)
+    error_detail: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Variant(SQLModel, table=True):
+    """One enhanced result of a job; ``(job_id, index)`` is unique so retries upsert."""
+
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("job_id", "index", name="uq_variants_job_index"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    job_id: str = Field(foreign_key="jobs.id", index=True, max_length=32)
+    index: int
+    preset: str = Field(max_length=64)
+    filtered: bool = Field(default=False)
+    width: int = 0
+    height: int = 0
+    full_key: str | None = Field(default=None, max_length=255)
+    insta_key: str | None = Field(default=None, max_length=255)
+    preview_key: str | None = Field(default=None, max_length=255)
+    thumb_key: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class JobEvent(SQLModel, table=True):
+    """Audit trail of a job: every status change and notable step."""
+
+    __tablename__ = "job_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True, max_length=32)
+    kind: str = Field(default="status", max_length=32)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    message: str | None = Field(default=None, max_length=500)
+    data: dict | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only credit ledger row.
+
+    ``delta`` changes ``users.balance``; ``held_delta`` changes ``users.held``
+    (reservations).  ``job_id``/``variant_id`` are plain references, not
+    foreign keys: the history outlives deleted jobs.  ``balance_after``/``held_after`` are the user's values
+    right after this entry, written in the same transaction.
+    """
+
+    __tablename__ = "ledger_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    delta: int
+    held_delta: int = Field(default=0)
+    kind: LedgerKind = Field(sa_type=String(32))
+    reason: str = Field(max_length=255)
+    idempotency_key: str = Field(max_length=128, unique=True)
+    balance_after: int
+    held_after: int = Field(default=0)
+    job_id: str | None = Field(default=None, max_length=32, index=True)
+    variant_id: str | None = Field(default=None, max_length=32)
+    actor: str = Field(default="system", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Unlock(SQLModel, table=True):
+    """A variant a user paid to unlock; downloads of it are free from then on."""
+
+    __tablename__ = "unlocks"
+    __table_args__ = (UniqueConstraint("user_id", "variant_id", name="uq_unlocks_user_variant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    variant_id: str = Field(max_length=32, index=True)
+    ledger_entry_id: int | None = Field(default=None, foreign_key="ledger_entries.id")
+    created_at: datetime = Field(default_factory=utcnow)

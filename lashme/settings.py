@@ -1,0 +1,99 @@
+"""One settings object for web, worker and CLI (pydantic-settings).
+
+Every field can be set from the environment (``DATABASE_URL``, ``REDIS_URL``,
+``FAL_KEY``, ``LASHME_DATA_DIR`` ...) or a ``.env`` file.  With nothing set,
+the app runs on one machine: SQLite and local file storage under
+``data_dir``, a signing secret generated once and kept in ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration.  Sizes are bytes, times are seconds."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"), validation_alias=AliasChoices("LASHME_DATA_DIR", "DATA_DIR")
+    )
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    secret_key: str | None = Field(default=None, validation_alias="LASHME_SECRET_KEY")
+    queue_name: str = Field(default="lashme", validation_alias="LASHME_QUEUE")
+
+    # uploads
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_pixels: int = 40_000_000
+    min_upload_side: int = 256
+
+    # generation
+    provider: str | None = Field(default=None, validation_alias="LASHME_PROVIDER")
+    fal_key: str | None = Field(default=None, validation_alias="FAL_KEY")
+    job_max_attempts: int = Field(default=3, validation_alias="LASHME_JOB_MAX_ATTEMPTS")
+    job_timeout: int = Field(default=600, validation_alias="LASHME_JOB_TIMEOUT")
+
+    # credits
+    signup_bonus: int = 3
+    unlock_cost: int = 1
+
+    # signed file URLs
+    url_ttl: int = Field(default=3600, validation_alias="LASHME_URL_TTL")
+    download_ttl: int = Field(default=300, validation_alias="LASHME_DOWNLOAD_TTL")
+
+    session_days: int = 30
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``DATABASE_URL`` or a SQLite file ``<data_dir>/lashme.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'lashme.db').resolve()}"
+
+    @property
+    def storage_dir(self) -> Path:
+        """Root folder of the local storage backend."""
+        return self.data_dir / "storage"
+
+    @property
+    def provider_name(self) -> str:
+        """``LASHME_PROVIDER`` if set, else ``fal`` when ``FAL_KEY`` is set, else ``studio``."""
+        if self.provider:
+            return self.provider
+        return "fal" if self.fal_key else "studio"
+
+    def signing_key(self) -> bytes:
+        """HMAC key for signed URLs and session tokens.
+
+        ``LASHME_SECRET_KEY`` if set; otherwise a random key created once in
+        ``<data_dir>/secret_key`` (file mode 0600) and reused by every process
+        that shares the data folder.
+        """
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                tmp.link(path)  # atomic: the first process to create it wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once; ``get_settings.cache_clear()`` in tests)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The thin Reflex layer: states call the core, pages render states."""

@@ -1,0 +1,1 @@
+"""One module per page; each holds its small state beside the page function."""

@@ -1,0 +1,92 @@
+"""``/``: drop or pick one photo; the server validates it, stores it and queues the job."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from lashme import uploads
+from lashme.errors import DomainError
+from lashme.settings import get_settings
+from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.state import SessionState
+
+UPLOAD_ID = "photo"
+
+
+class UploadState(SessionState):
+    """Upload progress and the rejection message."""
+
+    error: str = ""
+    uploading: bool = False
+
+    @rx.event
+    def reset_form(self):
+        """on_load: clear a previous rejection."""
+        self.error = ""
+        self.uploading = False
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]):
+        """Validate on the server (size, decoding, format, pixels), then go to the job page."""
+        if len(files) != 1:
+            self.error = "Please choose exactly one photo."
+            return
+        self.uploading = True
+        self.error = ""
+        yield
+        limit = get_settings().max_upload_bytes
+        data = await files[0].read(limit + 1)  # never read more than the cap + 1 byte
+        user_id = self._user_id()
+        anon = None if user_id is not None else self._ensure_anon()
+        try:
+            job = await asyncio.to_thread(uploads.submit_photo, data, user_id=user_id, anon_token=anon)
+        except DomainError as exc:
+            self.error = exc.message
+            self.uploading = False
+            return
+        self.uploading = False
+        yield rx.redirect(f"/job/{job.id}")
+
+
+def upload_zone() -> rx.Component:
+    """The drop zone; dropping or picking a file uploads it at once."""
+    return rx.upload.root(
+        rx.vstack(
+            rx.icon("image_plus", size=40, color=ROSE),
+            rx.text("Drop a photo of your work here", weight="bold", size="4"),
+            rx.text("or tap to choose one — JPEG, PNG, WebP or HEIC, up to 10 MB", size="2", color_scheme="gray"),
+            rx.cond(UploadState.uploading, rx.hstack(rx.spinner(), rx.text("Uploading…"), align="center")),
+            align="center",
+            spacing="2",
+        ),
+        id=UPLOAD_ID,
+        multiple=False,
+        max_files=1,
+        accept={"image/*": [".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif"]},
+        on_drop=UploadState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+        border=f"2px dashed {ROSE}",
+        border_radius="16px",
+        padding="3em 1em",
+        width="100%",
+        cursor="pointer",
+        background="white",
+    )
+
+
+def upload_page() -> rx.Component:
+    """The landing page: what LashMe does and the upload zone."""
+    return page_shell(
+        rx.heading("Studio photos of your work in seconds", size="7", text_align="center"),
+        rx.text(
+            "Upload a photo of lashes, nails or brows and get 4 enhanced versions ready to post.",
+            text_align="center",
+            color_scheme="gray",
+        ),
+        upload_zone(),
+        rx.cond(
+            UploadState.error != "",
+            rx.callout(UploadState.error, icon="triangle_alert", color_scheme="red", width="100%", id="upload-error"),
+        ),
+    )

@@ -1,0 +1,117 @@
+"""Test environment: a private data folder, database and Redis for this run.
+
+Set before any ``lashme`` module reads its settings, and inherited by the
+worker and app processes the integration and e2e tests start:
+
+- ``LASHME_DATA_DIR``: a fresh temp folder (local storage, secret key).
+- ``DATABASE_URL``: a fresh PostgreSQL database ``lashme_test_<random>`` when
+  127.0.0.1:5432 answers (dropped at the end), else a SQLite file.
+  ``LASHME_TEST_DB=sqlite`` forces SQLite.
+- ``REDIS_URL``: a redis-server started for this run only, so tests never
+  share Redis state with a developer's running app.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_run: dict = {}
+
+
+def _postgres_admin_url() -> str | None:
+    if os.environ.get("LASHME_TEST_DB", "").lower() == "sqlite":
+        return None
+    try:
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=2"):
+            return "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    except Exception:  # noqa: BLE001 - no Postgres here: SQLite it is
+        return None
+
+
+def pytest_configure(config):
+    if os.environ.get("LASHME_TEST_CHILD"):
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="lashme-test-"))
+    _run["tmp"] = tmp
+    os.environ["LASHME_DATA_DIR"] = str(tmp / "data")
+    os.environ["LASHME_SECRET_KEY"] = secrets.token_urlsafe(32)
+    os.environ.pop("FAL_KEY", None)
+    admin = _postgres_admin_url()
+    if admin:
+        import psycopg
+
+        name = f"lashme_test_{secrets.token_hex(4)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        _run["pg"] = (admin, name)
+        os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'test.db'}"
+    from lashme.redis_server import start_redis
+
+    _run["redis"] = start_redis(tmp / "redis")
+    os.environ["REDIS_URL"] = _run["redis"].url
+    os.environ["LASHME_TEST_CHILD"] = "1"
+    from lashme.launcher import migrate
+
+    migrate(dict(os.environ))
+
+
+def pytest_unconfigure(config):
+    if "redis" in _run:
+        _run["redis"].stop()
+    from lashme.db import get_engine
+
+    get_engine().dispose()
+    if "pg" in _run:
+        import psycopg
+
+        admin, name = _run["pg"]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if "tmp" in _run:
+        shutil.rmtree(_run["tmp"], ignore_errors=True)
+
+
+def pytest_report_header(config):
+    return f"lashme: DATABASE_URL={os.environ.get('DATABASE_URL')} REDIS_URL={os.environ.get('REDIS_URL')}"
+
+
+@pytest.fixture
+def clean_db():
+    """Empty every table before the test (the schema stays migrated)."""
+    from sqlmodel import SQLModel
+
+    import lashme.models  # noqa: F401
+    from lashme.db import get_engine
+
+    with get_engine().begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield get_engine()
+
+
+@pytest.fixture
+def storage():
+    """The configured local storage (under the run's data folder)."""
+    from lashme.storage import get_storage
+
+    return get_storage()
+
+
+@pytest.fixture
+def redis_conn():
+    """The run's Redis, flushed before the test."""
+    from lashme.queue import get_redis
+
+    r = get_redis()
+    r.flushdb()
+    return r

@@ -1,0 +1,75 @@
+"""Signed, expiring file URLs: accepted intact, refused when tampered with or expired."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from lashme.errors import LinkInvalid
+from lashme.files_api import build_api
+from lashme.storage.local import LocalStorage
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = LocalStorage(tmp_path, signing_key=b"k" * 32)
+    s.put("u1/job/variants/0/full.jpg", b"\xff\xd8jpeg-bytes")
+    return s
+
+
+def _parts(url):
+    u = urlsplit(url)
+    q = {k: v[0] for k, v in parse_qs(u.query).items()}
+    return u.path.removeprefix("/files/"), q.get("e", ""), q.get("n", ""), q.get("s", "")
+
+
+def test_valid_url_resolves(store):
+    key, e, n, s = _parts(store.url("u1/job/variants/0/full.jpg", expires_in=60))
+    assert store.resolve_signed(key, e, n, s).read_bytes() == b"\xff\xd8jpeg-bytes"
+
+
+@pytest.mark.parametrize("field", ["key", "expiry", "name", "signature"])
+def test_tampered_url_refused(store, field):
+    key, e, n, s = _parts(store.url("u1/job/variants/0/full.jpg", expires_in=60, download_name="a.jpg"))
+    if field == "key":
+        store.put("u2/job/variants/0/full.jpg", b"other user's file")
+        key = "u2/job/variants/0/full.jpg"
+    elif field == "expiry":
+        e = str(int(e) + 3600)
+    elif field == "name":
+        n = "b.jpg"
+    else:
+        s = s[:-2] + ("AA" if not s.endswith("AA") else "BB")
+    with pytest.raises(LinkInvalid) as err:
+        store.resolve_signed(key, e, n, s)
+    assert err.value.key == "files.link_invalid"
+
+
+def test_expired_url_refused(store):
+    key, e, n, s = _parts(store.url("u1/job/variants/0/full.jpg", expires_in=10))
+    with pytest.raises(LinkInvalid) as err:
+        store.resolve_signed(key, e, n, s, now=time.time() + 11)
+    assert err.value.key == "files.link_expired"
+
+
+def test_path_traversal_refused(store):
+    with pytest.raises(LinkInvalid):
+        store.resolve_signed("../secret_key", str(int(time.time()) + 60), "", "x")
+
+
+def test_http_route(tmp_path, monkeypatch):
+    store = LocalStorage(tmp_path, signing_key=b"k" * 32)
+    store.put("anon/j/variants/1/preview.jpg", b"\xff\xd8preview")
+    monkeypatch.setattr("lashme.files_api.get_storage", lambda: store)
+    client = TestClient(build_api())
+    url = store.url("anon/j/variants/1/preview.jpg", expires_in=60)
+    ok = client.get(url)
+    assert ok.status_code == 200 and ok.content == b"\xff\xd8preview"
+    assert ok.headers["content-type"] == "image/jpeg"
+    dl = client.get(store.url("anon/j/variants/1/preview.jpg", expires_in=60, download_name="x.jpg"))
+    assert dl.headers["content-disposition"].startswith("attachment")
+    assert client.get(url.replace("preview", "full")).status_code == 403
+    assert client.get(url[:-3] + "abc").status_code == 403

@@ -1,0 +1,17 @@
+"""RQ worker for LashMe: preloads the core, then works the generation queue.
+
+Usage: ``python worker.py`` (``REDIS_URL`` must be set; the launcher does it).
+"""
+
+import logging
+
+import lashme.generation  # noqa: F401 - preload the core (Pillow, OpenCV, providers) once
+import lashme.tasks  # noqa: F401
+from lashme.db import get_engine
+from lashme.queue import get_queue, get_redis
+from rq import Worker
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    get_engine()
+    Worker([get_queue()], connection=get_redis()).work(with_scheduler=True)
