@@ -1,4 +1,4 @@
-"""Reflex configuration: app name, telemetry off, Radix theme plugin.
+"""Reflex configuration: app name, telemetry off, the Radix theme (rose accent, warm sand greys).
 
 The app's own settings (database, Redis, storage, providers) live in
 ``lashme.settings``; Reflex only needs to know how to build and serve.
@@ -10,6 +10,10 @@ config = rx.Config(
     app_name="lashme",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin()],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(appearance="light", accent_color="pink", gray_color="sand", radius="large")
+        )
+    ],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -8,7 +8,6 @@ from lashme.ui.pages.job import JobState, job_page
 from lashme.ui.pages.upload import UploadState, upload_page
 
 app = rx.App(
-    theme=rx.theme(appearance="light", accent_color="pink", gray_color="sand", radius="large"),
     api_transformer=build_api(),
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )

@@ -85,7 +85,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 def start_stack(
     *, port: int = 3000, host: str = "127.0.0.1", workers: int = 1, env: dict[str, str] | None = None, log_dir: Path | None = None,
-    timeout: float = 600,
+    timeout: float = 600, web_dir: Path | None = None,
 ) -> Stack:
     """Migrate, start Redis unless ``REDIS_URL`` is set, start workers and the app; wait until it serves.
 
@@ -95,6 +95,8 @@ def start_stack(
         workers: number of RQ worker processes.
         env: environment for every child (defaults to ``os.environ``).
         log_dir: where child output goes (``<data_dir>/logs`` by default).
+        web_dir: Reflex's frontend build folder (default ``.web``); tests use
+            their own so they never rebuild a developer's running app.
 
     Raises:
         RuntimeError: the app did not come up within ``timeout`` seconds.
@@ -109,6 +111,9 @@ def start_stack(
         env["PATH"] = bun + os.pathsep + env.get("PATH", "")
         env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    if web_dir is not None:
+        env["REFLEX_WEB_WORKDIR"] = str(web_dir)
+        env["REFLEX_STATES_WORKDIR"] = str(web_dir.parent / (web_dir.name + "-states"))
     stack = Stack(url=f"http://localhost:{port}", env=env)
     try:
         if not env.get("REDIS_URL"):
@@ -146,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print("Starting LashMe (first start builds the web app; this takes a minute)…", flush=True)
     stack = start_stack(port=args.port, host=args.host, workers=args.workers)
-    print(f"\nLashMe is running at {stack.url}  (Ctrl-C to stop; logs in data/logs)\n", flush=True)
+    logs = Path(stack.env["LASHME_DATA_DIR"]) / "logs"
+    print(f"\nLashMe is running at {stack.url}  (Ctrl-C to stop; logs in {logs})\n", flush=True)
     stopping = False
 
     def _stop(*_):

@@ -8,6 +8,7 @@ the app runs on one machine: SQLite and local file storage under
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
             tmp.write_text(secrets.token_urlsafe(48))
             tmp.chmod(0o600)
             try:
-                tmp.link(path)  # atomic: the first process to create it wins
+                os.link(tmp, path)  # atomic: the first process to create it wins
             except FileExistsError:
                 pass
             finally:

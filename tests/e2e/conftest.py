@@ -1,0 +1,43 @@
+"""The running app (launcher: migrations, worker, Reflex prod build) and Debian Chromium."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    from lashme.launcher import start_stack
+    from lashme.redis_server import free_port
+
+    logs = tmp_path_factory.mktemp("app-logs")
+    root = Path(__file__).resolve().parents[2]
+    stack = start_stack(port=free_port(), host="127.0.0.1", workers=1, env=dict(os.environ), log_dir=logs,
+                        web_dir=root / ".web-test")
+    yield stack.url
+    stack.stop()
+    for f in Path(logs).glob("*.log"):
+        text = f.read_text(errors="replace")
+        if "Traceback" in text:
+            print(f"--- {f.name} ---\n{text[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM} (scripts/test installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

@@ -1,0 +1,95 @@
+"""The spine in a real browser: anonymous upload → 4 previews → sign up → unlock → download."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import piexif
+import pytest
+from PIL import Image
+
+from tests.photos import grace_hopper_jpeg, with_gps_exif
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _upload(page, app_url, path):
+    page.goto(app_url + "/")
+    page.locator("#photo input[type=file]").set_input_files(str(path))
+    page.wait_for_url(re.compile(r".*/job/[0-9a-f]{32}$"), timeout=30_000)
+    page.wait_for_function(
+        "document.querySelectorAll('img.variant-preview').length === 4 && "
+        "[...document.querySelectorAll('img.variant-preview')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=60_000,
+    )
+
+
+def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path):
+    photo = tmp_path / "work-photo.jpg"
+    original = with_gps_exif(grace_hopper_jpeg())
+    photo.write_bytes(original)
+    src = Image.open(io.BytesIO(original))
+
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, accept_downloads=True)
+    page = ctx.new_page()
+    _upload(page, app_url, photo)
+    job_url = page.url
+
+    # visitors get server-made previews only: no full-resolution URL anywhere in the page
+    srcs = page.eval_on_selector_all("img.variant-preview", "els => els.map(e => e.src)")
+    assert all("/preview.jpg" in s for s in srcs)
+    html = page.content()
+    assert "full.jpg" not in html and "insta.jpg" not in html
+    preview = page.request.get(srcs[0])
+    assert preview.ok and max(Image.open(io.BytesIO(preview.body())).size) <= 480
+    assert page.locator(".unlock-button").count() == 4
+
+    # another visitor cannot open this job
+    other = browser.new_context()
+    op = other.new_page()
+    op.goto(job_url)
+    op.get_by_text("Job not found").wait_for(timeout=20_000)
+    other.close()
+
+    # sign up from the call to action; the job is claimed and we come back to it
+    page.locator("#cta-signup").click()
+    page.wait_for_url(re.compile(r".*/signup.*"))
+    page.fill("#email", "master@example.com")
+    page.fill("#password", "Lashes2026")
+    page.locator("#auth-submit").click()
+    page.wait_for_url(job_url, timeout=30_000)
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '3'", timeout=20_000)
+
+    page.locator(".unlock-button").first.click()
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '2'", timeout=20_000)
+    page.locator(".download-full").first.wait_for(timeout=20_000)
+
+    with page.expect_download(timeout=30_000) as dl_info:
+        page.locator(".download-full").first.click()
+    path = dl_info.value.path()
+    blob = open(path, "rb").read()
+    full = Image.open(io.BytesIO(blob))
+    assert full.format == "JPEG"
+    assert max(full.size) == min(2048, max(src.size))
+    assert piexif.load(blob)["GPS"] == {} and "exif" not in full.info
+
+    # re-download is free
+    with page.expect_download(timeout=30_000):
+        page.locator(".download-full").first.click()
+    assert page.locator("#balance").text_content() == "2"
+    ctx.close()
+
+
+def test_rejected_upload_shows_a_message_and_stores_nothing(app_url, browser, tmp_path):
+    bad = tmp_path / "not-a-photo.jpg"
+    bad.write_bytes(b"<html>definitely not a jpeg</html>")
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(app_url + "/")
+    page.locator("#photo input[type=file]").set_input_files(str(bad))
+    err = page.locator("#upload-error")
+    err.wait_for(timeout=20_000)
+    assert "not a photo" in err.text_content()
+    assert "/job/" not in page.url
+    ctx.close()

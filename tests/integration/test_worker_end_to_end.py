@@ -1,0 +1,88 @@
+"""A real RQ worker process (worker.py) against the run's real Redis processes a job end to end."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import piexif
+import pytest
+from PIL import Image
+
+from lashme import jobs, queue, uploads
+from lashme.db import session_scope
+from lashme.models import Job, JobStatus
+from tests.photos import astronaut_jpeg, with_gps_exif
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def worker(clean_db, redis_conn, tmp_path):
+    log = open(tmp_path / "worker.log", "wb")
+    proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=dict(os.environ), stdout=log,
+                            stderr=subprocess.STDOUT)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _wait_final(job_id: str, timeout: float = 60) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope() as s:
+            job = s.get(Job, job_id)
+            if job.status in jobs.FINAL:
+                return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+def test_worker_process_generates_four_variants(worker, storage, redis_conn):
+    pubsub = redis_conn.pubsub()
+    data = with_gps_exif(astronaut_jpeg())
+    job = uploads.submit_photo(data, user_id=None, anon_token="browser-token-1")
+    pubsub.subscribe(queue.job_channel(job.id))
+    done = _wait_final(job.id)
+    assert done.status == JobStatus.DONE, done.error_detail
+    with session_scope() as s:
+        variants = jobs.variants_of(s, job.id)
+        events = [(e.from_status, e.to_status) for e in jobs.events_of(s, job.id) if e.kind == "status"]
+    assert [v.index for v in variants] == [0, 1, 2, 3]
+    assert [v.preset for v in variants] == ["natural", "warm_glow", "crisp_detail", "soft_focus"]
+    assert events == [(None, "PENDING"), ("PENDING", "PROCESSING"), ("PROCESSING", "DONE")]
+    original = Image.open(io.BytesIO(storage.get(done.original_key)))
+    assert "exif" not in original.info
+    for v in variants:
+        for key in (v.full_key, v.insta_key, v.preview_key, v.thumb_key):
+            blob = storage.get(key)
+            img = Image.open(io.BytesIO(blob))
+            assert img.format == "JPEG"
+            assert "exif" not in img.info and piexif.load(blob)["GPS"] == {}
+        assert Image.open(io.BytesIO(storage.get(v.preview_key))).size[0] <= 480
+    # the worker published the status changes (the page is pushed, not polled)
+    seen = []
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        msg = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if msg:
+            seen.append(msg["data"].decode())
+    pubsub.close()
+    assert "DONE" in seen or done.status == JobStatus.DONE
+
+
+def test_missing_original_fails_with_a_plain_reason(worker, storage):
+    job = uploads.submit_photo(astronaut_jpeg(), user_id=None, anon_token="browser-token-2", enqueue=False)
+    storage.delete_prefix(job.original_key.rsplit("/", 1)[0])
+    queue.enqueue_generation(job.id)
+    done = _wait_final(job.id)
+    assert done.status == JobStatus.FAILED
+    assert done.error_key == "generation.original_missing"

@@ -1,0 +1,106 @@
+"""generation.run in-process: idempotent retries, resume after worker loss, failure paths."""
+
+from __future__ import annotations
+
+import pytest
+
+from lashme import generation, jobs, uploads
+from lashme.db import session_scope
+from lashme.models import Job, JobStatus, Variant
+from lashme.providers.base import ProviderError
+from lashme.providers.studio import StudioProvider
+from tests.dbutil import count
+from tests.photos import coffee_jpeg
+
+
+class FlakyProvider:
+    """Raises a transient error ``failures`` times, then delegates to studio."""
+
+    name = "studio"
+
+    def __init__(self, failures: int, transient: bool = True):
+        self.failures, self.transient, self.calls = failures, transient, 0
+
+    def generate(self, original, presets):
+        self.calls += 1
+        if self.calls <= self.failures:
+            err = ProviderError("provider timed out")
+            err.transient, err.reason_key = self.transient, "generation.failed"
+            raise err
+        return StudioProvider().generate(original, presets)
+
+
+@pytest.fixture
+def job_id(clean_db, redis_conn):
+    return uploads.submit_photo(coffee_jpeg(), user_id=None, anon_token="tok", enqueue=False).id
+
+
+def _status(job_id):
+    with session_scope() as s:
+        return s.get(Job, job_id)
+
+
+def test_run_twice_does_not_duplicate_variants(job_id):
+    assert generation.run(job_id) == JobStatus.DONE
+    assert generation.run(job_id) == "skipped"
+    with session_scope() as s:
+        assert count(s, Variant, Variant.job_id == job_id) == 4
+
+
+def test_resume_after_worker_died_mid_job(job_id):
+    with session_scope() as s:
+        jobs.transition(s, job_id, JobStatus.PROCESSING)  # a worker claimed it, then was killed
+    assert generation.run(job_id) == JobStatus.DONE
+    job = _status(job_id)
+    assert job.attempts == 2
+    with session_scope() as s:
+        assert count(s, Variant, Variant.job_id == job_id) == 4
+        assert any(e.message == "resumed after worker loss" for e in jobs.events_of(s, job_id))
+
+
+def test_transient_error_goes_back_to_queue_then_succeeds(job_id):
+    provider = FlakyProvider(failures=1)
+    with pytest.raises(generation.RetryableJobError):
+        generation.run(job_id, provider=provider)
+    assert _status(job_id).status == JobStatus.PENDING
+    assert generation.run(job_id, provider=provider) == JobStatus.DONE
+
+
+def test_transient_errors_exhaust_attempts_then_fail(job_id):
+    provider = FlakyProvider(failures=99)
+    for _ in range(2):
+        with pytest.raises(generation.RetryableJobError):
+            generation.run(job_id, provider=provider)
+    assert generation.run(job_id, provider=provider) == JobStatus.FAILED
+    job = _status(job_id)
+    assert job.status == JobStatus.FAILED and job.attempts == 3 and job.error_key == "generation.failed"
+
+
+def test_permanent_error_fails_at_once(job_id):
+    assert generation.run(job_id, provider=FlakyProvider(failures=1, transient=False)) == JobStatus.FAILED
+
+
+def test_unexpected_exception_fails_with_readable_reason(job_id):
+    class Broken:
+        name = "studio"
+
+        def generate(self, original, presets):
+            raise ZeroDivisionError("bug")
+
+    assert generation.run(job_id, provider=Broken()) == JobStatus.FAILED
+    job = _status(job_id)
+    assert job.error_key == "generation.failed" and "ZeroDivisionError" in job.error_detail
+
+
+def test_failure_callback_fails_only_when_no_retry_left(job_id):
+    from lashme import tasks
+
+    class RQJob:
+        args = [job_id]
+        retries_left = 1
+
+    tasks.on_generate_failure(RQJob, None, RuntimeError, RuntimeError("killed"), None)
+    assert _status(job_id).status == JobStatus.PENDING
+    RQJob.retries_left = 0
+    tasks.on_generate_failure(RQJob, None, RuntimeError, RuntimeError("killed"), None)
+    assert _status(job_id).status == JobStatus.FAILED
