@@ -1,0 +1,1 @@
+"""Image-generation providers: turn one uploaded photo into enhanced variants."""
