@@ -1,0 +1,154 @@
+"""Reflex event handlers are a public API: call them as visitors and as other users.
+
+Each handler must re-check the caller from the server-side session and
+refuse other people's ids; nothing may change and no URL may leak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+import reflex as rx
+from starlette.datastructures import UploadFile
+
+import lashme.lashme  # noqa: F401 - registers the app's states
+from lashme import auth, ledger, uploads
+from lashme.db import session_scope
+from lashme.generation import run as run_job
+from lashme.models import Job, LedgerEntry, Unlock
+from lashme.ui.pages.auth import AuthState
+from lashme.ui.pages.job import JobState
+from lashme.ui.pages.upload import UploadState
+from tests.dbutil import count
+from tests.photos import chelsea_jpeg
+
+
+def _state(cls, *, token="", anon=""):
+    root = rx.State(_reflex_internal_init=True)
+    st = root.get_substate(cls.get_full_name().split(".")[1:])
+    st.auth_token, st.anon_token = token, anon
+    return st
+
+
+def _user(email):
+    with session_scope() as s:
+        user = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3)
+        return user.id, auth.start_session(s, user_id=user.id)
+
+
+@pytest.fixture
+def world(clean_db, redis_conn):
+    alice, alice_token = _user("alice@example.com")
+    _, bob_token = _user("bob@example.com")
+    job = uploads.submit_photo(chelsea_jpeg(), user_id=alice, anon_token=None, enqueue=False)
+    run_job(job.id)
+    anon_job = uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="alice-browser", enqueue=False)
+    run_job(anon_job.id)
+    with session_scope() as s:
+        from lashme.jobs import variants_of
+
+        vids = [v.id for v in variants_of(s, job.id)]
+    return {"alice": alice, "alice_token": alice_token, "bob_token": bob_token, "job": job.id, "vids": vids,
+            "anon_job": anon_job.id}
+
+
+def _charges():
+    with session_scope() as s:
+        return count(s, LedgerEntry, LedgerEntry.kind == "unlock"), count(s, Unlock)
+
+
+def _spec_text(spec) -> str:
+    return repr(spec)
+
+
+def test_unlock_as_visitor_redirects_and_charges_nothing(world):
+    st = _state(JobState, anon="alice-browser")
+    out = JobState.unlock.fn(st, world["vids"][0])
+    assert "/signup" in _spec_text(out)
+    assert _charges() == (0, 0)
+
+
+def test_unlock_someone_elses_variant_is_refused(world):
+    st = _state(JobState, token=world["bob_token"])
+    out = JobState.unlock.fn(st, world["vids"][0])
+    assert "does not exist or is not yours" in _spec_text(out)
+    assert _charges() == (0, 0)
+
+
+def test_unlock_with_forged_token_is_a_visitor(world):
+    st = _state(JobState, token=world["alice_token"][:-1] + "x")
+    assert "/signup" in _spec_text(JobState.unlock.fn(st, world["vids"][0]))
+    assert _charges() == (0, 0)
+
+
+def test_download_needs_ownership_and_unlock(world):
+    vid = world["vids"][0]
+    bob = _state(JobState, token=world["bob_token"])
+    assert "/files/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
+    alice = _state(JobState, token=world["alice_token"])
+    locked = JobState.download.fn(alice, vid, "full")
+    assert "/files/" not in _spec_text(locked)
+    JobState.unlock.fn(alice, vid)
+    assert _charges() == (1, 1)
+    ok = _spec_text(JobState.download.fn(alice, vid, "full"))
+    assert "/files/" in ok and "full.jpg" in ok
+    assert "/files/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
+    with session_scope() as s:
+        assert ledger.get_balance(s, world["alice"]).available == 2
+
+
+def test_job_page_state_holds_only_the_callers_job(world, monkeypatch):
+    monkeypatch.setattr(JobState, "_route_job_id", lambda self: world["job"])
+    bob = _state(JobState, token=world["bob_token"])
+    JobState.on_load.fn(bob)
+    assert bob.not_found and bob.variants == []
+    visitor = _state(JobState, anon="someone-else")
+    JobState.on_load.fn(visitor)
+    assert visitor.not_found and visitor.variants == []
+    alice = _state(JobState, token=world["alice_token"])
+    JobState.on_load.fn(alice)
+    assert not alice.not_found and len(alice.variants) == 4
+    assert all("full" not in v["preview_url"] for v in alice.variants)
+    # anonymous job: only the browser that made it sees it
+    monkeypatch.setattr(JobState, "_route_job_id", lambda self: world["anon_job"])
+    mine = _state(JobState, anon="alice-browser")
+    JobState.on_load.fn(mine)
+    assert len(mine.variants) == 4 and not any(v["unlocked"] for v in mine.variants)
+    alice2 = _state(JobState, token=world["alice_token"])
+    JobState.on_load.fn(alice2)
+    assert alice2.not_found
+
+
+async def _drain(gen):
+    out = []
+    async for item in gen:
+        out.append(item)
+    return out
+
+
+def test_upload_handler_enforces_size_on_the_server(world):
+    st = _state(UploadState, anon="visitor-1")
+    before = count_jobs()
+    big = UploadFile(io.BytesIO(b"\xff\xd8" + b"\0" * (10 * 1024 * 1024)), filename="small.jpg")
+    asyncio.run(_drain(UploadState.handle_upload.fn(st, [big])))
+    assert "larger than 10 MB" in st.error
+    assert count_jobs() == before
+    two = [UploadFile(io.BytesIO(chelsea_jpeg()), filename=f"{i}.jpg") for i in range(2)]
+    asyncio.run(_drain(UploadState.handle_upload.fn(st, two)))
+    assert "exactly one" in st.error and count_jobs() == before
+
+
+def count_jobs():
+    with session_scope() as s:
+        return count(s, Job)
+
+
+def test_sign_up_handler_validates_and_never_keeps_the_password(clean_db):
+    st = _state(AuthState, anon="b1")
+    asyncio.run(_drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "weak"})))
+    assert "8 characters" in st.error and st.auth_token == ""
+    asyncio.run(_drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "Strong123"})))
+    assert st.error == "" and st.auth_token and st.balance == 3
+    assert "Strong123" not in repr(st.dict())
