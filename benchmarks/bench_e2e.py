@@ -3,12 +3,13 @@
 Starts its own stack (private data folder, SQLite, private Redis, 1 worker,
 Reflex prod build) and prints figures; it asserts nothing.
 
-    .venv/bin/python benchmarks/bench_e2e.py [--runs 10]
+    .venv/bin/python benchmarks/bench_e2e.py [--runs 10] [--size 4032x3024]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import statistics
 import sys
@@ -23,9 +24,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 
 WAIT_JS = """
-() => new Promise(resolve => {
+(jobId) => new Promise(resolve => {
   const ok = () => {
-    const imgs = [...document.querySelectorAll('img.variant-preview')];
+    const imgs = [...document.querySelectorAll('img.variant-preview')].filter(i => i.src.includes(jobId));
     return imgs.length === 4 && imgs.every(i => i.complete && i.naturalWidth > 0);
   };
   const done = () => resolve(Date.now());
@@ -37,8 +38,8 @@ WAIT_JS = """
 """
 
 GRID_JS = """
-() => new Promise(resolve => {
-  const ok = () => document.querySelectorAll('img.variant-preview').length === 4;
+(jobId) => new Promise(resolve => {
+  const ok = () => [...document.querySelectorAll('img.variant-preview')].filter(i => i.src.includes(jobId)).length === 4;
   if (ok()) return resolve(Date.now());
   const obs = new MutationObserver(() => { if (ok()) { obs.disconnect(); resolve(Date.now()); } });
   obs.observe(document.body, {childList: true, subtree: true});
@@ -50,6 +51,7 @@ def main() -> None:
     """Run the benchmark and print p50/p90 figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--size", default="", help="resize the photo first, e.g. 4032x3024 (a 12 MP phone photo)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lashme-bench-"))
     env = dict(os.environ, LASHME_DATA_DIR=str(tmp / "data"), DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}")
@@ -66,7 +68,9 @@ def main() -> None:
     from tests.photos import grace_hopper_jpeg
 
     photo = tmp / "photo.jpg"
-    photo.write_bytes(grace_hopper_jpeg())
+    size = tuple(int(x) for x in args.size.split("x")) if args.size else None
+    photo.write_bytes(grace_hopper_jpeg(size=size))
+    print(f"photo: grace_hopper {args.size or 'original 512x600'}, {photo.stat().st_size / 1e6:.2f} MB")
     stack = start_stack(port=free_port(), env=env, log_dir=tmp / "logs", web_dir=ROOT / ".web-bench")
     click_to_previews, done_to_ui = [], []
     try:
@@ -79,10 +83,10 @@ def main() -> None:
                 page.wait_for_selector("#photo input[type=file]", state="attached")
                 t0 = page.evaluate("Date.now()")
                 page.locator("#photo input[type=file]").set_input_files(str(photo))
-                page.wait_for_url("**/job/*", timeout=30_000)
-                grid_at = page.evaluate(GRID_JS)
-                shown_at = page.evaluate(WAIT_JS)
-                job_id = page.url.rsplit("/", 1)[1]
+                page.wait_for_url(re.compile(r".*/job/[0-9a-f]{32}"), timeout=30_000)
+                job_id = re.search(r"/job/([0-9a-f]{32})", page.url).group(1)
+                grid_at = page.evaluate(GRID_JS, job_id)
+                shown_at = page.evaluate(WAIT_JS, job_id)
                 with session_scope() as s:
                     done = s.execute(
                         select(JobEvent.created_at).where(JobEvent.job_id == job_id, JobEvent.to_status == "DONE")

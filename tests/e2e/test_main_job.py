@@ -18,9 +18,11 @@ def _upload(page, app_url, path):
     page.goto(app_url + "/")
     page.locator("#photo input[type=file]").set_input_files(str(path))
     page.wait_for_url(re.compile(r".*/job/[0-9a-f]{32}$"), timeout=30_000)
+    job_id = page.url.rsplit("/", 1)[1]
     page.wait_for_function(
-        "document.querySelectorAll('img.variant-preview').length === 4 && "
-        "[...document.querySelectorAll('img.variant-preview')].every(i => i.complete && i.naturalWidth > 0)",
+        "(jobId) => { const imgs = [...document.querySelectorAll('img.variant-preview')];"
+        " return imgs.length === 4 && imgs.every(i => i.src.includes(jobId) && i.complete && i.naturalWidth > 0); }",
+        arg=job_id,
         timeout=60_000,
     )
 

@@ -53,6 +53,11 @@ class JobState(SessionState):
         self.not_found = False
         self.status, self.position, self.error, self.variants = view.status, view.position, view.error, view.variants
 
+    def show_pending(self, job_id: str) -> None:
+        """Reset the page to a just-queued job (called by the upload handler before redirecting)."""
+        self.shown_job_id, self.status, self.position, self.error, self.variants = job_id, "PENDING", 0, "", []
+        self.not_found = False
+
     @rx.event
     def on_load(self):
         """Show the job in the URL if the caller owns it, then watch it until it is final."""

@@ -47,6 +47,10 @@ class UploadState(SessionState):
             self.uploading = False
             return
         self.uploading = False
+        from lashme.ui.pages.job import JobState
+
+        job_state = await self.get_state(JobState)
+        job_state.show_pending(job.id)  # no flash of the previous job while the page loads
         yield rx.redirect(f"/job/{job.id}")
 
 
