@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import reflex as rx
@@ -121,22 +122,28 @@ def test_job_page_state_holds_only_the_callers_job(world, monkeypatch):
     assert alice2.not_found
 
 
-async def _drain(gen):
-    out = []
-    async for item in gen:
-        out.append(item)
-    return out
+def _drain(gen):
+    """Run an async-generator handler to the end on a fresh loop in a thread.
+
+    (A session-scoped Playwright browser may own this thread's event loop.)
+    """
+
+    async def consume():
+        return [item async for item in gen]
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, consume()).result()
 
 
 def test_upload_handler_enforces_size_on_the_server(world):
     st = _state(UploadState, anon="visitor-1")
     before = count_jobs()
     big = UploadFile(io.BytesIO(b"\xff\xd8" + b"\0" * (10 * 1024 * 1024)), filename="small.jpg")
-    asyncio.run(_drain(UploadState.handle_upload.fn(st, [big])))
+    _drain(UploadState.handle_upload.fn(st, [big]))
     assert "larger than 10 MB" in st.error
     assert count_jobs() == before
     two = [UploadFile(io.BytesIO(chelsea_jpeg()), filename=f"{i}.jpg") for i in range(2)]
-    asyncio.run(_drain(UploadState.handle_upload.fn(st, two)))
+    _drain(UploadState.handle_upload.fn(st, two))
     assert "exactly one" in st.error and count_jobs() == before
 
 
@@ -147,8 +154,8 @@ def count_jobs():
 
 def test_sign_up_handler_validates_and_never_keeps_the_password(clean_db):
     st = _state(AuthState, anon="b1")
-    asyncio.run(_drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "weak"})))
+    _drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "weak"}))
     assert "8 characters" in st.error and st.auth_token == ""
-    asyncio.run(_drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "Strong123"})))
+    _drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "Strong123"}))
     assert st.error == "" and st.auth_token and st.balance == 3
     assert "Strong123" not in repr(st.dict())
