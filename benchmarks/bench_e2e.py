@@ -9,19 +9,25 @@ Reflex prod build) and prints figures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 WAIT_JS = """
 (jobId) => new Promise(resolve => {
@@ -51,7 +57,9 @@ def main() -> None:
     """Run the benchmark and print p50/p90 figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--size", default="", help="resize the photo first, e.g. 4032x3024 (a 12 MP phone photo)")
+    parser.add_argument(
+        "--size", default="", help="resize the photo first, e.g. 4032x3024 (a 12 MP phone photo)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lashme-bench-"))
     env = dict(os.environ, LASHME_DATA_DIR=str(tmp / "data"), DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}")
@@ -89,7 +97,9 @@ def main() -> None:
                 shown_at = page.evaluate(WAIT_JS, job_id)
                 with session_scope() as s:
                     done = s.execute(
-                        select(JobEvent.created_at).where(JobEvent.job_id == job_id, JobEvent.to_status == "DONE")
+                        select(JobEvent.created_at).where(
+                            JobEvent.job_id == job_id, JobEvent.to_status == "DONE"
+                        )
                     ).scalar_one()
                 if i == 0:
                     continue
@@ -101,8 +111,10 @@ def main() -> None:
 
     def fmt(xs):
         xs = sorted(xs)
-        return (f"p50 {statistics.median(xs) * 1000:.0f} ms, p90 {xs[int(0.9 * (len(xs) - 1))] * 1000:.0f} ms, "
-                f"min {xs[0] * 1000:.0f} ms, max {xs[-1] * 1000:.0f} ms (n={len(xs)})")
+        return (
+            f"p50 {statistics.median(xs) * 1000:.0f} ms, p90 {xs[int(0.9 * (len(xs) - 1))] * 1000:.0f} ms, "
+            f"min {xs[0] * 1000:.0f} ms, max {xs[-1] * 1000:.0f} ms (n={len(xs)})"
+        )
 
     print(f"upload click -> 4 previews visible : {fmt(click_to_previews)}")
     print(f"worker DONE -> results grid in DOM : {fmt(done_to_ui)}")

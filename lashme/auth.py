@@ -145,9 +145,7 @@ def start_session(session: Session, *, user_id: int, days: int = 30) -> str:
     """Create a sign-in session and return its bearer token (43 url-safe chars)."""
     token = secrets.token_urlsafe(32)
     session.add(
-        AuthSession(
-            token_hash=token_hash(token), user_id=user_id, expires_at=utcnow() + timedelta(days=days)
-        )
+        AuthSession(token_hash=token_hash(token), user_id=user_id, expires_at=utcnow() + timedelta(days=days))
     )
     session.flush()
     return token

@@ -69,7 +69,13 @@ def _store_variant(storage: Storage, prefix: str, gv: GeneratedVariant) -> dict:
         key = variant_key(prefix, gv.index, kind)
         storage.put(key, data, content_type="image/jpeg")
         keys[f"{kind}_key"] = key
-    return {"preset": gv.preset, "filtered": False, "width": gv.image.width, "height": gv.image.height, **keys}
+    return {
+        "preset": gv.preset,
+        "filtered": False,
+        "width": gv.image.width,
+        "height": gv.image.height,
+        **keys,
+    }
 
 
 def _upsert_variants(s, job_id: str, rows: dict[int, dict]) -> None:

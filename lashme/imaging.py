@@ -18,6 +18,7 @@ The resizing, 4:5 crop, preview and thumbnail helpers live in
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 
@@ -259,10 +260,8 @@ def _clean_rgb(img: Image.Image, *, fresh: bool = True) -> Image.Image:
     returned as is (orientation is applied in place), saving a full-size copy.
     """
     icc = img.info.get("icc_profile")
-    try:
+    with contextlib.suppress(Exception):  # malformed EXIF must not reject a decodable photo
         ImageOps.exif_transpose(img, in_place=True)
-    except Exception:  # malformed EXIF must not reject a decodable photo
-        pass
     out = _flatten_rgb(img) if img.mode != "CMYK" else img
     if icc:
         out = _to_srgb(out, icc)

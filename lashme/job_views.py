@@ -98,7 +98,11 @@ def load_job_view(
 
 
 def download_url(
-    variant_id: str, *, user_id: int | None, kind: str = "full", engine: Engine | None = None,
+    variant_id: str,
+    *,
+    user_id: int | None,
+    kind: str = "full",
+    engine: Engine | None = None,
     storage: Storage | None = None,
 ) -> str:
     """A short-lived signed URL to an unlocked variant's ``full`` or ``insta`` file.

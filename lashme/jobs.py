@@ -37,8 +37,14 @@ class InvalidTransition(Exception):
 
 
 def add_event(
-    session: Session, job_id: str, *, kind: str, message: str | None = None, data: dict | None = None,
-    from_status: str | None = None, to_status: str | None = None,
+    session: Session,
+    job_id: str,
+    *,
+    kind: str,
+    message: str | None = None,
+    data: dict | None = None,
+    from_status: str | None = None,
+    to_status: str | None = None,
 ) -> JobEvent:
     """Append an event to a job's trail (no status change by itself)."""
     ev = JobEvent(

@@ -11,8 +11,16 @@ app = rx.App(
     api_transformer=build_api(),
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
-app.add_page(upload_page, route="/", title="LashMe — studio photos of your work",
-             on_load=[UploadState.load_session, UploadState.reset_form])
+app.add_page(
+    upload_page,
+    route="/",
+    title="LashMe — studio photos of your work",
+    on_load=[UploadState.load_session, UploadState.reset_form],
+)
 app.add_page(job_page, route="/job/[job_id]", title="Your variants — LashMe", on_load=JobState.on_load)
-app.add_page(signup_page, route="/signup", title="Sign up — LashMe", on_load=[AuthState.load_session, AuthState.clear])
-app.add_page(login_page, route="/login", title="Sign in — LashMe", on_load=[AuthState.load_session, AuthState.clear])
+app.add_page(
+    signup_page, route="/signup", title="Sign up — LashMe", on_load=[AuthState.load_session, AuthState.clear]
+)
+app.add_page(
+    login_page, route="/login", title="Sign in — LashMe", on_load=[AuthState.load_session, AuthState.clear]
+)

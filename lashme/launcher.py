@@ -8,6 +8,7 @@ runs until Ctrl-C/SIGTERM, then stops every process it started.  Tests use
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,18 +53,14 @@ class Stack:
         """Stop the app and workers (their process groups), then Redis."""
         for proc in reversed(self.processes):
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for proc in reversed(self.processes):
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
         if self.redis is not None:
             self.redis.stop()
@@ -84,8 +81,14 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def start_stack(
-    *, port: int = 3000, host: str = "127.0.0.1", workers: int = 1, env: dict[str, str] | None = None, log_dir: Path | None = None,
-    timeout: float = 600, web_dir: Path | None = None,
+    *,
+    port: int = 3000,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout: float = 600,
+    web_dir: Path | None = None,
 ) -> Stack:
     """Migrate, start Redis unless ``REDIS_URL`` is set, start workers and the app; wait until it serves.
 
@@ -97,6 +100,7 @@ def start_stack(
         log_dir: where child output goes (``<data_dir>/logs`` by default).
         web_dir: Reflex's frontend build folder (default ``.web``); tests use
             their own so they never rebuild a developer's running app.
+        timeout: seconds to wait for the app to answer (the first build is the slow part).
 
     Raises:
         RuntimeError: the app did not come up within ``timeout`` seconds.
@@ -125,14 +129,37 @@ def start_stack(
         for i in range(workers):
             out = open(log_dir / f"worker-{i}.log", "ab")  # noqa: SIM115 - owned by the child
             stack.processes.append(
-                subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+                subprocess.Popen(
+                    [sys.executable, "worker.py"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             )
         out = open(log_dir / "app.log", "ab")  # noqa: SIM115
         app = subprocess.Popen(
-            [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-             "--frontend-port", str(port), "--backend-host", host, "--loglevel", "warning"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "reflex",
+                "run",
+                "--env",
+                "prod",
+                "--single-port",
+                "--frontend-port",
+                str(port),
+                "--backend-host",
+                host,
+                "--loglevel",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         stack.processes.append(app)
         _wait_http(f"{stack.url}/ping", app, timeout)

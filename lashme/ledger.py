@@ -78,7 +78,14 @@ def post(
     """Append one ledger entry and apply it to the user's balance atomically.
 
     Args:
+        session: the caller's open session (the caller commits).
+        user_id: whose balance changes.
         delta: change of ``users.balance`` in credits (negative = spend).
+        kind: what the entry records (``LedgerKind``).
+        reason: human-readable reason shown in the ledger.
+        actor: who caused it (``system``, ``user:{id}``, ``admin:{id}``).
+        job_id: the job the entry belongs to, if any.
+        variant_id: the variant the entry belongs to, if any.
         held_delta: change of ``users.held`` (positive = reserve).
         idempotency_key: unique key; a second call with it is a no-op.
         allow_overdraft: skip the ``balance - held >= 0`` guard (never used
@@ -111,9 +118,7 @@ def post(
                 if session.get(User, user_id) is None:
                     raise NotFound("auth.required")
                 raise InsufficientCredits()
-            total, held = session.execute(
-                select(User.balance, User.held).where(User.id == user_id)
-            ).one()
+            total, held = session.execute(select(User.balance, User.held).where(User.id == user_id)).one()
             entry = LedgerEntry(
                 user_id=user_id,
                 delta=delta,

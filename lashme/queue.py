@@ -9,6 +9,7 @@ database on a slow timer as a safety net).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import lru_cache
 
@@ -68,12 +69,10 @@ def enqueue_generation(job_id: str, *, connection: Redis | None = None) -> RQJob
     """
     queue = get_queue(connection)
     rid = rq_job_id(job_id)
-    try:
+    with contextlib.suppress(NoSuchJobError):
         existing = RQJob.fetch(rid, connection=queue.connection)
         if existing.get_status(refresh=False) in ("queued", "started", "scheduled", "deferred"):
             return existing
-    except NoSuchJobError:
-        pass
     s = get_settings()
     retries = max(0, s.job_max_attempts - 1)
     return queue.enqueue(

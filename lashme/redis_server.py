@@ -74,8 +74,21 @@ def start_redis(workdir: Path, *, port: int | None = None, timeout: float = 10.0
     port = port or free_port()
     proc = subprocess.Popen(
         [
-            redis_executable(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no", "--loglevel", "warning",
+            redis_executable(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

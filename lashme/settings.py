@@ -8,6 +8,7 @@ the app runs on one machine: SQLite and local file storage under
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from functools import lru_cache
@@ -22,9 +23,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(
-        default=Path("data"), validation_alias=AliasChoices("LASHME_DATA_DIR", "DATA_DIR")
-    )
+    data_dir: Path = Field(default=Path("data"), validation_alias=AliasChoices("LASHME_DATA_DIR", "DATA_DIR"))
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     secret_key: str | None = Field(default=None, validation_alias="LASHME_SECRET_KEY")
@@ -86,9 +85,8 @@ class Settings(BaseSettings):
             tmp.write_text(secrets.token_urlsafe(48))
             tmp.chmod(0o600)
             try:
-                os.link(tmp, path)  # atomic: the first process to create it wins
-            except FileExistsError:
-                pass
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, path)  # atomic: the first process to create it wins
             finally:
                 tmp.unlink()
         return path.read_text().strip().encode()

@@ -79,7 +79,9 @@ def unlock_variant(session: Session, *, user_id: int, variant_id: str, cost: int
                     job_id=job.id,
                     variant_id=variant_id,
                 )
-            unlock = Unlock(user_id=user_id, variant_id=variant_id, ledger_entry_id=entry.id if entry else None)
+            unlock = Unlock(
+                user_id=user_id, variant_id=variant_id, ledger_entry_id=entry.id if entry else None
+            )
             session.add(unlock)
             session.flush()
     except IntegrityError:

@@ -1,7 +1,7 @@
-"""Local-folder storage with HMAC-signed, expiring URLs served by ``lashme.files_api``.
+r"""Local-folder storage with HMAC-signed, expiring URLs served by ``lashme.files_api``.
 
 URL scheme: ``/files/{key}?e={unix_expiry}&n={download_name}&s={signature}``
-with ``signature = base64url(HMAC-SHA256(secret, key "\\n" e "\\n" n))``
+with ``signature = base64url(HMAC-SHA256(secret, key "\n" e "\n" n))``
 (RFC 2104 HMAC; compared in constant time).
 """
 
@@ -87,7 +87,9 @@ class LocalStorage:
             query["n"] = name
         return f"{URL_PREFIX}{quote(key)}?{urlencode(query)}"
 
-    def resolve_signed(self, key: str, expires: str, name: str, signature: str, *, now: float | None = None) -> Path:
+    def resolve_signed(
+        self, key: str, expires: str, name: str, signature: str, *, now: float | None = None
+    ) -> Path:
         """Check a signed URL's parts and return the file to serve.
 
         Raises:

@@ -26,7 +26,9 @@ def header() -> rx.Component:
                     color_scheme="pink",
                     variant="soft",
                 ),
-                rx.button("Sign out", on_click=SessionState.sign_out, variant="ghost", size="2", id="sign-out"),
+                rx.button(
+                    "Sign out", on_click=SessionState.sign_out, variant="ghost", size="2", id="sign-out"
+                ),
                 align="center",
                 spacing="3",
             ),

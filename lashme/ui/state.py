@@ -20,7 +20,9 @@ SESSION_COOKIE_DAYS = 30
 class SessionState(rx.State):
     """Auth and balance for the header; base class of the page states."""
 
-    auth_token: str = rx.Cookie("", name="lashme_session", max_age=SESSION_COOKIE_DAYS * 86400, same_site="lax")
+    auth_token: str = rx.Cookie(
+        "", name="lashme_session", max_age=SESSION_COOKIE_DAYS * 86400, same_site="lax"
+    )
     anon_token: str = rx.Cookie("", name="lashme_anon", max_age=365 * 86400, same_site="lax")
     user_email: str = ""
     balance: int = 0

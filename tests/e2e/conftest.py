@@ -9,8 +9,13 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -21,8 +26,14 @@ def app_url(tmp_path_factory):
 
     logs = tmp_path_factory.mktemp("app-logs")
     root = Path(__file__).resolve().parents[2]
-    stack = start_stack(port=free_port(), host="127.0.0.1", workers=1, env=dict(os.environ), log_dir=logs,
-                        web_dir=root / ".web-test")
+    stack = start_stack(
+        port=free_port(),
+        host="127.0.0.1",
+        workers=1,
+        env=dict(os.environ),
+        log_dir=logs,
+        web_dir=root / ".web-test",
+    )
     yield stack.url
     stack.stop()
     for f in Path(logs).glob("*.log"):

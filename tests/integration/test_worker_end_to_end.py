@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def worker(clean_db, redis_conn, tmp_path):
     log = open(tmp_path / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=dict(os.environ), stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
+    )
     yield proc
     proc.terminate()
     try:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lashme import auth
-from tests.dbutil import count
 from lashme.db import session_scope
 from lashme.errors import AuthError
 from lashme.models import Job
+from tests.dbutil import count
 
 
 def test_email_is_normalised_and_unique(clean_db):
@@ -75,8 +75,16 @@ def test_signup_claims_this_browsers_anonymous_jobs_only(clean_db):
     mine, theirs = "browser-token-mine", "browser-token-theirs"
     with session_scope() as s:
         for tok in (mine, mine, theirs):
-            s.add(Job(anon_token_hash=auth.token_hash(tok), provider="studio", presets=[], original_key="k",
-                      original_width=1, original_height=1))
+            s.add(
+                Job(
+                    anon_token_hash=auth.token_hash(tok),
+                    provider="studio",
+                    presets=[],
+                    original_key="k",
+                    original_width=1,
+                    original_height=1,
+                )
+            )
     with session_scope() as s:
         user = auth.sign_up(s, email="e@example.com", password="Secret123", signup_bonus=3, anon_token=mine)
     with session_scope() as s:

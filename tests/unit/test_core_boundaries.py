@@ -9,15 +9,15 @@ from pathlib import Path
 import lashme
 
 CORE = sorted(
-    p for p in Path(lashme.__file__).parent.rglob("*.py")
+    p
+    for p in Path(lashme.__file__).parent.rglob("*.py")
     if "ui" not in p.relative_to(Path(lashme.__file__).parent).parts and p.name != "lashme.py"
 )
 
 
 def test_core_modules_do_not_import_reflex():
     names = [
-        "lashme." + ".".join(p.relative_to(Path(lashme.__file__).parent).with_suffix("").parts)
-        for p in CORE
+        "lashme." + ".".join(p.relative_to(Path(lashme.__file__).parent).with_suffix("").parts) for p in CORE
     ]
     names = [n.removesuffix(".__init__") for n in names]
     code = (

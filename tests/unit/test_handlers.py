@@ -51,8 +51,14 @@ def world(clean_db, redis_conn):
         from lashme.jobs import variants_of
 
         vids = [v.id for v in variants_of(s, job.id)]
-    return {"alice": alice, "alice_token": alice_token, "bob_token": bob_token, "job": job.id, "vids": vids,
-            "anon_job": anon_job.id}
+    return {
+        "alice": alice,
+        "alice_token": alice_token,
+        "bob_token": bob_token,
+        "job": job.id,
+        "vids": vids,
+        "anon_job": anon_job.id,
+    }
 
 
 def _charges():

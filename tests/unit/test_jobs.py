@@ -13,8 +13,17 @@ from lashme.models import JobStatus
 
 def _job(user_id=None, anon="tok"):
     with session_scope() as s:
-        return jobs.create_job(s, job_id="a" * 32, user_id=user_id, anon_token=None if user_id else anon,
-                               provider="studio", presets=["natural"], original_key="k", width=10, height=10)
+        return jobs.create_job(
+            s,
+            job_id="a" * 32,
+            user_id=user_id,
+            anon_token=None if user_id else anon,
+            provider="studio",
+            presets=["natural"],
+            original_key="k",
+            width=10,
+            height=10,
+        )
 
 
 def test_lifecycle_writes_an_event_per_change(clean_db):
@@ -26,7 +35,10 @@ def test_lifecycle_writes_an_event_per_change(clean_db):
         ev = jobs.events_of(s, "a" * 32)
         job = s.get(jobs.Job, "a" * 32)
     assert [(e.from_status, e.to_status) for e in ev] == [
-        (None, "PENDING"), ("PENDING", "PROCESSING"), ("PROCESSING", "DONE")]
+        (None, "PENDING"),
+        ("PENDING", "PROCESSING"),
+        ("PROCESSING", "DONE"),
+    ]
     assert job.attempts == 1 and job.finished_at is not None
 
 
@@ -51,7 +63,9 @@ def test_claim_is_compare_and_set(clean_db):
 def test_failed_keeps_a_reason(clean_db):
     _job()
     with session_scope() as s:
-        job = jobs.transition(s, "a" * 32, JobStatus.FAILED, error_key="generation.storage_failed", error_detail="x")
+        job = jobs.transition(
+            s, "a" * 32, JobStatus.FAILED, error_key="generation.storage_failed", error_detail="x"
+        )
     assert job.error_key == "generation.storage_failed"
 
 
@@ -62,7 +76,9 @@ def test_ownership_by_user_and_by_browser_token(clean_db):
         for uid, tok in [(None, "browser-2"), (None, None), (None, ""), (5, None)]:
             with pytest.raises(NotFound):
                 jobs.get_owned_job(s, "a" * 32, user_id=uid, anon_token=tok)
-        user = auth.sign_up(s, email="x@example.com", password="Secret123", signup_bonus=0, anon_token="browser-1")
+        user = auth.sign_up(
+            s, email="x@example.com", password="Secret123", signup_bonus=0, anon_token="browser-1"
+        )
     with session_scope() as s:
         assert jobs.get_owned_job(s, "a" * 32, user_id=user.id, anon_token=None).user_id == user.id
         with pytest.raises(NotFound):  # once claimed, the browser token alone no longer opens it

@@ -9,10 +9,10 @@ import pytest
 from sqlmodel import SQLModel
 
 from lashme import auth, ledger, unlocks
-from tests.dbutil import count
 from lashme.db import make_engine, session_scope
 from lashme.errors import InsufficientCredits, NotFound
 from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, Unlock, User, Variant
+from tests.dbutil import count
 
 
 def _engines(tmp_path):
@@ -33,13 +33,22 @@ def _engines(tmp_path):
 def _user_with_done_job(engine, *, bonus=3, n_variants=4, email="m@example.com"):
     with session_scope(engine) as s:
         user = auth.sign_up(s, email=email, password="Secret123", signup_bonus=bonus)
-        job = Job(user_id=user.id, provider="studio", presets=["natural"], original_key="k", original_width=1,
-                  original_height=1, status=JobStatus.DONE)
+        job = Job(
+            user_id=user.id,
+            provider="studio",
+            presets=["natural"],
+            original_key="k",
+            original_width=1,
+            original_height=1,
+            status=JobStatus.DONE,
+        )
         s.add(job)
         s.flush()
         variants = []
         for i in range(n_variants):
-            v = Variant(job_id=job.id, index=i, preset="natural", full_key=f"f{i}", preview_key="p", thumb_key="t")
+            v = Variant(
+                job_id=job.id, index=i, preset="natural", full_key=f"f{i}", preview_key="p", thumb_key="t"
+            )
             s.add(v)
             variants.append(v)
         s.flush()
@@ -60,7 +69,9 @@ def test_grant_is_idempotent_by_key(clean_db):
     uid, _ = _user_with_done_job(clean_db)
     for _ in range(3):
         with session_scope() as s:
-            ledger.grant(s, user_id=uid, amount=10, kind=LedgerKind.GRANT, reason="gift", idempotency_key="gift-1")
+            ledger.grant(
+                s, user_id=uid, amount=10, kind=LedgerKind.GRANT, reason="gift", idempotency_key="gift-1"
+            )
     with session_scope() as s:
         assert ledger.get_balance(s, uid).total == 13
         assert len(ledger.entries(s, uid)) == 2
@@ -110,33 +121,39 @@ def test_verify_finds_a_tampered_balance(clean_db):
     assert [(m.user_id, m.balance, m.ledger_sum) for m in bad] == [(uid, 99, 3)]
 
 
+def _race(engine, *, distinct: bool) -> None:
+    """8 threads try to unlock with 1 credit: exactly one is charged, the balance ends at 0."""
+    uid, vids = _user_with_done_job(engine, bonus=1, n_variants=8, email=f"race{distinct}@example.com")
+    results, barrier = [], threading.Barrier(8)
+
+    def attempt(vid):
+        barrier.wait()
+        try:
+            with session_scope(engine) as s:
+                r = unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
+            results.append("charged" if r.charged else "free")
+        except InsufficientCredits:
+            results.append("refused")
+
+    targets = vids if distinct else [vids[0]] * 8
+    threads = [threading.Thread(target=attempt, args=(v,)) for v in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 8
+    assert results.count("charged") == 1, results
+    with session_scope(engine) as s:
+        assert ledger.get_balance(s, uid).total == 0
+        assert count(s, Unlock, Unlock.user_id == uid) == 1
+        assert ledger.verify(s) == []
+
+
 @pytest.mark.parametrize("distinct", [True, False], ids=["distinct-variants", "same-variant"])
 def test_racing_unlocks(tmp_path, distinct):
-    """Threads race to unlock with 1 credit: exactly one succeeds, the balance ends at 0."""
-    for param in _engines(tmp_path):
-        engine = param.values[0]
-        uid, vids = _user_with_done_job(engine, bonus=1, n_variants=8, email=f"race{distinct}@example.com")
-        results, barrier = [], threading.Barrier(8)
-
-        def attempt(vid):
-            barrier.wait()
-            try:
-                with session_scope(engine) as s:
-                    r = unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
-                results.append("charged" if r.charged else "free")
-            except InsufficientCredits:
-                results.append("refused")
-
-        targets = vids if distinct else [vids[0]] * 8
-        threads = [threading.Thread(target=attempt, args=(v,)) for v in targets]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        assert results.count("charged") == 1, (param.id, results)
-        assert len(results) == 8
-        with session_scope(engine) as s:
-            assert ledger.get_balance(s, uid).total == 0
-            assert count(s, Unlock, Unlock.user_id == uid) == 1
-            assert ledger.verify(s) == []
-        engine.dispose()
+    """Racing unlocks on SQLite and, when the suite runs on it, PostgreSQL."""
+    engines = _engines(tmp_path)
+    for param in engines:
+        _race(param.values[0], distinct=distinct)
+        param.values[0].dispose()
+    assert len(engines) == (2 if os.environ.get("DATABASE_URL", "").startswith("postgresql") else 1)

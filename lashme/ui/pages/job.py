@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import reflex as rx
 import redis.asyncio as aioredis
+import reflex as rx
 
-from lashme import job_views, queue
+from lashme import job_views, queue, unlocks
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.settings import get_settings
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
-from lashme import unlocks
 
 log = logging.getLogger(__name__)
 SAFETY_REFRESH_S = 15.0
@@ -51,11 +50,22 @@ class JobState(SessionState):
             self.not_found, self.status, self.variants = True, "", []
             return
         self.not_found = False
-        self.status, self.position, self.error, self.variants = view.status, view.position, view.error, view.variants
+        self.status, self.position, self.error, self.variants = (
+            view.status,
+            view.position,
+            view.error,
+            view.variants,
+        )
 
     def show_pending(self, job_id: str) -> None:
         """Reset the page to a just-queued job (called by the upload handler before redirecting)."""
-        self.shown_job_id, self.status, self.position, self.error, self.variants = job_id, "PENDING", 0, "", []
+        self.shown_job_id, self.status, self.position, self.error, self.variants = (
+            job_id,
+            "PENDING",
+            0,
+            "",
+            [],
+        )
         self.not_found = False
 
     @rx.event
@@ -119,7 +129,9 @@ class JobState(SessionState):
             return rx.toast.error(exc.message)
         self._refresh_user()
         self._apply(self._load(self.shown_job_id, user_id))
-        return rx.toast.success("Unlocked! Full resolution is ready to download." if result.charged else "Already unlocked.")
+        return rx.toast.success(
+            "Unlocked! Full resolution is ready to download." if result.charged else "Already unlocked."
+        )
 
     @rx.event
     def download(self, variant_id: str, kind: str = "full"):
@@ -128,7 +140,9 @@ class JobState(SessionState):
         if user_id is None:
             return rx.redirect(f"/login?next=/job/{self.shown_job_id}")
         try:
-            url = job_views.download_url(str(variant_id)[:32], user_id=user_id, kind="insta" if kind == "insta" else "full")
+            url = job_views.download_url(
+                str(variant_id)[:32], user_id=user_id, kind="insta" if kind == "insta" else "full"
+            )
         except DomainError as exc:
             return rx.toast.error(exc.message)
         return rx.download(url=url)
@@ -162,7 +176,10 @@ def status_panel() -> rx.Component:
                 align="center",
             ),
         ),
-        ("PROCESSING", rx.hstack(rx.spinner(), rx.text("Enhancing your photo…", id="job-status"), align="center")),
+        (
+            "PROCESSING",
+            rx.hstack(rx.spinner(), rx.text("Enhancing your photo…", id="job-status"), align="center"),
+        ),
         ("FAILED", rx.callout(JobState.error, icon="triangle_alert", color_scheme="red", id="job-status")),
         ("CANCELED", rx.callout("This job was canceled.", icon="info", id="job-status")),
         rx.fragment(),
@@ -175,24 +192,46 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
         rx.cond(
             v["filtered"].to(bool),
             rx.center(rx.text("Filtered", color_scheme="gray"), height="200px"),
-            rx.image(src=v["preview_url"].to(str), width="100%", border_radius="8px", class_name="variant-preview",
-                     alt=v["label"].to(str)),
+            rx.image(
+                src=v["preview_url"].to(str),
+                width="100%",
+                border_radius="8px",
+                class_name="variant-preview",
+                alt=v["label"].to(str),
+            ),
         ),
         rx.vstack(
             rx.text(v["label"].to(str), weight="bold", size="2"),
             rx.cond(
                 v["unlocked"].to(bool),
                 rx.hstack(
-                    rx.button(rx.icon("download", size=14), "Full size", size="2", flex="1",
-                              on_click=JobState.download(v["id"].to(str), "full"), class_name="download-full"),
-                    rx.button("4:5", size="2", variant="soft",
-                              on_click=JobState.download(v["id"].to(str), "insta"), class_name="download-insta"),
+                    rx.button(
+                        rx.icon("download", size=14),
+                        "Full size",
+                        size="2",
+                        flex="1",
+                        on_click=JobState.download(v["id"].to(str), "full"),
+                        class_name="download-full",
+                    ),
+                    rx.button(
+                        "4:5",
+                        size="2",
+                        variant="soft",
+                        on_click=JobState.download(v["id"].to(str), "insta"),
+                        class_name="download-insta",
+                    ),
                     spacing="1",
                     width="100%",
                 ),
-                rx.button(rx.icon("lock_open", size=14), "Unlock · 1 credit", size="2", width="100%",
-                          on_click=JobState.unlock(v["id"].to(str)), class_name="unlock-button",
-                          disabled=v["filtered"].to(bool)),
+                rx.button(
+                    rx.icon("lock_open", size=14),
+                    "Unlock · 1 credit",
+                    size="2",
+                    width="100%",
+                    on_click=JobState.unlock(v["id"].to(str)),
+                    class_name="unlock-button",
+                    disabled=v["filtered"].to(bool),
+                ),
             ),
             spacing="2",
             width="100%",
@@ -227,9 +266,14 @@ def job_page() -> rx.Component:
                     (JobState.status == "DONE") & ~JobState.signed_in,
                     rx.callout(
                         rx.hstack(
-                            rx.text("Previews are low-res and watermarked. Sign up for 3 free credits to unlock full resolution."),
-                            rx.link(rx.button("Sign up free", size="2", color_scheme="pink"),
-                                    href="/signup?next=/job/" + JobState.shown_job_id, id="cta-signup"),
+                            rx.text(
+                                "Previews are low-res and watermarked. Sign up for 3 free credits to unlock full resolution."
+                            ),
+                            rx.link(
+                                rx.button("Sign up free", size="2", color_scheme="pink"),
+                                href="/signup?next=/job/" + JobState.shown_job_id,
+                                id="cta-signup",
+                            ),
                             align="center",
                             wrap="wrap",
                         ),

@@ -60,7 +60,9 @@ def upload_zone() -> rx.Component:
         rx.vstack(
             rx.icon("image_plus", size=40, color=ROSE),
             rx.text("Drop a photo of your work here", weight="bold", size="4"),
-            rx.text("or tap to choose one — JPEG, PNG, WebP or HEIC, up to 10 MB", size="2", color_scheme="gray"),
+            rx.text(
+                "or tap to choose one — JPEG, PNG, WebP or HEIC, up to 10 MB", size="2", color_scheme="gray"
+            ),
             rx.cond(UploadState.uploading, rx.hstack(rx.spinner(), rx.text("Uploading…"), align="center")),
             align="center",
             spacing="2",
@@ -91,6 +93,8 @@ def upload_page() -> rx.Component:
         upload_zone(),
         rx.cond(
             UploadState.error != "",
-            rx.callout(UploadState.error, icon="triangle_alert", color_scheme="red", width="100%", id="upload-error"),
+            rx.callout(
+                UploadState.error, icon="triangle_alert", color_scheme="red", width="100%", id="upload-error"
+            ),
         ),
     )
