@@ -80,6 +80,36 @@ def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path):
     with page.expect_download(timeout=30_000):
         page.locator(".download-full").first.click()
     assert page.locator("#balance").text_content() == "2"
+
+    # sign out: the job now belongs to the account, not to the browser
+    page.locator("#sign-out").click()
+    page.locator("#nav-signup").wait_for(timeout=20_000)
+    page.goto(job_url)
+    page.get_by_text("Job not found").wait_for(timeout=20_000)
+
+    # sign in again: the unlock is remembered, nothing is charged twice
+    page.goto(app_url + "/login?next=/job/" + job_url.rsplit("/", 1)[1])
+    page.fill("#email", "MASTER@example.com ")
+    page.fill("#password", "Lashes2026")
+    page.locator("#auth-submit").click()
+    page.wait_for_url(job_url, timeout=30_000)
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '2'", timeout=20_000)
+    page.locator(".download-full").wait_for(timeout=20_000)
+    assert page.locator(".download-full").count() == 1
+    assert page.locator(".unlock-button").count() == 3
+    ctx.close()
+
+
+def test_wrong_password_is_refused(app_url, browser):
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(app_url + "/login")
+    page.fill("#email", "nobody@example.com")
+    page.fill("#password", "Whatever123")
+    page.locator("#auth-submit").click()
+    page.locator("#auth-error").wait_for(timeout=20_000)
+    assert "Wrong email or password" in page.locator("#auth-error").text_content()
+    assert page.locator("#balance").count() == 0
     ctx.close()
 
 

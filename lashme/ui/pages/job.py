@@ -255,12 +255,24 @@ def job_page() -> rx.Component:
             rx.vstack(
                 rx.heading("Your studio variants", size="6"),
                 status_panel(),
-                rx.grid(
-                    rx.foreach(JobState.variants, variant_card),
-                    columns="2",
-                    spacing="3",
-                    width="100%",
-                    id="results-grid",
+                rx.cond(
+                    (JobState.status == "PENDING") | (JobState.status == "PROCESSING"),
+                    rx.grid(
+                        *[
+                            rx.skeleton(rx.box(height="220px"), loading=True, class_name="variant-skeleton")
+                            for _ in range(4)
+                        ],
+                        columns="2",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    rx.grid(
+                        rx.foreach(JobState.variants, variant_card),
+                        columns="2",
+                        spacing="3",
+                        width="100%",
+                        id="results-grid",
+                    ),
                 ),
                 rx.cond(
                     (JobState.status == "DONE") & ~JobState.signed_in,

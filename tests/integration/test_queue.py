@@ -1,0 +1,39 @@
+"""The RQ queue on the run's real Redis: idempotent enqueue and queue positions (no worker running)."""
+
+from __future__ import annotations
+
+from lashme import queue
+
+
+def test_enqueue_is_idempotent_per_job(redis_conn):
+    first = queue.enqueue_generation("a" * 32)
+    again = queue.enqueue_generation("a" * 32)
+    assert first.id == again.id == queue.rq_job_id("a" * 32)
+    assert queue.get_queue().count == 1
+    assert list(first.args) == ["a" * 32]  # ids only, never image bytes
+    assert first.retries_left == 2
+
+
+def test_queue_positions_are_one_based(redis_conn):
+    ids = [c * 32 for c in "bcd"]
+    for job_id in ids:
+        queue.enqueue_generation(job_id)
+    assert [queue.queue_position(j) for j in ids] == [1, 2, 3]
+    assert queue.queue_position("e" * 32) is None
+
+
+def test_notify_publishes_on_job_and_queue_channels(redis_conn):
+    pubsub = redis_conn.pubsub()
+    pubsub.subscribe(queue.job_channel("f" * 32), queue.QUEUE_CHANNEL)
+    for _ in range(2):
+        pubsub.get_message(timeout=1)
+    queue.notify("f" * 32, "DONE")
+    got = []
+    for _ in range(20):
+        msg = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+        if msg:
+            got.append((msg["channel"].decode(), msg["data"].decode()))
+        if len(got) == 2:
+            break
+    pubsub.close()
+    assert got == [(queue.job_channel("f" * 32), "DONE"), (queue.QUEUE_CHANNEL, "f" * 32)]
