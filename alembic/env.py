@@ -2,10 +2,10 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import lashme.models  # noqa: F401 - registers every table on SQLModel.metadata
+from alembic import context
 from lashme.db import make_engine
 from lashme.settings import get_settings
 

@@ -26,11 +26,13 @@ def app_url(tmp_path_factory):
 
     logs = tmp_path_factory.mktemp("app-logs")
     root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env.pop("REDIS_URL")  # the app and its worker get a Redis of their own, as on a fresh machine
     stack = start_stack(
         port=free_port(),
         host="127.0.0.1",
         workers=1,
-        env=dict(os.environ),
+        env=env,
         log_dir=logs,
         web_dir=root / ".web-test",
     )

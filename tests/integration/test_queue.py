@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
 from lashme import queue
+from lashme.settings import get_settings
+
+
+@pytest.fixture(autouse=True)
+def private_queue(monkeypatch, redis_conn):
+    """A queue no worker listens to, so jobs stay where the test put them."""
+    monkeypatch.setattr(get_settings(), "queue_name", f"test-{uuid.uuid4().hex[:8]}")
 
 
 def test_enqueue_is_idempotent_per_job(redis_conn):
