@@ -19,16 +19,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 WAIT_JS = """
 (jobId) => new Promise(resolve => {
   const ok = () => {
@@ -73,6 +63,7 @@ def main() -> None:
     from lashme.launcher import start_stack
     from lashme.models import JobEvent
     from lashme.redis_server import free_port
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
     from tests.photos import grace_hopper_jpeg
 
     photo = tmp / "photo.jpg"
@@ -83,7 +74,7 @@ def main() -> None:
     click_to_previews, done_to_ui = [], []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             ctx = browser.new_context(viewport={"width": 390, "height": 844})
             page = ctx.new_page()
             for i in range(args.runs + 1):  # the first run warms up and is not counted

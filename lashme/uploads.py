@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from lashme import imaging, jobs, queue
 from lashme.db import session_scope
+from lashme.generation import fail
 from lashme.models import Job, new_id
 from lashme.providers.registry import presets_for
 from lashme.settings import get_settings
@@ -63,8 +64,6 @@ def submit_photo(
             queue.enqueue_generation(job.id)
         except Exception as exc:  # noqa: BLE001 - Redis down: the job must not hang
             log.exception("enqueue failed for job %s", job.id)
-            from lashme.generation import fail
-
             fail(job.id, error_key="generation.queue_unavailable", detail=str(exc), engine=engine)
             with session_scope(engine) as session:
                 job = session.get(Job, job.id)

@@ -10,6 +10,7 @@ from lashme import uploads
 from lashme.errors import DomainError
 from lashme.settings import get_settings
 from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.pages.job import JobState
 from lashme.ui.state import SessionState
 
 UPLOAD_ID = "photo"
@@ -47,8 +48,6 @@ class UploadState(SessionState):
             self.uploading = False
             return
         self.uploading = False
-        from lashme.ui.pages.job import JobState
-
         job_state = await self.get_state(JobState)
         job_state.show_pending(job.id)  # no flash of the previous job while the page loads
         yield rx.redirect(f"/job/{job.id}")
