@@ -30,6 +30,14 @@ MESSAGES: dict[str, str] = {
     "variant.not_ready": "This variant is not ready yet.",
     # credits
     "credits.insufficient": "Not enough credits. Buy a credit pack to unlock this variant.",
+    "credits.insufficient_generation": "Not enough credits — enhancing a photo costs {cost}. Buy a credit pack to continue.",
+    "credits.pack_not_found": "This credit pack is not on sale any more.",
+    "limits.daily_reached": "You have used all {limit} free photos for today. The limit resets in {resets_in} (at {resets_at}).",
+    # payments
+    "payments.not_configured": "Payments are not configured yet, so credit packs cannot be bought right now.",
+    "payments.unavailable": "The payment service did not answer. Please try again in a minute.",
+    "payments.not_found": "We could not find this payment.",
+    "payments.not_paid": "The payment has not been completed yet. Your credits will appear as soon as it is.",
     # generation failures shown on failed jobs
     "generation.failed": "We could not enhance this photo. Please try again.",
     "generation.original_missing": "The uploaded photo is no longer available. Please upload it again.",

@@ -9,6 +9,11 @@ Transitions (anything else raises ``InvalidTransition``)::
 Every transition writes a ``JobEvent`` in the same transaction, and is an
 atomic conditional UPDATE on the current status, so two workers cannot
 both claim one job.
+
+Credits follow the status in the same transaction: a job that reserved
+credits at submission has them captured when it becomes DONE and released
+when it becomes FAILED or CANCELED (whoever makes the transition: worker,
+sweeper, cancel, admin); retrying a FAILED job reserves again.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from lashme import auth
+from lashme import auth, ledger
 from lashme.errors import NotFound
-from lashme.models import Job, JobEvent, JobStatus, Variant, utcnow
+from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus, Variant, utcnow
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELED}),
@@ -29,7 +34,7 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.DONE: frozenset(),
     JobStatus.CANCELED: frozenset(),
 }
-FINAL = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELED})
+FINAL = FINAL_JOB_STATUSES
 
 
 class InvalidTransition(Exception):
@@ -66,13 +71,18 @@ def create_job(
     original_key: str,
     width: int,
     height: int,
+    reserve_credits: int = 0,
 ) -> Job:
     """Insert a PENDING job (the original is already stored at ``original_key``).
 
-    Exactly one of ``user_id`` / ``anon_token`` identifies the owner.
+    Exactly one of ``user_id`` / ``anon_token`` identifies the owner.  With
+    ``reserve_credits`` > 0 (a signed-in user and a generation price) the
+    credits are reserved in the same transaction.
 
     Raises:
-        ValueError: neither owner given.
+        ValueError: neither owner given, or a reservation without a user.
+        InsufficientCredits: the user's available credits are short; the caller
+            must roll back (``session_scope`` does) so no job is left.
     """
     if user_id is None and not anon_token:
         raise ValueError("a job needs an owner")
@@ -85,10 +95,17 @@ def create_job(
         original_key=original_key,
         original_width=width,
         original_height=height,
+        reserved_credits=max(0, reserve_credits),
     )
+    if reserve_credits > 0 and user_id is None:
+        raise ValueError("only a signed-in user's job can reserve credits")
     session.add(job)
     session.flush()
     add_event(session, job.id, kind="status", to_status=JobStatus.PENDING, message="created")
+    if reserve_credits > 0:
+        ledger.reserve(
+            session, user_id=user_id, job_id=job.id, amount=reserve_credits, reason="Reserved for a new photo"
+        )
     return job
 
 
@@ -155,6 +172,22 @@ def transition(
         message=message or error_key,
         data=data,
     )
+    if job.reserved_credits and job.user_id is not None:
+        if to in FINAL:
+            ledger.settle(
+                session,
+                job_id=job_id,
+                capture=to == JobStatus.DONE,
+                reason="Photo enhanced" if to == JobStatus.DONE else f"Released: job {to.lower()}",
+            )
+        elif current == JobStatus.FAILED and to == JobStatus.PENDING:
+            ledger.reserve(
+                session,
+                user_id=job.user_id,
+                job_id=job_id,
+                amount=job.reserved_credits,
+                reason="Reserved for a retry",
+            )
     return job
 
 

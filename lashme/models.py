@@ -36,6 +36,10 @@ class JobStatus(StrEnum):
     CANCELED = "CANCELED"
 
 
+#: Statuses a job never leaves except by an explicit retry (FAILED -> PENDING).
+FINAL_JOB_STATUSES = frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELED})
+
+
 class LedgerKind(StrEnum):
     """What a ledger entry records."""
 
@@ -100,6 +104,9 @@ class Job(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: credits reserved when the job was submitted (``generation_cost`` then); captured on DONE,
+    #: released on FAILED/CANCELED.  Kept on the job so later price changes never touch it.
+    reserved_credits: int = Field(default=0)
 
 
 class Variant(SQLModel, table=True):
@@ -159,6 +166,7 @@ class LedgerEntry(SQLModel, table=True):
     held_after: int = Field(default=0)
     job_id: str | None = Field(default=None, max_length=32, index=True)
     variant_id: str | None = Field(default=None, max_length=32)
+    order_id: str | None = Field(default=None, max_length=32, index=True)
     actor: str = Field(default="system", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -174,3 +182,84 @@ class Unlock(SQLModel, table=True):
     variant_id: str = Field(max_length=32, index=True)
     ledger_entry_id: int | None = Field(default=None, foreign_key="ledger_entries.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PriceSetting(SQLModel, table=True):
+    """One named price or limit (``lashme.pricing.PRICE_KEYS``), seeded by migration, edited by admins."""
+
+    __tablename__ = "price_settings"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: int
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="migration", max_length=64)
+
+
+class CreditPack(SQLModel, table=True):
+    """A credit pack sold through Stripe Checkout; ``price_cents`` is in the currency's minor unit."""
+
+    __tablename__ = "credit_packs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    credits: int
+    price_cents: int
+    currency: str = Field(default="usd", max_length=3)
+    popular: bool = Field(default=False)
+    active: bool = Field(default=True)
+    sort_order: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OrderStatus(StrEnum):
+    """Lifecycle of a credit-pack order (see ``lashme.payments``)."""
+
+    PENDING = "pending"  # Checkout Session created, not paid yet
+    PAID = "paid"  # credits granted
+    FAILED = "failed"  # async payment failed or session expired
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class Order(SQLModel, table=True):
+    """A purchase of one credit pack.
+
+    ``credits``/``amount_cents``/``currency`` are copied from the pack when the
+    order is created, so later price edits never change it.  The Stripe
+    Checkout Session id and PaymentIntent id are UNIQUE: one payment can be
+    fulfilled at most once.  ``clawback_shortfall`` counts refunded credits
+    that could not be taken back because the user had already spent them.
+    """
+
+    __tablename__ = "orders"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    pack_id: int | None = Field(default=None, foreign_key="credit_packs.id")
+    pack_code: str = Field(max_length=32)
+    credits: int
+    amount_cents: int
+    currency: str = Field(max_length=3)
+    status: OrderStatus = Field(default=OrderStatus.PENDING, sa_type=String(24), index=True)
+    checkout_session_id: str | None = Field(default=None, max_length=255, unique=True)
+    payment_intent_id: str | None = Field(default=None, max_length=255, unique=True)
+    credited_at: datetime | None = None
+    refunded_cents: int = Field(default=0)
+    credits_clawed_back: int = Field(default=0)
+    clawback_shortfall: int = Field(default=0)
+    failure_reason: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class StripeEvent(SQLModel, table=True):
+    """Every Stripe webhook event received (deduplicated by event id) and what we did with it."""
+
+    __tablename__ = "stripe_events"
+
+    id: str = Field(primary_key=True, max_length=255)
+    type: str = Field(max_length=64)
+    order_id: str | None = Field(default=None, max_length=32, index=True)
+    result: str = Field(max_length=32)
+    detail: str | None = Field(default=None, max_length=255)
+    received_at: datetime = Field(default_factory=utcnow, index=True)

@@ -40,9 +40,14 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=3, validation_alias="LASHME_JOB_MAX_ATTEMPTS")
     job_timeout: int = Field(default=600, validation_alias="LASHME_JOB_TIMEOUT")
 
-    # credits
-    signup_bonus: int = 3
-    unlock_cost: int = 1
+    # payments (Stripe Checkout); prices and packs live in the database (lashme.pricing)
+    stripe_secret_key: str | None = Field(default=None, validation_alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: str | None = Field(default=None, validation_alias="STRIPE_WEBHOOK_SECRET")
+    #: API base override (a Stripe-compatible server such as a local stand-in); default Stripe's
+    stripe_api_base: str | None = Field(default=None, validation_alias="STRIPE_API_BASE")
+    #: public origin of the app for Checkout return URLs, e.g. ``https://lashme.app``
+    #: (default: the origin the browser used)
+    public_url: str | None = Field(default=None, validation_alias="LASHME_PUBLIC_URL")
 
     # signed file URLs
     url_ttl: int = Field(default=3600, validation_alias="LASHME_URL_TTL")

@@ -1,4 +1,9 @@
-"""Accept an uploaded photo: validate by decoding, store a clean copy, create and queue a job."""
+"""Accept an uploaded photo: validate by decoding, check limits and credits, store a clean copy, queue a job.
+
+Order of checks: the bytes (cheapest to reject), then today's job limit,
+then (for a priced generation) the reservation, which is written in the same
+transaction as the job row, so a refused reservation leaves no job behind.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import logging
 
 from sqlalchemy.engine import Engine
 
-from lashme import imaging, jobs, queue
+from lashme import daily_limits, imaging, jobs, ledger, pricing, queue
 from lashme.db import session_scope
+from lashme.errors import InsufficientCredits
 from lashme.generation import fail
 from lashme.models import Job, new_id
 from lashme.providers.registry import presets_for
@@ -26,14 +32,28 @@ def submit_photo(
     engine: Engine | None = None,
     storage: Storage | None = None,
     enqueue: bool = True,
+    client_ip: str | None = None,
 ) -> Job:
     """Validate ``data``, store the re-encoded original, insert a PENDING job and queue it.
 
     The stored original has EXIF orientation applied and no metadata at all
-    (no GPS).  Nothing is stored when validation fails.
+    (no GPS).  Nothing is stored when validation, the daily limit or the
+    credit reservation refuses the job.
+
+    Args:
+        data: the uploaded bytes, untrusted.
+        user_id: the signed-in owner, or None for a visitor.
+        anon_token: the visitor's browser token (ignored for users).
+        engine: database engine (default: the configured one).
+        storage: storage backend (default: the configured one).
+        enqueue: put the job on the RQ queue (tests may run it directly).
+        client_ip: the caller's IP, counted for visitors' daily limit.
 
     Raises:
         UploadRejected: the bytes are not an acceptable photo (see ``imaging.validate_upload``).
+        DailyLimitReached: today's jobs are used up (``limits.daily_reached``).
+        InsufficientCredits: ``credits.insufficient_generation`` when a generation
+            price is set and the available balance is short.
         ValueError: no owner.
     """
     s = get_settings()
@@ -42,23 +62,40 @@ def submit_photo(
     )
     if user_id is None and not anon_token:
         raise ValueError("a job needs an owner")
+    with session_scope(engine) as session:
+        prices = pricing.get_prices(session)
+        cost = prices.generation_cost if user_id is not None else 0
+        if cost and ledger.get_balance(session, user_id).available < cost:
+            raise InsufficientCredits("credits.insufficient_generation", cost=cost)
+    daily_limits.consume(
+        user_id=user_id,
+        anon_token=anon_token,
+        client_ip=client_ip,
+        limit=prices.daily_limit_user if user_id is not None else prices.daily_limit_anon,
+    )
     storage = storage or get_storage()
     job_id = new_id()
-    key = original_key(job_prefix(job_id, user_id))
+    prefix = job_prefix(job_id, user_id)
+    key = original_key(prefix)
     storage.put(key, imaging.encode_jpeg(img, quality=95))
     provider = s.provider_name
-    with session_scope(engine) as session:
-        job = jobs.create_job(
-            session,
-            job_id=job_id,
-            user_id=user_id,
-            anon_token=anon_token,
-            provider=provider,
-            presets=presets_for(provider),
-            original_key=key,
-            width=img.width,
-            height=img.height,
-        )
+    try:
+        with session_scope(engine) as session:
+            job = jobs.create_job(
+                session,
+                job_id=job_id,
+                user_id=user_id,
+                anon_token=anon_token,
+                provider=provider,
+                presets=presets_for(provider),
+                original_key=key,
+                width=img.width,
+                height=img.height,
+                reserve_credits=cost,
+            )
+    except InsufficientCredits as exc:  # lost a race with another spend: nothing may stay behind
+        storage.delete_prefix(prefix)
+        raise InsufficientCredits("credits.insufficient_generation", cost=cost) from exc
     if enqueue:
         try:
             queue.enqueue_generation(job.id)

@@ -85,17 +85,36 @@ def pytest_report_header(config):
     return f"lashme: DATABASE_URL={os.environ.get('DATABASE_URL')} REDIS_URL={os.environ.get('REDIS_URL')}"
 
 
+#: tables whose rows the migrations seed (prices, packs): restored after each wipe
+SEEDED_TABLES = ("price_settings", "credit_packs")
+_seeds: dict = {}
+
+
 @pytest.fixture
 def clean_db():
-    """Empty every table before the test (the schema stays migrated)."""
+    """Empty every table before the test (the schema stays migrated, seeded rows are restored).
+
+    Also forgets today's daily-limit counters in the run's Redis.
+    """
     from sqlmodel import SQLModel
 
     import lashme.models  # noqa: F401
     from lashme.db import get_engine
+    from lashme.queue import get_redis
 
+    tables = SQLModel.metadata.tables
     with get_engine().begin() as conn:
+        if not _seeds:
+            for name in SEEDED_TABLES:
+                _seeds[name] = [dict(r._mapping) for r in conn.execute(tables[name].select())]
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
+        for name in SEEDED_TABLES:
+            if _seeds[name]:
+                conn.execute(tables[name].insert(), _seeds[name])
+    r = get_redis()
+    for key in r.scan_iter(match="*lashme-daily-jobs*"):
+        r.delete(key)
     yield get_engine()
 
 

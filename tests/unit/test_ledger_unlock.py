@@ -62,7 +62,7 @@ def test_signup_bonus_is_one_ledger_entry(clean_db):
         rows = ledger.entries(s, uid)
         assert [(e.kind, e.delta, e.balance_after) for e in rows] == [(LedgerKind.SIGNUP_BONUS, 3, 3)]
         assert rows[0].idempotency_key == f"signup_bonus:{uid}"
-        assert ledger.verify(s) == []
+        assert ledger.verify(s).ok
 
 
 def test_grant_is_idempotent_by_key(clean_db):
@@ -117,8 +117,9 @@ def test_verify_finds_a_tampered_balance(clean_db):
     with session_scope() as s:
         s.get(User, uid).balance = 99
     with session_scope() as s:
-        bad = ledger.verify(s)
-    assert [(m.user_id, m.balance, m.ledger_sum) for m in bad] == [(uid, 99, 3)]
+        report = ledger.verify(s)
+    assert not report.ok
+    assert [(m.user_id, m.balance, m.ledger_sum) for m in report.mismatches] == [(uid, 99, 3)]
 
 
 def _race(engine, *, distinct: bool) -> None:
@@ -146,7 +147,7 @@ def _race(engine, *, distinct: bool) -> None:
     with session_scope(engine) as s:
         assert ledger.get_balance(s, uid).total == 0
         assert count(s, Unlock, Unlock.user_id == uid) == 1
-        assert ledger.verify(s) == []
+        assert ledger.verify(s).ok
 
 
 @pytest.mark.parametrize("distinct", [True, False], ids=["distinct-variants", "same-variant"])

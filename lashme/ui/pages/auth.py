@@ -6,7 +6,7 @@ import asyncio
 
 import reflex as rx
 
-from lashme import auth
+from lashme import auth, pricing
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.settings import get_settings
@@ -25,7 +25,11 @@ def _sign_up(email: str, password: str, anon_token: str) -> str:
     s = get_settings()
     with session_scope() as session:
         user = auth.sign_up(
-            session, email=email, password=password, signup_bonus=s.signup_bonus, anon_token=anon_token
+            session,
+            email=email,
+            password=password,
+            signup_bonus=pricing.get_prices(session).signup_bonus,
+            anon_token=anon_token,
         )
         return auth.start_session(session, user_id=user.id, days=s.session_days)
 

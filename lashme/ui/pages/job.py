@@ -13,10 +13,9 @@ import logging
 import redis.asyncio as aioredis
 import reflex as rx
 
-from lashme import job_views, queue, unlocks
+from lashme import job_views, pricing, queue, unlocks
 from lashme.db import session_scope
 from lashme.errors import DomainError
-from lashme.settings import get_settings
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
 
@@ -123,7 +122,10 @@ class JobState(SessionState):
         try:
             with session_scope() as s:
                 result = unlocks.unlock_variant(
-                    s, user_id=user_id, variant_id=str(variant_id)[:32], cost=get_settings().unlock_cost
+                    s,
+                    user_id=user_id,
+                    variant_id=str(variant_id)[:32],
+                    cost=pricing.get_prices(s).unlock_cost,
                 )
         except DomainError as exc:
             return rx.toast.error(exc.message)

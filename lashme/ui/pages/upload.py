@@ -42,7 +42,13 @@ class UploadState(SessionState):
         user_id = self._user_id()
         anon = None if user_id is not None else self._ensure_anon()
         try:
-            job = await asyncio.to_thread(uploads.submit_photo, data, user_id=user_id, anon_token=anon)
+            job = await asyncio.to_thread(
+                uploads.submit_photo,
+                data,
+                user_id=user_id,
+                anon_token=anon,
+                client_ip=self.router.session.client_ip or None,
+            )
         except DomainError as exc:
             self.error = exc.message
             self.uploading = False
