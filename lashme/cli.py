@@ -25,12 +25,41 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ledger_verify(args: argparse.Namespace) -> int:
+    """Check every balance against its ledger; print findings; 1 on any mismatch or orphaned hold."""
+    from lashme import ledger
+    from lashme.db import session_scope
+
+    with session_scope() as s:
+        report = ledger.verify(s)
+    for m in report.mismatches:
+        print(
+            f"MISMATCH user {m.user_id}: balance {m.balance} != ledger sum {m.ledger_sum}"
+            f" or held {m.held} != held sum {m.held_sum}"
+        )
+    for o in report.orphan_holds:
+        print(
+            f"ORPHANED HOLD user {o.user_id}: {o.amount} credits held"
+            f" for job {o.job_id} ({o.job_status or 'deleted'})"
+        )
+    verdict = "OK" if report.ok else "FAILED"
+    print(
+        f"ledger verify: {verdict} — {report.users_checked} users, {len(report.mismatches)} mismatches,"
+        f" {len(report.orphan_holds)} orphaned holds"
+    )
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per operator task."""
     parser = argparse.ArgumentParser(prog="lashme", description="LashMe operator commands")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("migrate", help="apply database migrations")
     p.set_defaults(handler=_migrate)
+    ledger_cmd = sub.add_parser("ledger", help="credit ledger tools")
+    ledger_sub = ledger_cmd.add_subparsers(dest="ledger_command", required=True)
+    p = ledger_sub.add_parser("verify", help="balances equal the sums of entries; no orphaned holds")
+    p.set_defaults(handler=_ledger_verify)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads.
+"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads, Stripe webhooks.
 
 ``GET /files/{key}?e=&n=&s=`` serves a stored object only when the HMAC
 signature matches and the expiry has not passed (see ``lashme.storage.local``).
@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from lashme.errors import LinkInvalid
 from lashme.storage import LocalStorage, get_storage
+from lashme.stripe_webhooks import webhook_endpoint
 
 
 async def serve_file(request: Request) -> Response:
@@ -43,4 +44,9 @@ async def serve_file(request: Request) -> Response:
 
 def build_api() -> Starlette:
     """The Starlette app mounted in front of Reflex's backend."""
-    return Starlette(routes=[Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"])])
+    return Starlette(
+        routes=[
+            Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
+            Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
+        ]
+    )

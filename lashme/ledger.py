@@ -310,9 +310,7 @@ def clawback(
         return -existing.delta, wanted + existing.delta
     if wanted <= 0:
         return 0, 0
-    row = session.execute(
-        select(User.balance, User.held).where(User.id == user_id).with_for_update()
-    ).first()
+    row = session.execute(select(User.balance, User.held).where(User.id == user_id).with_for_update()).first()
     if row is None:
         raise NotFound("auth.required")
     take = max(0, min(wanted, row[0] - row[1]))
