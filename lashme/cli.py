@@ -50,6 +50,36 @@ def _ledger_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _price_list(args: argparse.Namespace) -> int:
+    """Print every price/limit and the credit packs."""
+    from lashme import pricing
+    from lashme.db import session_scope
+
+    with session_scope() as s:
+        prices = pricing.get_prices(s)
+        for key, (_, meaning) in pricing.PRICE_KEYS.items():
+            print(f"{key:18} {getattr(prices, key):>6}  {meaning}")
+        for p in pricing.active_packs(s):
+            price = pricing.format_money(p.price_cents, p.currency)
+            print(f"pack {p.code:13} {p.credits:>6} credits  {price}{'  (popular)' if p.popular else ''}")
+    return 0
+
+
+def _price_set(args: argparse.Namespace) -> int:
+    """Set one price/limit (``lashme price set generation_cost 1``)."""
+    from lashme import pricing
+    from lashme.db import session_scope
+
+    try:
+        with session_scope() as s:
+            before = pricing.set_price(s, args.key, args.value, actor="cli")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.key}: {before} -> {args.value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per operator task."""
     parser = argparse.ArgumentParser(prog="lashme", description="LashMe operator commands")
@@ -60,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_sub = ledger_cmd.add_subparsers(dest="ledger_command", required=True)
     p = ledger_sub.add_parser("verify", help="balances equal the sums of entries; no orphaned holds")
     p.set_defaults(handler=_ledger_verify)
+    price_cmd = sub.add_parser("price", help="prices, daily limits and credit packs")
+    price_sub = price_cmd.add_subparsers(dest="price_command", required=True)
+    price_sub.add_parser("list", help="show prices, limits and packs").set_defaults(handler=_price_list)
+    p = price_sub.add_parser("set", help="set a price or limit")
+    p.add_argument("key")
+    p.add_argument("value", type=int)
+    p.set_defaults(handler=_price_set)
     return parser
 
 

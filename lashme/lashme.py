@@ -4,6 +4,7 @@ import reflex as rx
 
 from lashme.files_api import build_api
 from lashme.ui.pages.auth import AuthState, login_page, signup_page
+from lashme.ui.pages.credits import CheckoutReturnState, CreditsState, checkout_return_page, credits_page
 from lashme.ui.pages.job import JobState, job_page
 from lashme.ui.pages.upload import UploadState, upload_page
 
@@ -23,4 +24,11 @@ app.add_page(
 )
 app.add_page(
     login_page, route="/login", title="Sign in — LashMe", on_load=[AuthState.load_session, AuthState.clear]
+)
+app.add_page(credits_page, route="/credits", title="Credits — LashMe", on_load=CreditsState.on_load)
+app.add_page(
+    checkout_return_page,
+    route="/credits/success",
+    title="Payment — LashMe",
+    on_load=CheckoutReturnState.on_load,
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from babel.numbers import format_currency
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -82,3 +83,8 @@ def get_active_pack(session: Session, pack_id: int) -> CreditPack:
     if pack is None or not pack.active:
         raise NotFound("credits.pack_not_found")
     return pack
+
+
+def format_money(minor_units: int, currency: str, locale: str = "en_US") -> str:
+    """``1800, "usd"`` → ``"$18.00"`` (Babel, CLDR rules; assumes 2 minor digits as Stripe's USD/EUR)."""
+    return format_currency(minor_units / 100, currency.upper(), locale=locale)

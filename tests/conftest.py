@@ -63,6 +63,7 @@ def pytest_configure(config):
     from lashme.launcher import migrate
 
     migrate(dict(os.environ))
+    _snapshot_seeds()
 
 
 def pytest_unconfigure(config):
@@ -90,6 +91,18 @@ SEEDED_TABLES = ("price_settings", "credit_packs")
 _seeds: dict = {}
 
 
+def _snapshot_seeds():
+    """Remember the migration-seeded rows right after migrating, before any test changes them."""
+    from sqlmodel import SQLModel
+
+    import lashme.models  # noqa: F401
+    from lashme.db import get_engine
+
+    with get_engine().begin() as conn:
+        for name in SEEDED_TABLES:
+            _seeds[name] = [dict(r._mapping) for r in conn.execute(SQLModel.metadata.tables[name].select())]
+
+
 @pytest.fixture
 def clean_db():
     """Empty every table before the test (the schema stays migrated, seeded rows are restored).
@@ -104,9 +117,6 @@ def clean_db():
 
     tables = SQLModel.metadata.tables
     with get_engine().begin() as conn:
-        if not _seeds:
-            for name in SEEDED_TABLES:
-                _seeds[name] = [dict(r._mapping) for r in conn.execute(tables[name].select())]
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
         for name in SEEDED_TABLES:

@@ -18,13 +18,18 @@ def header() -> rx.Component:
         rx.cond(
             SessionState.signed_in,
             rx.hstack(
-                rx.badge(
-                    rx.icon("sparkles", size=14),
-                    rx.text(SessionState.balance, id="balance"),
-                    rx.text("credits"),
-                    size="2",
-                    color_scheme="pink",
-                    variant="soft",
+                rx.link(
+                    rx.badge(
+                        rx.icon("sparkles", size=14),
+                        rx.text(SessionState.balance, id="balance"),
+                        rx.text("credits"),
+                        size="2",
+                        color_scheme="pink",
+                        variant="soft",
+                    ),
+                    href="/credits",
+                    id="nav-credits",
+                    underline="none",
                 ),
                 rx.button(
                     "Sign out", on_click=SessionState.sign_out, variant="ghost", size="2", id="sign-out"

@@ -11,16 +11,38 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def stripe_standin():
+    """The Stripe stand-in the app under test talks to (webhooks go to the app's backend)."""
+    from tests.fakes.stripe_server import StripeStandIn
+
+    with StripeStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, stripe_standin):
     from lashme.launcher import start_stack
     from lashme.redis_server import free_port
+    from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET
 
     logs = tmp_path_factory.mktemp("app-logs")
     root = Path(__file__).resolve().parents[2]
+    port = free_port()
     env = dict(os.environ)
     env.pop("REDIS_URL")  # the app and its worker get a Redis of their own, as on a fresh machine
+    env.update(
+        STRIPE_SECRET_KEY=API_KEY,
+        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        STRIPE_API_BASE=stripe_standin.base_url,
+    )
+    stripe_standin.webhook_url = f"http://127.0.0.1:{port}/stripe/webhook"
+    from lashme import pricing
+    from lashme.db import session_scope
+
+    with session_scope() as s:  # every browser test uploads from 127.0.0.1: lift the visitors' daily limit
+        pricing.set_price(s, "daily_limit_anon", 1000, actor="e2e")
     stack = start_stack(
-        port=free_port(),
+        port=port,
         host="127.0.0.1",
         workers=1,
         env=env,

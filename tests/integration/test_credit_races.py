@@ -6,8 +6,6 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from lashme import auth, jobs, ledger, unlocks
 from lashme.db import session_scope
 from lashme.errors import InsufficientCredits
@@ -31,7 +29,9 @@ def _done_job_with_variants(uid: int, n: int) -> list[str]:
             s.add(job)
             s.flush()
             for i in range(min(4, n - j)):
-                v = Variant(job_id=job.id, index=i, preset="natural", full_key="f", preview_key="p", thumb_key="t")
+                v = Variant(
+                    job_id=job.id, index=i, preset="natural", full_key="f", preview_key="p", thumb_key="t"
+                )
                 s.add(v)
                 s.flush()
                 ids.append(v.id)
@@ -48,7 +48,11 @@ def test_200_concurrent_unlocks_with_3_credits_exactly_3_succeed(clean_db):
     def attempt(vid: str) -> str:
         try:
             with session_scope() as s:
-                return "charged" if unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1).charged else "free"
+                return (
+                    "charged"
+                    if unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1).charged
+                    else "free"
+                )
         except InsufficientCredits:
             return "refused"
 
@@ -109,7 +113,10 @@ def test_50_concurrent_reserve_capture_release_cycles_leave_the_ledger_clean(cle
 
         rival = JobStatus.FAILED if final == JobStatus.DONE else JobStatus.DONE
         with ThreadPoolExecutor(2) as pool:
-            won = [pool.submit(finish, final), pool.submit(finish, rival if final != JobStatus.CANCELED else final)]
+            won = [
+                pool.submit(finish, final),
+                pool.submit(finish, rival if final != JobStatus.CANCELED else final),
+            ]
             assert sum(f.result() for f in won) == 1
         with session_scope() as s:
             outcomes[job_id] = s.get(Job, job_id).status

@@ -145,11 +145,11 @@ def test_webhook_racing_the_success_page_grants_once(clean_db, stripe_env):
         event = stripe_env.event("checkout.session.completed", stripe_env.pay(cs["id"]))
         barrier = threading.Barrier(2)
 
-        def webhook(event=event):
+        def webhook(event=event, barrier=barrier):
             barrier.wait()
             return stripe_env.deliver(event).json()["result"]
 
-        def success_page(sid=cs["id"]):
+        def success_page(sid=cs["id"], barrier=barrier):
             barrier.wait()
             return payments.confirm_checkout(user_id=uid, checkout_session_id=sid).result
 
@@ -170,7 +170,9 @@ def test_bad_signature_stale_timestamp_and_unknown_types_change_nothing(clean_db
     assert stripe_env.deliver(event, signature=forged).status_code == 400
     stale = stripe_env.sign(payload, timestamp=int(time.time()) - 400)
     assert stripe_env.deliver(event, signature=stale).status_code == 400
-    garbage = httpx.post(stripe_env.webhook_url, content=b"{not json", headers={"Stripe-Signature": "t=1,v1=00"})
+    garbage = httpx.post(
+        stripe_env.webhook_url, content=b"{not json", headers={"Stripe-Signature": "t=1,v1=00"}
+    )
     assert garbage.status_code == 400
     assert _balance(uid).total == 3
     unknown = stripe_env.deliver(stripe_env.event("customer.created", {"id": "cus_1", "object": "customer"}))
@@ -186,7 +188,10 @@ def test_delayed_payment_grants_on_async_success_and_failure_marks_the_order(cle
     uid = _user()
     _, cs = _checkout(stripe_env, uid, "pack_10")
     pending = stripe_env.pay(cs["id"], delayed=True)
-    assert stripe_env.deliver(stripe_env.event("checkout.session.completed", pending)).json()["result"] == "not_paid"
+    assert (
+        stripe_env.deliver(stripe_env.event("checkout.session.completed", pending)).json()["result"]
+        == "not_paid"
+    )
     assert _balance(uid).total == 3
     paid = stripe_env.pay(cs["id"])
     ok = stripe_env.deliver(stripe_env.event("checkout.session.async_payment_succeeded", paid)).json()

@@ -25,7 +25,9 @@ def _set(key, value):
 
 def _kinds(job_id) -> list[str]:
     with session_scope() as s:
-        rows = s.execute(select(LedgerEntry.kind).where(LedgerEntry.job_id == job_id).order_by(LedgerEntry.id))
+        rows = s.execute(
+            select(LedgerEntry.kind).where(LedgerEntry.job_id == job_id).order_by(LedgerEntry.id)
+        )
         return [str(k) for k in rows.scalars()]
 
 
@@ -119,16 +121,24 @@ def test_short_balance_refuses_the_job_and_queues_nothing(clean_db, storage):
 
 def test_visitors_get_three_jobs_a_day_per_browser_and_per_ip(clean_db):
     for _ in range(3):
-        uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="browser-a", client_ip="10.0.0.1", enqueue=False)
+        uploads.submit_photo(
+            chelsea_jpeg(), user_id=None, anon_token="browser-a", client_ip="10.0.0.1", enqueue=False
+        )
     with pytest.raises(daily_limits.DailyLimitReached) as err:
-        uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="browser-a", client_ip="10.0.0.2", enqueue=False)
+        uploads.submit_photo(
+            chelsea_jpeg(), user_id=None, anon_token="browser-a", client_ip="10.0.0.2", enqueue=False
+        )
     assert err.value.key == "limits.daily_reached"
     assert "3 free photos" in err.value.message and "00:00 UTC" in err.value.message
     # a new cookie from the same IP is still counted by IP
     with pytest.raises(daily_limits.DailyLimitReached):
-        uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="browser-b", client_ip="10.0.0.1", enqueue=False)
+        uploads.submit_photo(
+            chelsea_jpeg(), user_id=None, anon_token="browser-b", client_ip="10.0.0.1", enqueue=False
+        )
     # another visitor elsewhere is not affected; refused uploads were not counted
-    uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="browser-c", client_ip="10.0.0.9", enqueue=False)
+    uploads.submit_photo(
+        chelsea_jpeg(), user_id=None, anon_token="browser-c", client_ip="10.0.0.9", enqueue=False
+    )
     with session_scope() as s:
         assert count(s, Job) == 4
 

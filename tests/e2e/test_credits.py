@@ -1,0 +1,44 @@
+"""Buying a credit pack in the browser: our page → the Stripe stand-in's checkout → back, balance up."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_signed_in_user_buys_a_pack_and_sees_the_balance_rise(app_url, browser, stripe_standin):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    page.goto(app_url + "/signup?next=/credits")
+    page.fill("#email", "buyer@example.com")
+    page.fill("#password", "Lashes2026")
+    page.locator("#auth-submit").click()
+    page.wait_for_url(re.compile(r".*/credits$"), timeout=30_000)
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '3'", timeout=20_000)
+    assert page.locator("#payments-not-configured").count() == 0
+    packs = page.locator(".buy-pack")
+    packs.first.wait_for(timeout=20_000)
+    assert packs.count() == 3
+    assert "Most popular" in page.content()
+    no_scroll = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert no_scroll, "the credits page scrolls sideways at 390 px"
+
+    packs.first.click()  # 10 credits for $5
+    page.wait_for_url(re.compile(re.escape(stripe_standin.base_url) + r"/pay/cs_test_\w+"), timeout=30_000)
+    assert page.locator("#amount").text_content() == "5.00 USD"
+    page.locator("#pay").click()
+    page.wait_for_url(re.compile(r".*/credits/success/?\?session_id=cs_test_\w+"), timeout=30_000)
+    result = page.locator("#checkout-result")
+    result.wait_for(timeout=30_000)
+    assert "Payment received" in result.text_content()
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '13'", timeout=20_000)
+    assert [code for _, code in stripe_standin.webhook_responses] == [200]
+
+    page.goto(app_url + "/credits")
+    page.locator("#orders").get_by_text("Paid").wait_for(timeout=20_000)
+    assert page.locator("#ledger").get_by_text("Bought 10 credits").count() == 1
+    assert page.locator("#credits-available").text_content() == "13"
+    ctx.close()
