@@ -9,7 +9,7 @@ Protocol (every function below):
    UPDATE takes the row lock (PostgreSQL) or the database write lock
    (SQLite, ``BEGIN IMMEDIATE``), so two racing spends cannot both pass
    the check: there is no read-modify-write.
-3. Read the resulting balance under that lock and insert the entry with
+3. Take the resulting balance from ``UPDATE … RETURNING`` (under that lock) and insert the entry with
    ``balance_after``.  A duplicate key from a concurrent twin raises
    ``IntegrityError``; the savepoint rolls the UPDATE back and the twin's
    entry is returned.
@@ -121,12 +121,12 @@ def post(
         stmt = stmt.where(User.held + held_delta >= 0)
     try:
         with session.begin_nested():
-            result = session.execute(stmt)
-            if result.rowcount != 1:
+            row = session.execute(stmt.returning(User.balance, User.held)).first()
+            if row is None:
                 if session.get(User, user_id) is None:
                     raise NotFound("auth.required")
                 raise InsufficientCredits()
-            total, held = session.execute(select(User.balance, User.held).where(User.id == user_id)).one()
+            total, held = row
             entry = LedgerEntry(
                 user_id=user_id,
                 delta=delta,
