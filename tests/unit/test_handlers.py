@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import reflex as rx
+from reflex.istate.data import RouterData
 from starlette.datastructures import UploadFile
 
 import lashme.lashme  # noqa: F401 - registers the app's states
@@ -165,3 +166,48 @@ def test_sign_up_handler_validates_and_never_keeps_the_password(clean_db):
     _drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "Strong123"}))
     assert st.error == "" and st.auth_token and st.balance == 3
     assert "Strong123" not in repr(st.dict())
+
+
+def _orders():
+    from lashme.models import Order
+
+    with session_scope() as s:
+        return count(s, Order)
+
+
+def test_credits_handlers_refuse_visitors_and_bad_arguments(world, monkeypatch):
+    from lashme.settings import get_settings
+    from lashme.ui.pages.credits import CheckoutReturnState, CreditsState
+
+    visitor = _state(CreditsState, anon="v1")
+    out = _drain(CreditsState.buy.fn(visitor, 1))
+    assert "/login" in _spec_text(out) and _orders() == 0
+    assert "/login" in _spec_text(CreditsState.go_to_ledger_page.fn(visitor, 2))
+    assert visitor.ledger_rows == []
+
+    # signed in, but payments are not configured: a clear message, no order, nothing charged
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    alice = _state(CreditsState, token=world["alice_token"])
+    _drain(CreditsState.buy.fn(alice, "not-a-number"))
+    assert alice.error == "" and _orders() == 0
+    _drain(CreditsState.buy.fn(alice, 1))
+    assert "not configured" in alice.error and _orders() == 0
+
+    # the ledger shown is the caller's own, page by page
+    CreditsState.go_to_ledger_page.fn(alice, 99)
+    assert alice.ledger_page == 1
+    assert [(r["kind"], r["delta"], r["balance"]) for r in alice.ledger_rows] == [("Welcome bonus", "+3", 3)]
+
+    # someone else's (or a made-up) checkout session id confirms nothing
+    bob = _state(CheckoutReturnState, token=world["bob_token"])
+    bob.router = RouterData.from_router_data(
+        {
+            "headers": {"origin": "http://localhost:3000"},
+            "asPath": "/credits/success?session_id=cs_test_not_mine",
+        }
+    )
+    assert bob.router.url.query_parameters["session_id"] == "cs_test_not_mine"
+    _drain(CheckoutReturnState.on_load.fn(bob))
+    assert bob.status == "error" and "could not find" in bob.message
