@@ -1,4 +1,4 @@
-"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads.
+"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads, the fal webhook.
 
 ``GET /files/{key}?e=&n=&s=`` serves a stored object only when the HMAC
 signature matches and the expiry has not passed (see ``lashme.storage.local``).
@@ -43,4 +43,11 @@ async def serve_file(request: Request) -> Response:
 
 def build_api() -> Starlette:
     """The Starlette app mounted in front of Reflex's backend."""
-    return Starlette(routes=[Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"])])
+    from lashme.fal_webhook import fal_webhook
+
+    return Starlette(
+        routes=[
+            Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
+            Route("/fal/webhook", fal_webhook, methods=["POST"]),
+        ]
+    )
