@@ -270,8 +270,8 @@ class FalProvider:
         for handle in handles.values():
             try:
                 handle.cancel()
-            except Exception:  # noqa: BLE001 - a finished request refuses; never mask the real error
-                log.info("fal cancel of %s failed", handle.request_id, exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - a finished request refuses; never mask the real error
+                log.info("fal cancel of %s failed: %s", handle.request_id, exc)
 
 
 def _arguments(version: Any, image_url: str) -> dict:
