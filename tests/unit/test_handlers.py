@@ -165,3 +165,32 @@ def test_sign_up_handler_validates_and_never_keeps_the_password(clean_db):
     _drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "Strong123"}))
     assert st.error == "" and st.auth_token and st.balance == 3
     assert "Strong123" not in repr(st.dict())
+
+
+def _await(coro):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_cancel_handler_only_cancels_the_callers_own_running_job(world):
+    from lashme.models import JobStatus
+
+    pending = uploads.submit_photo(chelsea_jpeg(), user_id=world["alice"], anon_token=None, enqueue=False)
+    bob = _state(JobState, token=world["bob_token"])
+    bob.shown_job_id = pending.id
+    _await(JobState.cancel.fn(bob))
+    visitor = _state(JobState, anon="alice-browser")
+    visitor.shown_job_id = pending.id
+    _await(JobState.cancel.fn(visitor))
+    with session_scope() as s:
+        assert s.get(Job, pending.id).status == JobStatus.PENDING
+    alice = _state(JobState, token=world["alice_token"])
+    alice.shown_job_id = pending.id
+    _await(JobState.cancel.fn(alice))
+    with session_scope() as s:
+        assert s.get(Job, pending.id).status == JobStatus.CANCELED
+    assert alice.status == "CANCELED"
+    alice.shown_job_id = world["job"]  # DONE: nothing to cancel
+    _await(JobState.cancel.fn(alice))
+    with session_scope() as s:
+        assert s.get(Job, world["job"]).status == JobStatus.DONE
