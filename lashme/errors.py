@@ -43,6 +43,11 @@ MESSAGES: dict[str, str] = {
     "generation.original_missing": "The uploaded photo is no longer available. Please upload it again.",
     "generation.storage_failed": "We could not save the results. Please try again.",
     "generation.queue_unavailable": "The service is busy right now. Please try again in a minute.",
+    "generation.all_filtered": "All four results were held back by the safety filter. Please try a different photo.",
+    "generation.rejected": "The enhancement service could not process this photo. Please try a different photo.",
+    "generation.timed_out": "Enhancing took too long and was stopped. Please try again.",
+    "generation.bad_output": "The enhancement service returned unusable results. Please try again.",
+    "job.not_cancelable": "This job is already finished and cannot be canceled.",
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",

@@ -1,4 +1,4 @@
-"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads, Stripe webhooks.
+"""HTTP routes mounted on the Reflex backend (``api_transformer``): signed files, Stripe and fal webhooks.
 
 ``GET /files/{key}?e=&n=&s=`` serves a stored object only when the HMAC
 signature matches and the expiry has not passed (see ``lashme.storage.local``).
@@ -44,9 +44,12 @@ async def serve_file(request: Request) -> Response:
 
 def build_api() -> Starlette:
     """The Starlette app mounted in front of Reflex's backend."""
+    from lashme.fal_webhook import fal_webhook
+
     return Starlette(
         routes=[
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
+            Route("/fal/webhook", fal_webhook, methods=["POST"]),
         ]
     )

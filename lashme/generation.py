@@ -20,7 +20,8 @@ from lashme import imaging, jobs, queue
 from lashme.db import session_scope
 from lashme.jobs import InvalidTransition
 from lashme.models import Job, JobStatus, Variant
-from lashme.providers.base import GeneratedVariant, Provider, ProviderError
+from lashme.provider_runs import DbJobContext
+from lashme.providers.base import GeneratedVariant, JobAwareProvider, Provider, ProviderError
 from lashme.providers.registry import get_provider
 from lashme.settings import get_settings
 from lashme.storage import Storage, StorageError, get_storage
@@ -114,7 +115,11 @@ def run(
         except StorageError as exc:
             fail(job_id, error_key="generation.original_missing", detail=str(exc), engine=engine)
             return JobStatus.FAILED
-        generated = provider.generate(original, job.presets)
+        if isinstance(provider, JobAwareProvider):
+            ctx = DbJobContext(job, engine=engine, storage=storage)
+            generated = provider.generate_for_job(original, job.presets, ctx)
+        else:
+            generated = provider.generate(original, job.presets)
         prefix = job.original_key.rsplit("/", 1)[0] + "/"
         rows = {gv.index: _store_variant(storage, prefix, gv) for gv in generated}
     except ProviderError as exc:
@@ -134,7 +139,7 @@ def run(
         return JobStatus.FAILED
 
     if all(r.get("filtered") for r in rows.values()):
-        fail(job_id, error_key="generation.failed", detail="all variants filtered", engine=engine)
+        fail(job_id, error_key="generation.all_filtered", detail="all variants filtered", engine=engine)
         return JobStatus.FAILED
     with session_scope(engine) as s:
         _upsert_variants(s, job_id, rows)

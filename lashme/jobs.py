@@ -3,7 +3,7 @@
 Transitions (anything else raises ``InvalidTransition``)::
 
     PENDING    -> PROCESSING | FAILED | CANCELED
-    PROCESSING -> DONE | FAILED | PENDING (requeued after a worker died)
+    PROCESSING -> DONE | FAILED | PENDING (requeued after a worker died) | CANCELED
     FAILED     -> PENDING (retry)
 
 Every transition writes a ``JobEvent`` in the same transaction, and is an
@@ -29,7 +29,9 @@ from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus, Variant,
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELED}),
-    JobStatus.PROCESSING: frozenset({JobStatus.DONE, JobStatus.FAILED, JobStatus.PENDING}),
+    JobStatus.PROCESSING: frozenset(
+        {JobStatus.DONE, JobStatus.FAILED, JobStatus.PENDING, JobStatus.CANCELED}
+    ),
     JobStatus.FAILED: frozenset({JobStatus.PENDING}),
     JobStatus.DONE: frozenset(),
     JobStatus.CANCELED: frozenset(),

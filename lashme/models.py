@@ -107,6 +107,14 @@ class Job(SQLModel, table=True):
     #: credits reserved when the job was submitted (``generation_cost`` then); captured on DONE,
     #: released on FAILED/CANCELED.  Kept on the job so later price changes never touch it.
     reserved_credits: int = Field(default=0)
+    # external-provider run (fal): pinned preset versions and the cost record
+    preset_version_ids: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    provider_model: str | None = Field(default=None, max_length=128)
+    provider_submitted_at: datetime | None = None
+    provider_completed_at: datetime | None = None
+    provider_latency_s: float | None = None
+    provider_image_count: int | None = None
+    provider_cost_usd: float | None = None
 
 
 class Variant(SQLModel, table=True):
@@ -263,3 +271,49 @@ class StripeEvent(SQLModel, table=True):
     result: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=255)
     received_at: datetime = Field(default_factory=utcnow, index=True)
+class PresetVersion(SQLModel, table=True):
+    """One immutable version of a generation preset (prompt and parameters) for a provider.
+
+    Editing a preset adds a new version and moves ``active`` to it; jobs keep
+    the ids of the versions they ran with (``Job.preset_version_ids``).
+    """
+
+    __tablename__ = "preset_versions"
+    __table_args__ = (UniqueConstraint("provider", "name", "version", name="uq_preset_versions_pnv"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    version: int
+    provider: str = Field(max_length=32)
+    model: str = Field(max_length=128)
+    prompt: str = Field(max_length=2000)
+    strength: float
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    active: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProviderRequest(SQLModel, table=True):
+    """One request a job submitted to an external queue provider (fal: one per preset).
+
+    Written right after submission so a retried job resumes the request
+    instead of paying for a new one; ``(job_id, index)`` is unique.
+    ``webhook_at`` is set by the first verified webhook for ``request_id``.
+    """
+
+    __tablename__ = "provider_requests"
+    __table_args__ = (UniqueConstraint("job_id", "index", name="uq_provider_requests_job_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="jobs.id", index=True, max_length=32)
+    index: int
+    provider: str = Field(max_length=32)
+    model: str = Field(max_length=128)
+    request_id: str = Field(max_length=128, unique=True)
+    preset_version_id: int | None = None
+    status: str = Field(default="SUBMITTED", max_length=16)
+    queue_position: int | None = None
+    image_count: int | None = None
+    submitted_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    webhook_at: datetime | None = None

@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     #: public origin of the app for Checkout return URLs, e.g. ``https://lashme.app``
     #: (default: the origin the browser used)
     public_url: str | None = Field(default=None, validation_alias="LASHME_PUBLIC_URL")
+    # fal.ai provider (lashme.providers.fal); prices in USD
+    fal_price_per_image: float = Field(default=0.03, validation_alias="LASHME_FAL_PRICE_PER_IMAGE")
+    fal_deadline: int = Field(default=600, validation_alias="LASHME_FAL_DEADLINE")
+    fal_poll_interval: float = Field(default=1.0, validation_alias="LASHME_FAL_POLL_INTERVAL")
+    fal_http_attempts: int = Field(default=2, validation_alias="LASHME_FAL_HTTP_ATTEMPTS")
+    fal_input_max_side: int = 1536
+    fal_download_timeout: float = 30.0
+    fal_webhook_url: str | None = Field(default=None, validation_alias="LASHME_FAL_WEBHOOK_URL")
+    fal_jwks_url: str = Field(
+        default="https://rest.alpha.fal.ai/.well-known/jwks.json", validation_alias="LASHME_FAL_JWKS_URL"
+    )
+    fal_jwks_ttl: int = Field(default=24 * 3600, validation_alias="LASHME_FAL_JWKS_TTL")
 
     # signed file URLs
     url_ttl: int = Field(default=3600, validation_alias="LASHME_URL_TTL")

@@ -87,7 +87,7 @@ def pytest_report_header(config):
 
 
 #: tables whose rows the migrations seed (prices, packs): restored after each wipe
-SEEDED_TABLES = ("price_settings", "credit_packs")
+SEEDED_TABLES = ("price_settings", "credit_packs", "preset_versions")
 _seeds: dict = {}
 
 

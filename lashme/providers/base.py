@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
 from PIL import Image
 
@@ -58,6 +59,78 @@ class Provider(Protocol):
 
         Raises:
             ProviderError: generation failed; ``transient`` says whether a retry may help.
+        """
+        ...
+
+
+class JobContext(Protocol):
+    """What a job-aware provider may read and record about the job it runs (see ``lashme.provider_runs``).
+
+    Lets a provider that submits work to an external queue persist its request
+    ids at once, so a retried job resumes them instead of paying again.
+
+    Attributes:
+        job_id: the LashMe job id (32 hex).
+    """
+
+    job_id: str
+
+    def preset_versions(self, provider: str, presets: Sequence[str]) -> list[Any]:
+        """The preset versions to run, pinned on the job at the first call (``PresetVersion`` rows)."""
+        ...
+
+    def submitted(self) -> dict[int, str]:
+        """Request ids already submitted for this job, by variant index."""
+        ...
+
+    def first_submitted_at(self) -> datetime | None:
+        """When the job's first request was submitted (aware UTC), None before that."""
+        ...
+
+    def record_submission(
+        self, index: int, *, model: str, request_id: str, preset_version_id: int | None
+    ) -> None:
+        """Persist a just-submitted request (committed before returning)."""
+        ...
+
+    def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:
+        """Record a request's queue status; a job event is written only when it changes."""
+        ...
+
+    def record_completion(self, index: int, *, image_count: int) -> None:
+        """Mark a request completed with ``image_count`` output images."""
+        ...
+
+    def record_cost(self, *, model: str, image_count: int, cost_usd: float) -> None:
+        """Store the job's cost record (model, images, estimated USD; latency from submission to now)."""
+        ...
+
+    def is_canceled(self) -> bool:
+        """True once the job was canceled (the provider should stop and cancel its requests)."""
+        ...
+
+    def original_url(self, *, expires_in: int) -> str | None:
+        """A short-lived URL of the stored original when the storage can presign one, else None."""
+        ...
+
+
+@runtime_checkable
+class JobAwareProvider(Protocol):
+    """A provider that runs a job through an external queue and needs a :class:`JobContext`.
+
+    ``lashme.generation.run`` calls ``generate_for_job`` instead of ``generate``
+    when the provider has it.
+    """
+
+    name: str
+
+    def generate_for_job(
+        self, original: bytes, presets: Sequence[str], ctx: JobContext
+    ) -> list[GeneratedVariant]:
+        """Like :meth:`Provider.generate`, resuming/recording external requests through ``ctx``.
+
+        Raises:
+            ProviderError: as for :meth:`Provider.generate`.
         """
         ...
 

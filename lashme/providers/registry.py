@@ -9,12 +9,16 @@ def get_provider(name: str) -> Provider:
     """The provider called ``name``.
 
     Raises:
-        ValueError: unknown provider name (the fal provider arrives with its own issue).
+        ValueError: unknown provider name, or ``fal`` without ``FAL_KEY``.
     """
     if name == "studio":
         from lashme.providers.studio import StudioProvider
 
         return StudioProvider()
+    if name == "fal":
+        from lashme.providers.fal import FalProvider
+
+        return FalProvider()
     raise ValueError(f"unknown provider {name!r}")
 
 

@@ -211,3 +211,32 @@ def test_credits_handlers_refuse_visitors_and_bad_arguments(world, monkeypatch):
     assert bob.router.url.query_parameters["session_id"] == "cs_test_not_mine"
     _drain(CheckoutReturnState.on_load.fn(bob))
     assert bob.status == "error" and "could not find" in bob.message
+
+
+def _await(coro):
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_cancel_handler_only_cancels_the_callers_own_running_job(world):
+    from lashme.models import JobStatus
+
+    pending = uploads.submit_photo(chelsea_jpeg(), user_id=world["alice"], anon_token=None, enqueue=False)
+    bob = _state(JobState, token=world["bob_token"])
+    bob.shown_job_id = pending.id
+    _await(JobState.cancel.fn(bob))
+    visitor = _state(JobState, anon="alice-browser")
+    visitor.shown_job_id = pending.id
+    _await(JobState.cancel.fn(visitor))
+    with session_scope() as s:
+        assert s.get(Job, pending.id).status == JobStatus.PENDING
+    alice = _state(JobState, token=world["alice_token"])
+    alice.shown_job_id = pending.id
+    _await(JobState.cancel.fn(alice))
+    with session_scope() as s:
+        assert s.get(Job, pending.id).status == JobStatus.CANCELED
+    assert alice.status == "CANCELED"
+    alice.shown_job_id = world["job"]  # DONE: nothing to cancel
+    _await(JobState.cancel.fn(alice))
+    with session_scope() as s:
+        assert s.get(Job, world["job"]).status == JobStatus.DONE

@@ -13,7 +13,7 @@ import logging
 import redis.asyncio as aioredis
 import reflex as rx
 
-from lashme import job_views, pricing, queue, unlocks
+from lashme import cancel, job_views, pricing, queue, unlocks
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.ui.layout import ROSE, page_shell
@@ -134,6 +134,19 @@ class JobState(SessionState):
         return rx.toast.success(
             "Unlocked! Full resolution is ready to download." if result.charged else "Already unlocked."
         )
+
+    @rx.event
+    async def cancel(self):
+        """Cancel the caller's running job (ownership checked in the core; fal cancel off the event loop)."""
+        user_id = self._user_id()
+        try:
+            await asyncio.to_thread(
+                cancel.cancel_job, self.shown_job_id, user_id=user_id, anon_token=self.anon_token or None
+            )
+        except DomainError as exc:
+            return rx.toast.error(exc.message)
+        self._apply(self._load(self.shown_job_id, user_id))
+        return rx.toast.info("The job was canceled.")
 
     @rx.event
     def download(self, variant_id: str, kind: str = "full"):
@@ -257,6 +270,17 @@ def job_page() -> rx.Component:
             rx.vstack(
                 rx.heading("Your studio variants", size="6"),
                 status_panel(),
+                rx.cond(
+                    (JobState.status == "PENDING") | (JobState.status == "PROCESSING"),
+                    rx.button(
+                        "Cancel",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=JobState.cancel,
+                        id="cancel-job",
+                    ),
+                ),
                 rx.cond(
                     (JobState.status == "PENDING") | (JobState.status == "PROCESSING"),
                     rx.grid(

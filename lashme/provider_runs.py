@@ -1,0 +1,161 @@
+"""The database-backed :class:`lashme.providers.base.JobContext` a job-aware provider runs with.
+
+Every ``record_*`` call commits its own short transaction, so what a provider
+records (above all a submitted request id) survives the worker being killed a
+moment later.  Status changes are written as job events of kind
+``provider_status`` (only when the status or queue position changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from lashme import jobs, presets
+from lashme.db import session_scope
+from lashme.models import Job, JobStatus, PresetVersion, ProviderRequest, utcnow
+from lashme.storage import Storage
+
+
+class DbJobContext:
+    """Job context stored in ``jobs`` / ``provider_requests`` / ``job_events``.
+
+    Args:
+        job: the claimed job (only ``id``, ``provider`` and ``original_key`` are read).
+        engine: database engine (default: the app's).
+        storage: where the original lives (for :meth:`original_url`).
+    """
+
+    def __init__(self, job: Job, *, engine: Engine | None = None, storage: Storage | None = None) -> None:
+        self.job_id = job.id
+        self._provider = job.provider
+        self._original_key = job.original_key
+        self._engine = engine
+        self._storage = storage
+        self._last_status: dict[int, tuple[str, int | None]] = {}
+
+    def preset_versions(self, provider: str, names: Sequence[str]) -> list[PresetVersion]:
+        """The versions pinned on the job, or the active ones (then pinned).
+
+        Raises:
+            lashme.presets.PresetMissing: no active version / a pinned id is gone.
+        """
+        with session_scope(self._engine) as s:
+            job = s.get(Job, self.job_id)
+            if job.preset_version_ids:
+                rows = presets.versions_by_id(s, job.preset_version_ids)
+            else:
+                rows = presets.active_versions(s, provider, names)
+                job.preset_version_ids = [r.id for r in rows]
+                s.add(job)
+            for row in rows:
+                s.expunge(row)
+            return rows
+
+    def submitted(self) -> dict[int, str]:
+        """Request ids already submitted, by variant index."""
+        with session_scope(self._engine) as s:
+            rows = s.execute(
+                select(ProviderRequest.index, ProviderRequest.request_id).where(
+                    ProviderRequest.job_id == self.job_id
+                )
+            ).all()
+        return {index: rid for index, rid in rows}
+
+    def first_submitted_at(self) -> datetime | None:
+        """``Job.provider_submitted_at`` (aware UTC) or None."""
+        with session_scope(self._engine) as s:
+            return s.get(Job, self.job_id).provider_submitted_at
+
+    def record_submission(
+        self, index: int, *, model: str, request_id: str, preset_version_id: int | None
+    ) -> None:
+        """Insert the request row and a ``provider_submitted`` event; sets the job's submission time once."""
+        now = utcnow()
+        with session_scope(self._engine) as s:
+            s.add(
+                ProviderRequest(
+                    job_id=self.job_id,
+                    index=index,
+                    provider=self._provider,
+                    model=model,
+                    request_id=request_id,
+                    preset_version_id=preset_version_id,
+                    submitted_at=now,
+                )
+            )
+            s.execute(
+                update(Job)
+                .where(Job.id == self.job_id, Job.provider_submitted_at.is_(None))
+                .values(provider_submitted_at=now, provider_model=model)
+                .execution_options(synchronize_session=False)
+            )
+            jobs.add_event(
+                s,
+                self.job_id,
+                kind="provider_submitted",
+                message=f"{model} request {request_id}",
+                data={"index": index, "request_id": request_id, "model": model},
+            )
+
+    def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:
+        """Update the request's status/position; a ``provider_status`` event when either changed."""
+        if self._last_status.get(index) == (status, queue_position):
+            return
+        self._last_status[index] = (status, queue_position)
+        with session_scope(self._engine) as s:
+            row = s.execute(
+                select(ProviderRequest).where(
+                    ProviderRequest.job_id == self.job_id, ProviderRequest.index == index
+                )
+            ).scalar_one_or_none()
+            if row is None or (row.status, row.queue_position) == (status, queue_position):
+                return
+            row.status, row.queue_position = status, queue_position
+            s.add(row)
+            data = {"index": index, "status": status}
+            if queue_position is not None:
+                data["queue_position"] = queue_position
+            jobs.add_event(s, self.job_id, kind="provider_status", message=status, data=data)
+
+    def record_completion(self, index: int, *, image_count: int) -> None:
+        """Mark the request COMPLETED with its image count."""
+        with session_scope(self._engine) as s:
+            s.execute(
+                update(ProviderRequest)
+                .where(ProviderRequest.job_id == self.job_id, ProviderRequest.index == index)
+                .values(
+                    status="COMPLETED", queue_position=None, image_count=image_count, completed_at=utcnow()
+                )
+                .execution_options(synchronize_session=False)
+            )
+        self._last_status[index] = ("COMPLETED", None)
+
+    def record_cost(self, *, model: str, image_count: int, cost_usd: float) -> None:
+        """Store model, completion time, latency (first submission → now, seconds), images and cost."""
+        now = utcnow()
+        with session_scope(self._engine) as s:
+            job = s.get(Job, self.job_id)
+            submitted = job.provider_submitted_at or now
+            job.provider_model = model
+            job.provider_completed_at = now
+            job.provider_latency_s = round((now - submitted).total_seconds(), 3)
+            job.provider_image_count = image_count
+            job.provider_cost_usd = round(cost_usd, 6)
+            s.add(job)
+
+    def is_canceled(self) -> bool:
+        """True when the job's status is CANCELED."""
+        with session_scope(self._engine) as s:
+            status = s.execute(select(Job.status).where(Job.id == self.job_id)).scalar()
+        return status == JobStatus.CANCELED
+
+    def original_url(self, *, expires_in: int) -> str | None:
+        """``storage.presigned_url(key, expires_in=...)`` when the storage has it (S3), else None."""
+        presign = getattr(self._storage, "presigned_url", None)
+        if presign is None:
+            return None
+        return presign(self._original_key, expires_in=expires_in)
