@@ -27,10 +27,13 @@ def _migrate(args: argparse.Namespace) -> int:
 
 def _ledger_verify(args: argparse.Namespace) -> int:
     """Check every balance against its ledger; print findings; 1 on any mismatch or orphaned hold."""
-    from lashme import ledger
-    from lashme.db import session_scope
+    from sqlmodel import Session
 
-    with session_scope() as s:
+    from lashme import ledger
+
+    engine = get_engine()
+    snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**snapshot) as conn, Session(bind=conn) as s:
         report = ledger.verify(s)
     for m in report.mismatches:
         print(

@@ -40,10 +40,19 @@ def _claim(job_id: str, engine: Engine | None) -> Job | None:
         job = s.get(Job, job_id)
         if job is None or job.status in jobs.FINAL:
             return None
-        if job.status == JobStatus.PROCESSING:
-            # a previous attempt died mid-job: take it over (requeue then claim)
-            jobs.transition(s, job_id, JobStatus.PENDING, message="resumed after worker loss")
-        return jobs.transition(s, job_id, JobStatus.PROCESSING, expected=[JobStatus.PENDING])
+        try:
+            if job.status == JobStatus.PROCESSING:
+                # a previous attempt died mid-job: take it over (requeue then claim)
+                jobs.transition(
+                    s,
+                    job_id,
+                    JobStatus.PENDING,
+                    expected=[JobStatus.PROCESSING],
+                    message="resumed after worker loss",
+                )
+            return jobs.transition(s, job_id, JobStatus.PROCESSING, expected=[JobStatus.PENDING])
+        except InvalidTransition:
+            return None  # another worker, a cancel or a failure got there first
 
 
 def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engine | None = None) -> bool:
@@ -124,8 +133,18 @@ def run(
         rows = {gv.index: _store_variant(storage, prefix, gv) for gv in generated}
     except ProviderError as exc:
         if exc.transient and job.attempts < settings.job_max_attempts:
-            with session_scope(engine) as s:
-                jobs.transition(s, job_id, JobStatus.PENDING, message=f"retrying: {exc}")
+            try:
+                with session_scope(engine) as s:
+                    jobs.transition(
+                        s,
+                        job_id,
+                        JobStatus.PENDING,
+                        expected=[JobStatus.PROCESSING],
+                        message=f"retrying: {exc}",
+                    )
+            except InvalidTransition:  # failed or canceled meanwhile: never bring a final job back
+                with session_scope(engine) as s:
+                    return s.get(Job, job_id).status
             queue.notify(job_id, JobStatus.PENDING)
             raise RetryableJobError(str(exc)) from exc
         fail(job_id, error_key=exc.reason_key, detail=str(exc), engine=engine)

@@ -302,12 +302,11 @@ def clawback(
     the one the debit applies to.
 
     Returns:
-        ``(taken, shortfall)``: credits debited and credits that could not be taken.
-        Replays of the same ``idempotency_key`` return the first result.
+        ``(taken, shortfall)``: credits debited and credits that could not be taken
+        by this call; a replay of the same ``idempotency_key`` changes nothing and returns ``(0, 0)``.
     """
-    existing = find_entry(session, idempotency_key)
-    if existing is not None:
-        return -existing.delta, wanted + existing.delta
+    if find_entry(session, idempotency_key) is not None:
+        return 0, 0
     if wanted <= 0:
         return 0, 0
     row = session.execute(select(User.balance, User.held).where(User.id == user_id).with_for_update()).first()
@@ -399,7 +398,8 @@ def verify(session: Session) -> VerifyReport:
 
     A hold is orphaned when its job's reservation rounds (``reserve`` entries
     minus ``capture``/``release`` entries) are still open while the job is
-    DONE, FAILED, CANCELED or deleted.
+    DONE, FAILED, CANCELED or deleted.  Run it in one snapshot (the CLI uses
+    REPEATABLE READ on PostgreSQL) so a job settling meanwhile is not reported.
     """
     sums = (
         select(
@@ -420,16 +420,26 @@ def verify(session: Session) -> VerifyReport:
         d, h = d or 0, h or 0
         if bal != d or held != h:
             mismatches.append(Mismatch(uid, bal, d, held, h))
-    # per job: Σ held_delta of reservation entries still open
-    open_holds = session.execute(
-        select(LedgerEntry.job_id, LedgerEntry.user_id, func.sum(LedgerEntry.held_delta))
+    # per job: Σ held_delta of reservation entries still open, with the job's status (one query)
+    open_holds = (
+        select(
+            LedgerEntry.job_id.label("job_id"),
+            LedgerEntry.user_id.label("user_id"),
+            func.sum(LedgerEntry.held_delta).label("amount"),
+        )
         .where(LedgerEntry.job_id.is_not(None), LedgerEntry.kind.in_((LedgerKind.RESERVE, *SETTLE_KINDS)))
         .group_by(LedgerEntry.job_id, LedgerEntry.user_id)
         .having(func.sum(LedgerEntry.held_delta) != 0)
+        .subquery()
+    )
+    holds = session.execute(
+        select(open_holds.c.user_id, open_holds.c.job_id, open_holds.c.amount, Job.status).outerjoin(
+            Job, Job.id == open_holds.c.job_id
+        )
     ).all()
-    orphans = []
-    for job_id, uid, amount in open_holds:
-        status = session.execute(select(Job.status).where(Job.id == job_id)).scalar_one_or_none()
-        if status is None or status in FINAL_JOB_STATUSES:
-            orphans.append(OrphanHold(uid, job_id, int(amount), status))
+    orphans = [
+        OrphanHold(uid, job_id, int(amount), status)
+        for uid, job_id, amount, status in holds
+        if status is None or status in FINAL_JOB_STATUSES
+    ]
     return VerifyReport(users_checked=len(rows), mismatches=mismatches, orphan_holds=orphans)

@@ -227,6 +227,7 @@ class OrderStatus(StrEnum):
     FAILED = "failed"  # async payment failed or session expired
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    DISPUTED = "disputed"  # a chargeback was opened; the pack's credits were taken back
 
 
 class Order(SQLModel, table=True):
@@ -271,6 +272,8 @@ class StripeEvent(SQLModel, table=True):
     result: str = Field(max_length=32)
     detail: str | None = Field(default=None, max_length=255)
     received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class PresetVersion(SQLModel, table=True):
     """One immutable version of a generation preset (prompt and parameters) for a provider.
 

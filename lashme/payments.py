@@ -34,7 +34,9 @@ from lashme.models import LedgerKind, Order, OrderStatus, utcnow
 from lashme.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
+PAID_STATUSES = frozenset(
+    {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
+)
 
 
 class PaymentsError(DomainError):
@@ -151,7 +153,10 @@ def lock_order(session: Session, **where: str) -> Order | None:
     """The order matching one ``column=value`` (e.g. ``payment_intent_id="pi_…"``), row-locked."""
     ((column, value),) = where.items()
     return session.execute(
-        select(Order).where(getattr(Order, column) == value).with_for_update()
+        select(Order)
+        .where(getattr(Order, column) == value)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
@@ -172,7 +177,8 @@ class Fulfilment:
     """Outcome of :func:`fulfil_checkout_session`.
 
     ``result``: ``granted`` (credits added now), ``already_fulfilled``,
-    ``not_paid`` (e.g. a delayed bank payment), ``unknown_order`` or ``mismatch``.
+    ``not_paid`` (e.g. a delayed bank payment), ``unknown_order`` or ``mismatch`` (the buyer,
+    amount or currency differ from the order: never granted, logged as an error for admins).
     """
 
     result: str
@@ -202,11 +208,18 @@ def fulfil_checkout_session(session: Session, cs: Mapping, *, source: str) -> Fu
         return Fulfilment("mismatch", order.id)
     if order.status in PAID_STATUSES:
         return Fulfilment("already_fulfilled", order.id)
-    if cs.get("payment_status") not in ("paid", "no_payment_required"):
+    if cs.get("payment_status") != "paid":
         order.checkout_session_id = order.checkout_session_id or cs["id"]
         return Fulfilment("not_paid", order.id)
-    if cs.get("amount_total") is not None and int(cs["amount_total"]) != order.amount_cents:
-        log.warning("order %s: paid %s, expected %s", order.id, cs.get("amount_total"), order.amount_cents)
+    paid = (cs.get("amount_total"), str(cs.get("currency") or "").lower())
+    if paid != (order.amount_cents, order.currency.lower()):
+        log.error(
+            "order %s: paid %s, expected %s; not granted",
+            order.id,
+            paid,
+            (order.amount_cents, order.currency),
+        )
+        return Fulfilment("mismatch", order.id)
     now = utcnow()
     order.checkout_session_id = cs["id"]
     order.payment_intent_id = cs.get("payment_intent") or order.payment_intent_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_precision
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -86,5 +86,6 @@ def get_active_pack(session: Session, pack_id: int) -> CreditPack:
 
 
 def format_money(minor_units: int, currency: str, locale: str = "en_US") -> str:
-    """``1800, "usd"`` → ``"$18.00"`` (Babel, CLDR rules; assumes 2 minor digits as Stripe's USD/EUR)."""
-    return format_currency(minor_units / 100, currency.upper(), locale=locale)
+    """``1800, "usd"`` → ``"$18.00"``; ``500, "jpy"`` → ``"¥500"`` (Babel; minor-unit digits from CLDR)."""
+    code = currency.upper()
+    return format_currency(minor_units / 10 ** get_currency_precision(code), code, locale=locale)

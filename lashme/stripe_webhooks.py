@@ -15,6 +15,10 @@ Handled types:
 - ``charge.refunded``: take back the refunded share of the order's credits
   (``floor(credits × amount_refunded / amount)`` in total), never below zero
   available; what could not be taken is added to ``orders.clawback_shortfall``.
+  A refund that arrives before its payment was fulfilled is answered 500 so
+  Stripe delivers it again after the grant (events are not ordered).
+- ``charge.dispute.created``: take back every credit of the order not yet
+  taken back (same never-below-zero rule); the order becomes ``disputed``.
 
 Anything else is logged as ``ignored`` with 200, as Stripe expects.
 """
@@ -62,13 +66,24 @@ def _fail_order(s: Session, obj: dict, reason: str) -> tuple[str, str | None]:
     return "no_change", order.id
 
 
-def _refund(s: Session, charge: dict) -> tuple[str, str | None]:
+def _paid_order_for_charge(s: Session, charge: dict) -> Order | None:
+    """The fulfilled order a charge paid for; RetryLater if it is ours but not fulfilled yet."""
     pi = charge.get("payment_intent")
     order = payments.lock_order(s, payment_intent_id=pi) if pi else None
     if order is None:
-        return "unknown_order", None
+        order_id = str((charge.get("metadata") or {}).get("order_id") or "")[:32]
+        order = payments.lock_order(s, id=order_id) if order_id else None
+        if order is None:
+            return None  # not a LashMe payment
     if order.status not in payments.PAID_STATUSES:
-        raise RetryLater(f"refund for order {order.id} before its payment was fulfilled")
+        raise RetryLater(f"charge event for order {order.id} before its payment was fulfilled")
+    return order
+
+
+def _refund(s: Session, charge: dict) -> tuple[str, str | None]:
+    order = _paid_order_for_charge(s, charge)
+    if order is None:
+        return "unknown_order", None
     amount, refunded = int(charge.get("amount") or 0), int(charge.get("amount_refunded") or 0)
     if amount <= 0 or refunded <= order.refunded_cents:
         return "no_change", order.id
@@ -91,6 +106,26 @@ def _refund(s: Session, charge: dict) -> tuple[str, str | None]:
     return ("refunded_with_shortfall" if shortfall else "refunded"), order.id
 
 
+def _dispute(s: Session, dispute: dict) -> tuple[str, str | None]:
+    order = _paid_order_for_charge(s, {"payment_intent": dispute.get("payment_intent"), "metadata": {}})
+    if order is None:
+        return "unknown_order", None
+    wanted = order.credits - order.credits_clawed_back - order.clawback_shortfall
+    taken, shortfall = ledger.clawback(
+        s,
+        user_id=order.user_id,
+        wanted=wanted,
+        reason=f"Payment disputed: {order.credits}-credit pack",
+        idempotency_key=f"dispute:{dispute.get('id')}",
+        order_id=order.id,
+    )
+    order.credits_clawed_back += taken
+    order.clawback_shortfall += shortfall
+    order.status, order.updated_at = OrderStatus.DISPUTED, utcnow()
+    s.add(order)
+    return ("disputed_with_shortfall" if shortfall else "disputed"), order.id
+
+
 def _dispatch(s: Session, event: dict) -> tuple[str, str | None]:
     kind = event.get("type", "")
     obj = ((event.get("data") or {}).get("object")) or {}
@@ -102,6 +137,8 @@ def _dispatch(s: Session, event: dict) -> tuple[str, str | None]:
         return _fail_order(s, obj, "expired")
     if kind == "charge.refunded":
         return _refund(s, obj)
+    if kind == "charge.dispute.created":
+        return _dispute(s, obj)
     return "ignored", None
 
 
@@ -132,7 +169,10 @@ def handle_event(event: dict, *, engine: Engine | None = None) -> str:
         with session_scope(engine) as s:
             if s.get(StripeEvent, event_id) is not None:
                 return "duplicate"
-        raise
+            # e.g. a PaymentIntent already used by another order: record it for admins, stop retries
+            log.error("stripe event %s conflicts with stored payments", event_id)
+            s.add(StripeEvent(id=event_id, type=str(event.get("type", ""))[:64], result="conflict"))
+        return "conflict"
     log.info("stripe event %s %s -> %s", event_id, event.get("type"), result)
     return result
 
@@ -157,6 +197,9 @@ async def webhook_endpoint(request: Request) -> Response:
     secret = get_settings().stripe_webhook_secret
     if not secret:
         return JSONResponse({"error": "payments not configured"}, status_code=404)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return JSONResponse({"error": "payload too large"}, status_code=413)
     payload = await request.body()
     if len(payload) > MAX_BODY:
         return JSONResponse({"error": "payload too large"}, status_code=413)

@@ -96,6 +96,9 @@ def submit_photo(
     except InsufficientCredits as exc:  # lost a race with another spend: nothing may stay behind
         storage.delete_prefix(prefix)
         raise InsufficientCredits("credits.insufficient_generation", cost=cost) from exc
+    except Exception:
+        storage.delete_prefix(prefix)  # no job row points at the original: remove it
+        raise
     if enqueue:
         try:
             queue.enqueue_generation(job.id)

@@ -144,6 +144,20 @@ class StripeStandIn:
             "refunded": amount_refunded >= cs["amount_total"],
             "payment_intent": cs["payment_intent"],
             "currency": cs["currency"],
+            "metadata": dict(cs["_payment_intent_metadata"]),
+        }
+
+    def dispute(self, sid: str) -> dict:
+        """A ``dispute`` object (chargeback) for a paid session's charge."""
+        cs = self.sessions[sid]
+        return {
+            "id": f"dp_test_{secrets.token_hex(8)}",
+            "object": "dispute",
+            "amount": cs["amount_total"],
+            "charge": f"ch_test_{cs['payment_intent'][8:]}",
+            "payment_intent": cs["payment_intent"],
+            "reason": "fraudulent",
+            "status": "needs_response",
         }
 
     def sign(self, payload: str, *, timestamp: int | None = None, secret: str | None = None) -> str:

@@ -260,3 +260,62 @@ def test_without_stripe_keys_nothing_pretends_to_charge(clean_db, api_url, monke
     with session_scope() as s:
         assert count(s, Order) == 0
     assert httpx.post(f"{api_url}/stripe/webhook", content=b"{}").status_code == 404
+
+
+def test_a_refund_before_fulfilment_is_retried_until_the_grant_and_then_applied(clean_db, stripe_env):
+    uid = _user()
+    order_id, cs = _checkout(stripe_env, uid, "pack_10")
+    paid = stripe_env.pay(cs["id"])
+    refund = stripe_env.event("charge.refunded", stripe_env.refund_charge(cs["id"], 500))
+    assert stripe_env.deliver(refund).status_code == 500  # Stripe will deliver it again
+    assert _balance(uid).total == 3
+    assert (
+        stripe_env.deliver(stripe_env.event("checkout.session.completed", paid)).json()["result"] == "granted"
+    )
+    assert stripe_env.deliver(refund).json()["result"] == "refunded"
+    with session_scope() as s:
+        order = s.get(Order, order_id)
+        assert (order.status, order.credits_clawed_back, order.clawback_shortfall) == (
+            OrderStatus.REFUNDED,
+            10,
+            0,
+        )
+        assert ledger.get_balance(s, uid).total == 3
+        assert ledger.verify(s).ok
+    # a charge that is not a LashMe payment is acknowledged and ignored
+    foreign = {
+        "id": "ch_x",
+        "object": "charge",
+        "amount": 100,
+        "amount_refunded": 100,
+        "payment_intent": "pi_x",
+    }
+    assert (
+        stripe_env.deliver(stripe_env.event("charge.refunded", foreign)).json()["result"] == "unknown_order"
+    )
+
+
+def test_a_dispute_takes_back_the_pack_once(clean_db, stripe_env):
+    uid = _user()
+    order_id, cs = _checkout(stripe_env, uid, "pack_10")
+    stripe_env.deliver(stripe_env.event("checkout.session.completed", stripe_env.pay(cs["id"])))
+    event = stripe_env.event("charge.dispute.created", stripe_env.dispute(cs["id"]))
+    assert stripe_env.deliver(event).json()["result"] == "disputed"
+    assert stripe_env.deliver(event).json()["result"] == "duplicate"
+    with session_scope() as s:
+        assert s.get(Order, order_id).status == OrderStatus.DISPUTED
+        assert ledger.get_balance(s, uid).total == 3
+        assert ledger.verify(s).ok
+
+
+def test_a_session_whose_amount_differs_from_the_order_is_not_granted(clean_db, stripe_env):
+    uid = _user()
+    order_id, cs = _checkout(stripe_env, uid, "pack_100")
+    paid = dict(stripe_env.pay(cs["id"]), amount_total=1)
+    assert (
+        stripe_env.deliver(stripe_env.event("checkout.session.completed", paid)).json()["result"]
+        == "mismatch"
+    )
+    assert _balance(uid).total == 3
+    with session_scope() as s:
+        assert s.get(Order, order_id).status == OrderStatus.PENDING

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -184,3 +187,29 @@ def test_admin_adjust_needs_a_reason_and_stops_at_zero(clean_db):
         assert (e.kind, e.balance_after, e.actor) == (LedgerKind.ADMIN_ADJUST, 0, "admin:1")
         with pytest.raises(InsufficientCredits):
             ledger.adjust(s, user_id=uid, delta=-1, reason="test", actor="admin:1", idempotency_key="a2")
+
+
+def test_parallel_uploads_cannot_slip_past_the_daily_limit(clean_db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(12)
+
+    def attempt(i):
+        barrier.wait()
+        try:
+            daily_limits.consume(user_id=None, anon_token=f"tab-{i}", client_ip="10.9.9.9", limit=3)
+            return "ok"
+        except daily_limits.DailyLimitReached:
+            return "refused"
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(attempt, range(12)))
+    assert results.count("ok") == 3, results
+
+
+def test_daily_limit_resets_at_utc_midnight_and_keys_hold_no_raw_ip(clean_db, redis_conn):
+    usage = daily_limits.consume(user_id=None, anon_token="tok-x", client_ip="203.0.113.7", limit=3)
+    assert usage.used == 1
+    assert usage.reset_at % 86400 == 0 and 0 < usage.reset_at - time.time() <= 86400
+    keys = [k.decode() for k in redis_conn.scan_iter(match="*lashme-daily-jobs*")]
+    assert keys and not any("203.0.113.7" in k or "tok-x" in k for k in keys)

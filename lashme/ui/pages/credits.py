@@ -24,6 +24,7 @@ ORDER_STATUS_LABELS = {
     "failed": "Failed",
     "partially_refunded": "Partly refunded",
     "refunded": "Refunded",
+    "disputed": "Disputed",
 }
 KIND_LABELS = {
     "signup_bonus": "Welcome bonus",
@@ -63,7 +64,7 @@ class CreditsState(SessionState):
                     "id": p.id,
                     "credits": p.credits,
                     "price": pricing.format_money(p.price_cents, p.currency),
-                    "per_credit": pricing.format_money(round(p.price_cents / p.credits), p.currency),
+                    "per_credit": pricing.format_money(round(p.price_cents / max(1, p.credits)), p.currency),
                     "popular": p.popular,
                 }
                 for p in pricing.active_packs(s)
