@@ -104,3 +104,27 @@ def test_failure_callback_fails_only_when_no_retry_left(job_id):
     RQJob.retries_left = 0
     tasks.on_generate_failure(RQJob, None, RuntimeError, RuntimeError("killed"), None)
     assert _status(job_id).status == JobStatus.FAILED
+
+
+def test_a_job_failed_elsewhere_mid_run_is_not_brought_back_by_a_retry(clean_db, redis_conn):
+    """The abandoned-job callback fails the job (releasing credits) while the old attempt is still
+    running; when that attempt then hits a transient error it must not requeue the job."""
+    from lashme import auth, ledger, pricing
+
+    with session_scope() as s:
+        pricing.set_price(s, "generation_cost", 1, actor="test")
+        uid = auth.sign_up(s, email="late@example.com", password="Secret123", signup_bonus=3).id
+    jid = uploads.submit_photo(coffee_jpeg(), user_id=uid, anon_token=None, enqueue=False).id
+
+    class FailedMeanwhile:
+        name = "studio"
+
+        def generate(self, original, presets):
+            generation.fail(jid, error_key="generation.failed", detail="worker lost")
+            raise ProviderError("timeout", transient=True)
+
+    assert generation.run(jid, provider=FailedMeanwhile()) == JobStatus.FAILED
+    with session_scope() as s:
+        assert s.get(Job, jid).status == JobStatus.FAILED
+        assert ledger.get_balance(s, uid) == ledger.Balance(total=3, held=0)
+        assert ledger.verify(s).ok
