@@ -83,9 +83,13 @@ def test_ping_and_errors_on_a_missing_bucket(s3_storage, fake_s3):
 def test_worker_stores_variants_in_s3(clean_db, redis_conn, s3_storage, fake_s3, tmp_path):
     env = dict(os.environ) | fake_s3.env() | {"S3_BUCKET": s3_storage.bucket}
     log = open(tmp_path / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
-        job = uploads.submit_photo(astronaut_jpeg(), user_id=None, anon_token="s3-browser", storage=s3_storage)
+        job = uploads.submit_photo(
+            astronaut_jpeg(), user_id=None, anon_token="s3-browser", storage=s3_storage
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with session_scope() as s:
