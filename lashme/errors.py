@@ -35,6 +35,8 @@ MESSAGES: dict[str, str] = {
     "generation.original_missing": "The uploaded photo is no longer available. Please upload it again.",
     "generation.storage_failed": "We could not save the results. Please try again.",
     "generation.queue_unavailable": "The service is busy right now. Please try again in a minute.",
+    "generation.timeout": "Enhancing this photo took too long. Please try again.",
+    "generation.interrupted": "Enhancing this photo was interrupted. Please try again.",
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",

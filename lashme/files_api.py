@@ -1,4 +1,4 @@
-"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads.
+"""HTTP routes the Reflex backend mounts (``api_transformer``): signed file downloads, health.
 
 ``GET /files/{key}?e=&n=&s=`` serves a stored object only when the HMAC
 signature matches and the expiry has not passed (see ``lashme.storage.local``).
@@ -7,11 +7,14 @@ signature matches and the expiry has not passed (see ``lashme.storage.local``).
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from lashme import health
 from lashme.errors import LinkInvalid
+from lashme.logging_setup import RequestIdMiddleware
 from lashme.storage import LocalStorage, get_storage
 
 
@@ -43,4 +46,7 @@ async def serve_file(request: Request) -> Response:
 
 def build_api() -> Starlette:
     """The Starlette app mounted in front of Reflex's backend."""
-    return Starlette(routes=[Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"])])
+    return Starlette(
+        routes=[Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]), *health.ROUTES],
+        middleware=[Middleware(RequestIdMiddleware)],
+    )

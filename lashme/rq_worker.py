@@ -1,0 +1,42 @@
+"""The RQ worker class LashMe runs: RQ's ``Worker`` with a configurable heartbeat grace.
+
+RQ keeps a started job in its ``StartedJobRegistry`` until ``now +
+min(time left, job_monitoring_interval) + 60`` seconds and the worker
+refreshes that deadline every ``job_monitoring_interval`` seconds; a job
+whose worker died is "abandoned" once the deadline passes
+(``StartedJobRegistry.cleanup``, called by :mod:`lashme.sweeper`).  The
+60 s constant is ``LASHME_WORKER_HEARTBEAT_GRACE`` here and the interval is
+``LASHME_WORKER_MONITORING_INTERVAL``, so an operator (or a test) can make
+recovery from a lost worker faster.  Defaults equal RQ's (30 s + 60 s).
+"""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Worker
+from rq.job import Job as RQJob
+
+from lashme.queue import get_queue, get_redis
+from lashme.settings import get_settings
+
+
+class LashMeWorker(Worker):
+    """RQ worker whose heartbeat TTL uses ``worker_heartbeat_grace`` instead of RQ's 60 s."""
+
+    def get_heartbeat_ttl(self, job: RQJob) -> int:
+        """Seconds until this job counts as abandoned unless the next heartbeat arrives."""
+        grace = get_settings().worker_heartbeat_grace
+        if job.timeout and job.timeout > 0:
+            remaining = job.timeout - self.current_job_working_time
+            return int(min(remaining, self.job_monitoring_interval)) + grace
+        return self.job_monitoring_interval + grace
+
+
+def build_worker(connection: Redis | None = None) -> LashMeWorker:
+    """A worker on the generation queue with the configured heartbeat settings."""
+    conn = connection or get_redis()
+    return LashMeWorker(
+        [get_queue(conn)],
+        connection=conn,
+        job_monitoring_interval=get_settings().worker_monitoring_interval,
+    )
