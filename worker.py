@@ -9,8 +9,9 @@ import lashme.tasks  # noqa: F401
 from lashme.db import get_engine
 from lashme.logging_setup import configure
 from lashme.rq_worker import build_worker
+from lashme.settings import get_settings
 
 if __name__ == "__main__":
     configure("worker")
     get_engine()
-    build_worker().work(with_scheduler=True, logging_level=None)
+    build_worker().work(with_scheduler=get_settings().worker_scheduler, logging_level=None)

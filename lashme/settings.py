@@ -62,10 +62,11 @@ class Settings(BaseSettings):
     s3_addressing_style: str = Field(default="path", validation_alias="S3_ADDRESSING_STYLE")
 
     # lost and stuck jobs (lashme.sweeper); RQ's defaults are 30 s and 60 s
-    sweep_interval: int = Field(default=30, validation_alias="LASHME_SWEEP_INTERVAL")
+    sweep_interval: float = Field(default=30, validation_alias="LASHME_SWEEP_INTERVAL")
     sweep_grace: int = Field(default=60, validation_alias="LASHME_SWEEP_GRACE")
     worker_monitoring_interval: int = Field(default=30, validation_alias="LASHME_WORKER_MONITORING_INTERVAL")
     worker_heartbeat_grace: int = Field(default=60, validation_alias="LASHME_WORKER_HEARTBEAT_GRACE")
+    worker_scheduler: bool = Field(default=True, validation_alias="LASHME_WORKER_SCHEDULER")
 
     # retention (lashme.retention)
     anon_retention_hours: float = Field(default=24, validation_alias="LASHME_ANON_RETENTION_HOURS")

@@ -2,11 +2,14 @@
 
 One pass (:func:`sweep`):
 
-1. RQ's abandoned jobs: ``StartedJobRegistry.cleanup()`` finds started jobs
+1. Due retries: if no worker holds RQ's scheduler lock for the queue, the
+   sweeper takes it for a moment and moves due scheduled jobs (``Retry``
+   intervals) to the queue, so retries never wait for a scheduler.
+2. RQ's abandoned jobs: ``StartedJobRegistry.cleanup()`` finds started jobs
    whose worker stopped sending heartbeats (see :mod:`lashme.rq_worker`), runs
    their failure callback (``lashme.tasks.on_generate_failure``) and requeues
    them while retries remain; the next run resumes the PROCESSING job.
-2. Lost jobs: a PENDING or PROCESSING job, unchanged for ``sweep_grace``
+3. Lost jobs: a PENDING or PROCESSING job, unchanged for ``sweep_grace``
    seconds, whose RQ job is missing or no longer queued/started/scheduled
    (Redis restarted, an enqueue failed, a callback never ran) is enqueued
    again (``enqueue_generation`` is idempotent and ``generation.run`` claims
@@ -24,9 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from redis import Redis
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.utils import current_timestamp
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -46,18 +52,23 @@ class SweepReport:
     """What one pass did.
 
     Attributes:
+        scheduled: due scheduled jobs this sweeper moved to the queue (0 when a worker schedules).
         abandoned: RQ job ids found abandoned (worker died) and handed to RQ's retry/failure path.
         requeued: LashMe job ids enqueued again because their RQ job was lost.
         failed: job ids ended FAILED because they were lost with no attempt left.
     """
 
+    scheduled: int = 0
     abandoned: list[str] = field(default_factory=list)
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Counts for logs and the CLI."""
-        return {"abandoned": len(self.abandoned), "requeued": len(self.requeued), "failed": len(self.failed)}
+        return {
+            "scheduled": self.scheduled,
+            "abandoned": len(self.abandoned), "requeued": len(self.requeued), "failed": len(self.failed),
+        }
 
 
 def _rq_status(job_id: str, connection: Redis) -> str | None:
@@ -65,6 +76,22 @@ def _rq_status(job_id: str, connection: Redis) -> str | None:
         return RQJob.fetch(queue.rq_job_id(job_id), connection=connection).get_status(refresh=False)
     except NoSuchJobError:
         return None
+
+
+def enqueue_due_retries(q: Queue) -> int:
+    """Move due scheduled jobs of ``q`` to the queue unless a worker's scheduler owns it; returns how many."""
+    registry = ScheduledJobRegistry(queue=q)
+    if not registry.get_jobs_to_schedule(current_timestamp()):
+        return 0
+    scheduler = RQScheduler([q], connection=q.connection)
+    if not scheduler.acquire_locks():
+        return 0  # a live scheduler (in a worker) does it
+    try:
+        due = len(registry.get_jobs_to_schedule(current_timestamp()))
+        scheduler.enqueue_scheduled_jobs()
+    finally:
+        scheduler.release_locks()
+    return due
 
 
 def sweep(
@@ -91,7 +118,9 @@ def sweep(
     s = get_settings()
     conn = connection or queue.get_redis()
     report = SweepReport()
-    registry = StartedJobRegistry(queue=queue.get_queue(conn))
+    q = queue.get_queue(conn)
+    report.scheduled = enqueue_due_retries(q)
+    registry = StartedJobRegistry(queue=q)
     report.abandoned = list(registry.get_expired_job_ids())
     if report.abandoned:
         registry.cleanup()
@@ -117,7 +146,7 @@ def sweep(
             continue
         queue.enqueue_generation(job_id, connection=conn)
         report.requeued.append(job_id)
-    if report.abandoned or report.requeued or report.failed:
+    if report.scheduled or report.abandoned or report.requeued or report.failed:
         log.warning("sweep recovered jobs", **report.as_dict(), requeued_ids=report.requeued[:20])
     return report
 

@@ -27,3 +27,22 @@ def s3_storage(fake_s3):
         access_key_id=ACCESS_KEY,
         secret_access_key=SECRET_KEY,
     )
+
+
+FAULT_SUMMARY: list[str] = []
+
+
+def fault_summary(name: str, *, injected: int, survived: int, lost: int, **extra) -> str:
+    """Record (and print) one fault-injection figure line; shown again at the end of the run."""
+    more = " ".join(f"{k}={v}" for k, v in extra.items())
+    line = f"FAULT {name}: injected={injected} survived={survived} lost={lost} {more}".rstrip()
+    print(line)
+    FAULT_SUMMARY.append(line)
+    return line
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULT_SUMMARY:
+        terminalreporter.section("fault injection")
+        for line in FAULT_SUMMARY:
+            terminalreporter.write_line(line)
