@@ -8,10 +8,10 @@ import lashme.providers.studio  # noqa: F401 - OpenCV/numpy import takes ~0.3 s
 import lashme.tasks  # noqa: F401
 from lashme.db import get_engine
 from lashme.logging_setup import configure
-from lashme.rq_worker import build_worker
+from lashme.rq_worker import run
 from lashme.settings import get_settings
 
 if __name__ == "__main__":
     configure("worker")
     get_engine()
-    build_worker().work(with_scheduler=get_settings().worker_scheduler, logging_level=None)
+    run(with_scheduler=get_settings().worker_scheduler)

@@ -67,7 +67,9 @@ class SweepReport:
         """Counts for logs and the CLI."""
         return {
             "scheduled": self.scheduled,
-            "abandoned": len(self.abandoned), "requeued": len(self.requeued), "failed": len(self.failed),
+            "abandoned": len(self.abandoned),
+            "requeued": len(self.requeued),
+            "failed": len(self.failed),
         }
 
 
