@@ -31,7 +31,7 @@ from tests.integration.faultkit import (
     statuses,
     wait_until,
 )
-from tests.photos import coffee_jpeg
+from tests.photos import astronaut_jpeg, coffee_jpeg
 
 pytestmark = pytest.mark.slow
 
@@ -153,3 +153,62 @@ def test_redis_stopped_and_restarted_with_jobs_queued(stack, tmp_path, monkeypat
     assert counts["DONE"] == len(job_ids), stack.logs()
     assert alive == 2, "workers reconnect on their own"
     assert duplicate_variants(job_ids) == 0
+
+
+def _wait_final(job_id: str, timeout: float = 60) -> Job:
+    wait_until(lambda: all_final([job_id]), timeout, 0.1, what=f"job {job_id} final")
+    with session_scope() as s:
+        return s.get(Job, job_id)
+
+
+def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage):
+    """The variants folder cannot be created (a file is in the way): every write fails."""
+    from lashme import queue
+    from lashme.errors import MESSAGES
+
+    stack.worker("worker")
+    uid = _user("disk@example.com")
+    job = uploads.submit_photo(astronaut_jpeg(), user_id=uid, anon_token=None, enqueue=False)
+    blocker = storage.root / job.original_key.rsplit("/", 1)[0] / "variants"
+    blocker.write_bytes(b"not a folder")
+    queue.enqueue_generation(job.id)
+    done = _wait_final(job.id)
+    fault_summary(
+        "storage-write-failure",
+        injected=1,
+        survived=int(done.status == "FAILED"),
+        lost=int(done.status not in ("DONE", "FAILED")),
+        reason=done.error_key,
+    )
+    assert done.status == "FAILED" and done.error_key == "generation.storage_failed"
+    assert MESSAGES[done.error_key] == "We could not save the results. Please try again."
+    with session_scope() as s:
+        assert jobs.variants_of(s, job.id) == []
+        events = [(e.from_status, e.to_status) for e in jobs.events_of(s, job.id)]
+        assert ledger.verify(s) == []
+    assert events[-1] == ("PROCESSING", "FAILED")
+
+
+def test_provider_running_past_the_job_timeout_fails_the_job(stack, monkeypatch):
+    """A provider call that never returns: RQ's hard time limit (SIGALRM in the work horse) ends it."""
+    from lashme.errors import MESSAGES
+
+    monkeypatch.setattr(get_settings(), "job_timeout", 1)
+    monkeypatch.setattr(get_settings(), "job_max_attempts", 1)
+    stack.start("hung-worker", ["-m", "tests.fakes.hung_provider_worker"])
+    uid = _user("slow@example.com")
+    job = uploads.submit_photo(astronaut_jpeg(), user_id=uid, anon_token=None)
+    done = _wait_final(job.id, timeout=30)
+    fault_summary(
+        "provider-timeout",
+        injected=1,
+        survived=int(done.status == "FAILED"),
+        lost=int(done.status not in ("DONE", "FAILED")),
+        reason=done.error_key,
+    )
+    assert done.status == "FAILED" and done.error_key == "generation.timeout", done.error_detail
+    assert "JobTimeoutException" in done.error_detail
+    assert MESSAGES[done.error_key] == "Enhancing this photo took too long. Please try again."
+    with session_scope() as s:
+        assert jobs.variants_of(s, job.id) == []
+        assert ledger.verify(s) == []
