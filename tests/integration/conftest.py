@@ -29,6 +29,17 @@ def s3_storage(fake_s3):
     )
 
 
+@pytest.fixture(autouse=True)
+def _drop_json_log_handlers():
+    """CLI commands configure logging in this process; undo it after each test."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_lashme", False)]:
+        root.removeHandler(handler)
+
+
 FAULT_SUMMARY: list[str] = []
 
 
