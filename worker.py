@@ -3,17 +3,15 @@
 Usage: ``python worker.py`` (``REDIS_URL`` must be set; the launcher does it).
 """
 
-import logging
-
-from rq import Worker
-
 import lashme.generation  # noqa: F401 - preload the core once, not in every forked work horse
 import lashme.providers.studio  # noqa: F401 - OpenCV/numpy import takes ~0.3 s
 import lashme.tasks  # noqa: F401
 from lashme.db import get_engine
-from lashme.queue import get_queue, get_redis
+from lashme.logging_setup import configure
+from lashme.rq_worker import run
+from lashme.settings import get_settings
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure("worker")
     get_engine()
-    Worker([get_queue()], connection=get_redis()).work(with_scheduler=True)
+    run(with_scheduler=get_settings().worker_scheduler)

@@ -7,6 +7,7 @@ non-zero means the command found a problem or failed.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 
@@ -80,6 +81,39 @@ def _price_set(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{args.key}: {before} -> {args.value}")
+def _sweep(args: argparse.Namespace) -> int:
+    """Re-enqueue lost jobs and recover abandoned ones: once, or every ``--interval`` s with ``--loop``."""
+    from lashme import sweeper
+
+    if args.loop:
+        import signal
+        import threading
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        sweeper.run_forever(interval=args.interval, stop=stop)
+        return 0
+    print(json.dumps(sweeper.sweep().as_dict()))
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    """Delete jobs past retention (storage objects first, then rows); exit 1 if some could not be deleted."""
+    from lashme import retention
+
+    report = retention.cleanup(dry_run=args.dry_run)
+    print(json.dumps(report.as_dict()))
+    for err in report.errors:
+        print(err, file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    """Print stored objects, bytes and jobs by status and age as JSON."""
+    from lashme import retention
+
+    print(json.dumps(retention.stats(), indent=2))
     return 0
 
 
@@ -100,12 +134,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
     p.add_argument("value", type=int)
     p.set_defaults(handler=_price_set)
+    p = sub.add_parser("sweep", help="re-enqueue lost jobs, recover jobs of dead workers")
+    p.add_argument("--loop", action="store_true", help="keep sweeping every --interval seconds")
+    p.add_argument("--interval", type=float, default=None, help="seconds between sweeps")
+    p.set_defaults(handler=_sweep)
+    p = sub.add_parser("cleanup", help="delete jobs and files past their retention")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    p.set_defaults(handler=_cleanup)
+    p = sub.add_parser("stats", help="stored objects and bytes, jobs by status and age")
+    p.set_defaults(handler=_stats)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code."""
     args = build_parser().parse_args(argv)
+    from lashme.logging_setup import configure
+
+    configure(args.command)
     get_engine()  # fail early with a clear error when the database is unreachable
     handler: Handler = args.handler
     return handler(args)

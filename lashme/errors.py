@@ -48,6 +48,8 @@ MESSAGES: dict[str, str] = {
     "generation.timed_out": "Enhancing took too long and was stopped. Please try again.",
     "generation.bad_output": "The enhancement service returned unusable results. Please try again.",
     "job.not_cancelable": "This job is already finished and cannot be canceled.",
+    "generation.timeout": "Enhancing this photo took too long. Please try again.",
+    "generation.interrupted": "Enhancing this photo was interrupted. Please try again.",
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",

@@ -1,4 +1,4 @@
-"""HTTP routes mounted on the Reflex backend (``api_transformer``): signed files, Stripe and fal webhooks.
+"""HTTP routes mounted on the Reflex backend (``api_transformer``): files, webhooks, health.
 
 ``GET /files/{key}?e=&n=&s=`` serves a stored object only when the HMAC
 signature matches and the expiry has not passed (see ``lashme.storage.local``).
@@ -7,11 +7,14 @@ signature matches and the expiry has not passed (see ``lashme.storage.local``).
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from lashme import health
 from lashme.errors import LinkInvalid
+from lashme.logging_setup import RequestIdMiddleware
 from lashme.storage import LocalStorage, get_storage
 from lashme.stripe_webhooks import webhook_endpoint
 
@@ -51,5 +54,7 @@ def build_api() -> Starlette:
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
             Route("/fal/webhook", fal_webhook, methods=["POST"]),
-        ]
+            *health.ROUTES,
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
     )

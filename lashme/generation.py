@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -151,6 +152,9 @@ def run(
         return JobStatus.FAILED
     except StorageError as exc:
         fail(job_id, error_key="generation.storage_failed", detail=str(exc), engine=engine)
+        return JobStatus.FAILED
+    except JobTimeoutException as exc:  # RQ's job_timeout: a provider (or anything) hung
+        fail(job_id, error_key="generation.timeout", detail=f"{type(exc).__name__}: {exc}", engine=engine)
         return JobStatus.FAILED
     except Exception as exc:  # noqa: BLE001 - any other bug ends the job, never leaves it hanging
         log.exception("job %s failed", job_id)

@@ -3,10 +3,13 @@
 import reflex as rx
 
 from lashme.files_api import build_api
+from lashme.logging_setup import configure as configure_logging
 from lashme.ui.pages.auth import AuthState, login_page, signup_page
 from lashme.ui.pages.credits import CheckoutReturnState, CreditsState, checkout_return_page, credits_page
 from lashme.ui.pages.job import JobState, job_page
 from lashme.ui.pages.upload import UploadState, upload_page
+
+configure_logging("app", root=False)  # our loggers as JSON; Reflex and uvicorn keep their own
 
 app = rx.App(
     api_transformer=build_api(),

@@ -1,4 +1,4 @@
-"""Run the whole app on one machine: migrate, Redis (if needed), worker(s), Reflex in prod mode.
+"""Run the whole app on one machine: migrate, Redis (if needed), worker(s), the sweeper, Reflex in prod mode.
 
 ``python -m lashme.launcher [--port 3000] [--workers 1]`` prints the URL and
 runs until Ctrl-C/SIGTERM, then stops every process it started.  Tests use
@@ -90,7 +90,7 @@ def start_stack(
     timeout: float = 600,
     web_dir: Path | None = None,
 ) -> Stack:
-    """Migrate, start Redis unless ``REDIS_URL`` is set, start workers and the app; wait until it serves.
+    """Migrate, start Redis unless ``REDIS_URL`` is set, workers, sweeper and app; wait until it serves.
 
     Args:
         port: the single HTTP port (frontend and backend).
@@ -138,6 +138,17 @@ def start_stack(
                     start_new_session=True,
                 )
             )
+        out = open(log_dir / "sweeper.log", "ab")  # noqa: SIM115 - owned by the child
+        stack.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "lashme.cli", "sweep", "--loop"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         out = open(log_dir / "app.log", "ab")  # noqa: SIM115
         app = subprocess.Popen(
             [

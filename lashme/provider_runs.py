@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from lashme import jobs, presets
 from lashme.db import session_scope
 from lashme.models import Job, JobStatus, PresetVersion, ProviderRequest, utcnow
-from lashme.storage import Storage
+from lashme.storage import LocalStorage, Storage
 
 
 class DbJobContext:
@@ -154,7 +154,13 @@ class DbJobContext:
         return status == JobStatus.CANCELED
 
     def original_url(self, *, expires_in: int) -> str | None:
-        """``storage.presigned_url(key, expires_in=...)`` when the storage has it (S3), else None."""
+        """A presigned GET of the original on S3 storage; None on local storage (send a data URI).
+
+        Local files are never handed out: the app's own address is usually not
+        reachable from the provider (a laptop, a private network).
+        """
+        if isinstance(self._storage, LocalStorage):
+            return None
         presign = getattr(self._storage, "presigned_url", None)
         if presign is None:
             return None

@@ -67,6 +67,30 @@ class Settings(BaseSettings):
 
     session_days: int = 30
 
+    # S3-compatible storage (AWS S3, Cloudflare R2, MinIO); used when S3_BUCKET is set
+    s3_bucket: str | None = Field(default=None, validation_alias="S3_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, validation_alias="S3_ENDPOINT_URL")
+    s3_public_endpoint_url: str | None = Field(default=None, validation_alias="S3_PUBLIC_ENDPOINT_URL")
+    s3_region: str = Field(default="auto", validation_alias="S3_REGION")
+    s3_access_key_id: str | None = Field(default=None, validation_alias="S3_ACCESS_KEY_ID")
+    s3_secret_access_key: str | None = Field(default=None, validation_alias="S3_SECRET_ACCESS_KEY")
+    s3_addressing_style: str = Field(default="path", validation_alias="S3_ADDRESSING_STYLE")
+
+    # lost and stuck jobs (lashme.sweeper); RQ's defaults are 30 s and 60 s
+    sweep_interval: float = Field(default=30, validation_alias="LASHME_SWEEP_INTERVAL")
+    sweep_grace: int = Field(default=60, validation_alias="LASHME_SWEEP_GRACE")
+    worker_monitoring_interval: int = Field(default=30, validation_alias="LASHME_WORKER_MONITORING_INTERVAL")
+    worker_heartbeat_grace: int = Field(default=60, validation_alias="LASHME_WORKER_HEARTBEAT_GRACE")
+    worker_scheduler: bool = Field(default=True, validation_alias="LASHME_WORKER_SCHEDULER")
+
+    # retention (lashme.retention)
+    anon_retention_hours: float = Field(default=24, validation_alias="LASHME_ANON_RETENTION_HOURS")
+    user_retention_days: float = Field(default=90, validation_alias="LASHME_USER_RETENTION_DAYS")
+
+    # logs (lashme.logging_setup): "json" or "console"
+    log_format: str = Field(default="json", validation_alias="LASHME_LOG_FORMAT")
+    log_level: str = Field(default="INFO", validation_alias="LASHME_LOG_LEVEL")
+
     @property
     def resolved_database_url(self) -> str:
         """``DATABASE_URL`` or a SQLite file ``<data_dir>/lashme.db``."""

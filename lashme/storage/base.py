@@ -51,3 +51,15 @@ class Storage(Protocol):
         With ``download_name`` the response carries ``Content-Disposition:
         attachment; filename=…``.
         """
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        """An absolute URL a third party (e.g. a generation provider) can GET for ``expires_in`` s.
+
+        Raises StorageError when the backend has no public address.
+        """
+
+    def usage(self, prefix: str = "") -> tuple[int, int]:
+        """``(objects, bytes)`` stored under ``prefix``. Raises StorageError."""
+
+    def ping(self) -> None:
+        """Check the backend is reachable and usable. Raises StorageError."""

@@ -35,10 +35,11 @@ class LocalStorage:
         signing_key: HMAC secret for URLs.
     """
 
-    def __init__(self, root: Path, *, signing_key: bytes) -> None:
+    def __init__(self, root: Path, *, signing_key: bytes, public_url: str | None = None) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._secret = signing_key
+        self._public_url = public_url.rstrip("/") if public_url else None
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
@@ -86,6 +87,29 @@ class LocalStorage:
         if name:
             query["n"] = name
         return f"{URL_PREFIX}{quote(key)}?{urlencode(query)}"
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        """``url()`` made absolute with ``public_url`` (``LASHME_PUBLIC_URL``).
+
+        Raises:
+            StorageError: no public URL is configured (a third party could not reach us).
+        """
+        if not self._public_url:
+            raise StorageError("LASHME_PUBLIC_URL is not set; local files have no public address")
+        return self._public_url + self.url(key, expires_in=expires_in)
+
+    def usage(self, prefix: str = "") -> tuple[int, int]:
+        """``(objects, bytes)`` of the files under the folder ``prefix`` (all by default)."""
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not base.exists():
+            return 0, 0
+        sizes = [p.stat().st_size for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        return len(sizes), sum(sizes)
+
+    def ping(self) -> None:
+        """Check the folder exists and is writable. Raises StorageError."""
+        if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageError(f"storage folder {self.root} is not writable")
 
     def resolve_signed(
         self, key: str, expires: str, name: str, signature: str, *, now: float | None = None

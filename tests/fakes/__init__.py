@@ -1,0 +1,1 @@
+"""Stand-ins for external services, reachable on loopback only."""

@@ -1,3 +1,60 @@
-"""Fixtures shared by the integration tests."""
+"""Shared integration fixtures: moto's S3 server on loopback, the fal stand-in, fault figures."""
 
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.s3 import moto_server
 from tests.fal_support import fal  # noqa: F401 - the fal stand-in fixture
+
+
+@pytest.fixture(scope="session")
+def fake_s3():
+    """One moto S3 server for the session (tests make their own buckets with ``new_bucket``)."""
+    with moto_server() as s3:
+        yield s3
+
+
+@pytest.fixture
+def s3_storage(fake_s3):
+    """An ``S3Storage`` on a fresh bucket of the moto server."""
+    from lashme.storage.s3 import S3Storage
+    from tests.fakes.s3 import ACCESS_KEY, REGION, SECRET_KEY
+
+    return S3Storage(
+        fake_s3.new_bucket(),
+        endpoint_url=fake_s3.endpoint,
+        region=REGION,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _drop_json_log_handlers():
+    """CLI commands configure logging in this process; undo it after each test."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_lashme", False)]:
+        root.removeHandler(handler)
+
+
+FAULT_SUMMARY: list[str] = []
+
+
+def fault_summary(name: str, *, injected: int, survived: int, lost: int, **extra) -> str:
+    """Record (and print) one fault-injection figure line; shown again at the end of the run."""
+    more = " ".join(f"{k}={v}" for k, v in extra.items())
+    line = f"FAULT {name}: injected={injected} survived={survived} lost={lost} {more}".rstrip()
+    print(line)
+    FAULT_SUMMARY.append(line)
+    return line
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FAULT_SUMMARY:
+        terminalreporter.section("fault injection")
+        for line in FAULT_SUMMARY:
+            terminalreporter.write_line(line)

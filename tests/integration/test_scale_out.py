@@ -1,0 +1,183 @@
+"""Scale-out on one machine: 2 Reflex backends sharing state in Redis, 3 workers, a sweeper,
+the run's database (PostgreSQL when available) and S3 (moto) — 50 jobs from 5 users.
+
+Uploads go through the core (``uploads.submit_photo``); each backend is exercised over
+HTTP (``/readyz``) and over its Socket.IO event channel: a sign-in handled by backend A
+is visible to the same browser token on backend B (Reflex's Redis state manager).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from lashme import auth, jobs, ledger, queue, uploads
+from lashme.db import session_scope
+from lashme.models import JobEvent
+from lashme.redis_server import free_port, start_redis
+from lashme.settings import get_settings
+from lashme.storage.base import job_prefix
+from tests.integration.conftest import fault_summary
+from tests.integration.faultkit import (
+    Procs,
+    all_final,
+    duplicate_ledger_keys,
+    duplicate_variants,
+    outcome,
+    wait_until,
+)
+from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg, grace_hopper_jpeg
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def own_redis(tmp_path, monkeypatch):
+    server = start_redis(tmp_path / "redis-scale")
+    monkeypatch.setattr(get_settings(), "redis_url", server.url)
+    queue.get_redis.cache_clear()
+    yield server
+    queue.get_redis.cache_clear()
+    server.stop()
+
+
+def _wait_ready(url: str, proc, timeout: float = 90) -> dict:
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"backend exited with {proc.returncode}")
+        try:
+            resp = httpx.get(f"{url}/readyz", timeout=5)
+        except httpx.HTTPError:
+            return None
+        return resp.json() if resp.status_code == 200 else None
+
+    return wait_until(ready, timeout, 0.3, what=f"{url}/readyz")
+
+
+def test_two_backends_three_workers_fifty_jobs(
+    clean_db, own_redis, fake_s3, s3_storage, tmp_path, monkeypatch
+):
+    from reflex.state import State
+
+    from lashme.ui.pages.auth import AuthState
+    from lashme.ui.state import SessionState
+    from tests.integration.reflex_client import ReflexClient
+
+    qname = f"scale-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(get_settings(), "queue_name", qname)
+    env = (
+        dict(os.environ)
+        | fake_s3.env()
+        | {
+            "S3_BUCKET": s3_storage.bucket,
+            "REDIS_URL": own_redis.url,
+            "REFLEX_REDIS_URL": own_redis.url,
+            "LASHME_QUEUE": qname,
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_WEB_WORKDIR": str(tmp_path / ".web"),
+            "REFLEX_STATES_WORKDIR": str(tmp_path / ".states"),
+        }
+    )
+    procs = Procs(tmp_path, env)
+    try:
+        urls = []
+        backends = []
+        for name in ("backend-a", "backend-b"):
+            port = free_port()
+            backends.append(
+                procs.start(
+                    name,
+                    [
+                        "-m",
+                        "reflex",
+                        "run",
+                        "--env",
+                        "prod",
+                        "--backend-only",
+                        "--backend-host",
+                        "127.0.0.1",
+                        "--backend-port",
+                        str(port),
+                        "--loglevel",
+                        "warning",
+                    ],
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for i in range(3):
+            procs.worker(f"worker-{i}")
+        procs.sweeper(interval=1)
+        ready = [_wait_ready(u, p) for u, p in zip(urls, backends, strict=True)]
+        assert all(r["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"} for r in ready)
+
+        emails = [f"master{i}@example.com" for i in range(5)]
+        with session_scope() as s:
+            uids = [auth.sign_up(s, email=e, password="Secret123", signup_bonus=3).id for e in emails]
+
+        # one browser: signs in through backend A, then talks to backend B
+        token = uuid.uuid4().hex
+        a = ReflexClient(urls[0], token)
+        a.send(f"{State.get_full_name()}.hydrate", path="/login")
+        a.send(
+            f"{AuthState.get_full_name()}.sign_in",
+            {"form": {"email": emails[0], "password": "Secret123"}},
+            "/login",
+        )
+        a.wait_for(SessionState.get_full_name(), "user_email", emails[0])
+        a.close()
+        b = ReflexClient(urls[1], token)
+        b.send(f"{State.get_full_name()}.hydrate", path="/")
+        seen_on_b = b.wait_for(SessionState.get_full_name(), "user_email", emails[0])
+        b.close()
+        assert seen_on_b["balance_rx_state_"] == 3
+
+        photos = [astronaut_jpeg(), coffee_jpeg(), chelsea_jpeg(), grace_hopper_jpeg()]
+        started = time.monotonic()
+        job_ids, owner = [], {}
+        for n in range(50):
+            uid = uids[n % 5]
+            job = uploads.submit_photo(photos[n % 4], user_id=uid, anon_token=None, storage=s3_storage)
+            job_ids.append(job.id)
+            owner[job.id] = uid
+        wait_until(lambda: all_final(job_ids), 240, 0.5, what="50 jobs final")
+        seconds = time.monotonic() - started
+        alive = [p.poll() is None for p in procs.procs]
+    finally:
+        procs.stop_all()
+
+    counts = outcome(job_ids)
+    with session_scope() as s:
+        done_events = Counter(
+            dict(
+                s.execute(
+                    select(JobEvent.job_id, func.count())
+                    .where(JobEvent.job_id.in_(job_ids), JobEvent.to_status == "DONE")
+                    .group_by(JobEvent.job_id)
+                ).all()
+            )
+        )
+        variants = Counter(j for j in job_ids for _ in jobs.variants_of(s, j))
+        mismatches = ledger.verify(s)
+    fault_summary(
+        "scale-out",
+        injected=len(job_ids),
+        survived=counts["DONE"],
+        lost=len(job_ids) - counts["DONE"] - counts["FAILED"],
+        backends=2,
+        workers=3,
+        seconds=round(seconds, 1),
+        jobs_per_min=round(len(job_ids) / seconds * 60),
+    )
+    assert counts["DONE"] == 50, counts
+    assert all(done_events[j] == 1 for j in job_ids), "each job reached DONE exactly once"
+    assert set(variants.values()) == {4} and duplicate_variants(job_ids) == 0
+    assert duplicate_ledger_keys() == 0 and mismatches == []
+    assert all(alive), "no process died"
+    for j in job_ids[:5]:
+        assert s3_storage.usage(job_prefix(j, owner[j]))[0] == 17

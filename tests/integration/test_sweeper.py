@@ -1,0 +1,66 @@
+"""The sweeper against the run's real Redis and database (no worker: jobs stay where it puts them)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import update
+
+from lashme import queue, sweeper, uploads
+from lashme.cli import main as cli_main
+from lashme.db import session_scope
+from lashme.models import Job, JobStatus
+from lashme.settings import get_settings
+from tests.photos import astronaut_jpeg
+
+
+@pytest.fixture(autouse=True)
+def private_queue(monkeypatch, redis_conn, clean_db):
+    monkeypatch.setattr(get_settings(), "queue_name", f"test-{uuid.uuid4().hex[:8]}")
+
+
+def _job(status=JobStatus.PENDING, attempts=0) -> str:
+    job = uploads.submit_photo(astronaut_jpeg(), user_id=None, anon_token="sweep-browser", enqueue=False)
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == job.id).values(status=status, attempts=attempts))
+    return job.id
+
+
+def _status(job_id: str) -> Job:
+    with session_scope() as s:
+        return s.get(Job, job_id)
+
+
+def test_pending_job_without_rq_job_is_requeued_once(redis_conn):
+    lost = _job()
+    queued = _job()
+    queue.enqueue_generation(queued)
+    report = sweeper.sweep(grace=0)
+    assert report.requeued == [lost]
+    assert queue.get_queue().job_ids == [queue.rq_job_id(queued), queue.rq_job_id(lost)]
+    again = sweeper.sweep(grace=0)  # now queued: left alone
+    assert again.requeued == [] and queue.get_queue().count == 2
+
+
+def test_recent_jobs_are_left_alone_within_the_grace_period(redis_conn):
+    _job()
+    assert sweeper.sweep(grace=3600).requeued == []
+    assert queue.get_queue().count == 0
+
+
+def test_processing_job_of_a_lost_queue_is_requeued_or_failed_when_out_of_attempts(redis_conn):
+    resumable = _job(JobStatus.PROCESSING, attempts=1)
+    exhausted = _job(JobStatus.PROCESSING, attempts=get_settings().job_max_attempts)
+    report = sweeper.sweep(grace=0)
+    assert report.requeued == [resumable] and report.failed == [exhausted]
+    failed = _status(exhausted)
+    assert failed.status == JobStatus.FAILED and failed.error_key == "generation.interrupted"
+    assert _status(resumable).status == JobStatus.PROCESSING  # the next run resumes it
+
+
+def test_cli_sweep_prints_counts(redis_conn, capsys, monkeypatch):
+    _job()
+    monkeypatch.setattr(get_settings(), "sweep_grace", 0)
+    assert cli_main(["sweep"]) == 0
+    assert '"requeued": 1' in capsys.readouterr().out
