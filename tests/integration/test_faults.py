@@ -54,9 +54,23 @@ def stack(tmp_path, monkeypatch, clean_db, redis_conn):
     procs.stop_all()
 
 
-def _user(email: str) -> int:
+def _user(email: str, *, generation_cost: int = 1, credits: int = 20) -> int:
+    """A user with ``3 + credits`` credits; jobs cost ``generation_cost`` (reserved, captured or released)."""
+    from lashme import pricing
+    from lashme.models import LedgerKind
+
     with session_scope() as s:
-        return auth.sign_up(s, email=email, password="Secret123", signup_bonus=3).id
+        pricing.set_price(s, "generation_cost", generation_cost, actor="test")
+        uid = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3).id
+        ledger.grant(
+            s, user_id=uid, amount=credits, kind=LedgerKind.GRANT, reason="test", idempotency_key=f"g{uid}"
+        )
+        return uid
+
+
+def _balance(uid: int) -> ledger.Balance:
+    with session_scope() as s:
+        return ledger.get_balance(s, uid)
 
 
 def _processing(job_id: str) -> bool:
@@ -99,8 +113,9 @@ def test_sigkill_worker_mid_job_x10(stack):
     assert counts["DONE"] == 10, stack.logs()
     assert duplicate_variants(job_ids) == 0
     assert duplicate_ledger_keys() == 0
+    assert _balance(uid) == ledger.Balance(total=23 - 10, held=0)  # each job charged exactly once
     with session_scope() as s:
-        assert ledger.verify(s) == []
+        assert ledger.verify(s).ok
         attempts = [s.get(Job, j).attempts for j in job_ids]
         resumed = [
             any(e.message == "resumed after worker loss" for e in jobs.events_of(s, j)) for j in job_ids
@@ -185,8 +200,9 @@ def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage)
     with session_scope() as s:
         assert jobs.variants_of(s, job.id) == []
         events = [(e.from_status, e.to_status) for e in jobs.events_of(s, job.id)]
-        assert ledger.verify(s) == []
+        assert ledger.verify(s).ok
     assert events[-1] == ("PROCESSING", "FAILED")
+    assert _balance(uid) == ledger.Balance(total=23, held=0)  # the reservation was released
 
 
 def test_provider_running_past_the_job_timeout_fails_the_job(stack, monkeypatch):
@@ -211,4 +227,5 @@ def test_provider_running_past_the_job_timeout_fails_the_job(stack, monkeypatch)
     assert MESSAGES[done.error_key] == "Enhancing this photo took too long. Please try again."
     with session_scope() as s:
         assert jobs.variants_of(s, job.id) == []
-        assert ledger.verify(s) == []
+        assert ledger.verify(s).ok
+    assert _balance(uid) == ledger.Balance(total=23, held=0)  # the reservation was released

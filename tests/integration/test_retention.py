@@ -62,7 +62,7 @@ def _run_scenario(storage):
         assert count(s, Unlock) == 0
         # the unlock's charge stays in the ledger, and the balance still adds up
         assert count(s, LedgerEntry, LedgerEntry.variant_id == vid) == 1
-        assert ledger.verify(s) == []
+        assert ledger.verify(s).ok
         assert ledger.get_balance(s, uid).total == 2
     assert retention.cleanup(storage=storage).jobs == 0
     return new_anon, new_user
