@@ -33,6 +33,7 @@ MESSAGES: dict[str, str] = {
     "credits.insufficient_generation": "Not enough credits — enhancing a photo costs {cost}. Buy a credit pack to continue.",
     "credits.pack_not_found": "This credit pack is not on sale any more.",
     "limits.daily_reached": "You have used all {limit} free photos for today. The limit resets in {resets_in} (at {resets_at}).",
+    "throttle.too_many": "Too many attempts. Please try again in {minutes} min.",
     # payments
     "payments.not_configured": "Payments are not configured yet, so credit packs cannot be bought right now.",
     "payments.unavailable": "The payment service did not answer. Please try again in a minute.",

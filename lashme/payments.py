@@ -27,13 +27,15 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lashme import ledger, pricing
+from lashme import ledger, pricing, throttle
 from lashme.db import session_scope
 from lashme.errors import DomainError, NotFound
 from lashme.models import LedgerKind, Order, OrderStatus, utcnow
 from lashme.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+#: Checkout Sessions one user may create (Stripe rate-limits the whole account; limits' notation)
+CHECKOUT_RATE = "10/hour"
 PAID_STATUSES = frozenset(
     {OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED, OrderStatus.DISPUTED}
 )
@@ -95,8 +97,10 @@ def start_checkout(
         NotFound: ``credits.pack_not_found``.
         PaymentsError: ``payments.not_configured`` or ``payments.unavailable``
             (the order is then marked FAILED).
+        Throttled: more than :data:`CHECKOUT_RATE` checkouts by this user.
     """
     client = client or stripe_client()
+    throttle.hit("checkout", str(user_id), CHECKOUT_RATE)
     with session_scope(engine) as s:
         pack = pricing.get_active_pack(s, pack_id)
         order = Order(

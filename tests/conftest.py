@@ -107,7 +107,7 @@ def _snapshot_seeds():
 def clean_db():
     """Empty every table before the test (the schema stays migrated, seeded rows are restored).
 
-    Also forgets today's daily-limit counters in the run's Redis.
+    Also forgets the daily-limit and throttle counters in the run's Redis.
     """
     from sqlmodel import SQLModel
 
@@ -123,8 +123,9 @@ def clean_db():
             if _seeds[name]:
                 conn.execute(tables[name].insert(), _seeds[name])
     r = get_redis()
-    for key in r.scan_iter(match="*lashme-daily-jobs*"):
-        r.delete(key)
+    for pattern in ("*lashme-daily-jobs*", "*lashme-throttle*"):
+        for key in r.scan_iter(match=pattern):
+            r.delete(key)
     yield get_engine()
 
 

@@ -319,3 +319,18 @@ def test_a_session_whose_amount_differs_from_the_order_is_not_granted(clean_db, 
     assert _balance(uid).total == 3
     with session_scope() as s:
         assert s.get(Order, order_id).status == OrderStatus.PENDING
+
+
+def test_checkout_creation_is_throttled_per_user(clean_db, stripe_env, redis_conn):
+    from lashme.throttle import Throttled
+
+    uid = _user()
+    for _ in range(10):
+        _checkout(stripe_env, uid, "pack_10")
+    before = len(stripe_env.sessions)
+    with pytest.raises(Throttled) as err:
+        payments.start_checkout(user_id=uid, pack_id=_pack("pack_10"), origin="https://lashme.test")
+    assert "Too many attempts" in err.value.message
+    assert len(stripe_env.sessions) == before
+    other = _user("other@example.com")
+    _checkout(stripe_env, other, "pack_10")  # someone else is not affected
