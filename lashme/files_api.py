@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from lashme.download_routes import serve_zip
 from lashme.errors import LinkInvalid
 from lashme.storage import LocalStorage, get_storage
 from lashme.stripe_webhooks import webhook_endpoint
@@ -48,5 +49,6 @@ def build_api() -> Starlette:
         routes=[
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
+            Route("/dl/zip/{job_id}", serve_zip, methods=["GET"]),
         ]
     )
