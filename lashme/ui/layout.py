@@ -60,7 +60,11 @@ def account_menu() -> rx.Component:
             aria_label=tr("nav.account"),
         ),
         rx.menu.content(
-            rx.menu.label(SessionState.user_email),
+            rx.box(
+                rx.text(SessionState.user_email, size="1", color_scheme="gray"),
+                padding_x="0.75em",
+                padding_y="0.25em",
+            ),
             rx.menu.item(tr("nav.dashboard"), on_click=rx.redirect("/dashboard")),
             rx.menu.item(tr("nav.credits"), on_click=rx.redirect("/credits")),
             rx.menu.separator(),

@@ -223,7 +223,7 @@ def _actions() -> rx.Component:
                     flex="1",
                 ),
                 rx.button(
-                    rx.icon("instagram", size=16),
+                    rx.icon("crop", size=16),
                     tr("variant.download_insta"),
                     on_click=VariantState.download("insta"),
                     size="3",
