@@ -111,21 +111,25 @@ class SessionState(rx.State):
         self.user_email, self.balance, self.held = "", 0, 0
         return rx.redirect("/")
 
-    @rx.event
-    def set_language(self, code: str):
-        """Switch the UI language (``en``/``ru``); remembered in a cookie and, when signed in, on the account."""
+    def _apply_language(self, code: str) -> bool:
         locale = i18n.normalize(str(code)[:8])
         if locale is None:
-            return
+            return False
         self.locale = locale
         with session_scope() as s:
             user = auth.user_for_token(s, self.auth_token)
             if user is not None:
                 user.locale = locale
                 s.add(user)
+        return True
+
+    @rx.event
+    def set_language(self, code: str):
+        """Switch the UI language (``en``/``ru``); remembered in a cookie and, when signed in, on the account."""
+        self._apply_language(code)
 
     @rx.event
     def toggle_language(self):
         """Switch between English and Russian, then reload so server-made text (dates, labels) follows."""
-        self.set_language.fn(self, "en" if self.lang == "ru" else "ru")
+        self._apply_language("en" if self.lang == "ru" else "ru")
         return rx.call_script("window.location.reload()")

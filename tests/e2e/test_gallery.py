@@ -46,6 +46,12 @@ def _tiles(page, n):
     page.wait_for_function(f"document.querySelectorAll('.gallery-tile').length === {n}", timeout=30_000)
 
 
+def _click(page, selector):
+    """Click once no toast covers the page (toasts sit at the bottom, over phone buttons)."""
+    page.wait_for_function("document.querySelectorAll('[data-sonner-toast]').length === 0", timeout=20_000)
+    page.locator(selector).click()
+
+
 def _no_sideways_scroll(page):
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -72,9 +78,9 @@ def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url
     page.wait_for_function(
         "document.querySelectorAll('.fav-button.is-favorite').length === 1", timeout=20_000
     )
-    page.locator("#filter-favorites").click()
+    _click(page, "#filter-favorites")
     _tiles(page, 1)
-    page.locator("#filter-favorites").click()
+    _click(page, "#filter-favorites")
     _tiles(page, 12)
 
     # search by the job note, then by a preset name
@@ -111,7 +117,7 @@ def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url
     page.locator("#download-full").wait_for(timeout=20_000)
     page.wait_for_function("document.querySelector('#balance')?.textContent === '2'", timeout=20_000)
     with page.expect_download(timeout=30_000) as dl_info:
-        page.locator("#download-zip").click()
+        _click(page, "#download-zip")
     zip_url = dl_info.value.url
     with zipfile.ZipFile(io.BytesIO(open(dl_info.value.path(), "rb").read())) as zf:
         names = zf.namelist()
@@ -130,14 +136,14 @@ def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url
     assert page.request.get(zip_url).status == 200
 
     # delete the variant: back to the gallery, one tile fewer
-    page.locator("#variant-delete").click()
+    _click(page, "#variant-delete")
     page.locator("#confirm-delete").click()
     page.wait_for_url(re.compile(r".*/gallery$"), timeout=30_000)
     _tiles(page, 11)
 
     # switch to Russian: labels change and stay changed for this account
     assert page.locator("#nav-gallery").text_content() == "Gallery"
-    page.locator("#lang-switch").click()
+    _click(page, "#lang-switch")
     page.wait_for_function(
         "document.querySelector('#nav-gallery')?.textContent === 'Галерея'", timeout=30_000
     )

@@ -125,6 +125,10 @@ def test_language_is_remembered_per_user_and_translates_errors(world):
     assert st.locale == "ru" and st.t["nav.gallery"] == "Галерея"
     SessionState.set_language.fn(st, "klingon")
     assert st.locale == "ru"
+    assert "reload" in _spec_text(SessionState.toggle_language.fn(st))
+    assert st.locale == "en"
+    SessionState.toggle_language.fn(st)
+    assert st.locale == "ru"
     with session_scope() as s:
         assert s.get(User, world["alice"]).locale == "ru"
     # a new browser of the same user (no cookie, English browser) gets Russian from the account

@@ -134,7 +134,7 @@ class VariantState(SessionState):
             yield rx.redirect("/login")
             return
         self.preparing = True
-        yield rx.toast.info(self._tr("variant.preparing"))
+        yield
 
         def _check():
             with session_scope() as s:
@@ -247,13 +247,12 @@ def _actions() -> rx.Component:
         ),
         rx.button(
             rx.icon("archive", size=16),
-            tr("variant.download_zip"),
+            rx.cond(VariantState.preparing, tr("variant.preparing"), tr("variant.download_zip")),
             on_click=VariantState.download_zip,
             size="3",
             variant="outline",
             width="100%",
             id="download-zip",
-            loading=VariantState.preparing,
             disabled=~v["job_has_unlocked"].to(bool),
         ),
         rx.form(
