@@ -1,8 +1,8 @@
 """Domain errors that carry a user-facing message key.
 
 Every error the core raises for a user to read is a :class:`DomainError`
-with a stable ``key`` (looked up in :data:`MESSAGES`, later in the gettext
-catalogs) and format parameters.  The UI shows ``str(err)``; logs and tests
+with a stable ``key`` (looked up in :data:`MESSAGES`, translated through the gettext
+catalogs in ``lashme.i18n``) and format parameters.  The UI shows ``str(err)``; logs and tests
 match on ``err.key``.
 """
 
@@ -26,8 +26,11 @@ MESSAGES: dict[str, str] = {
     # jobs and variants
     "job.not_found": "This job does not exist or is not yours.",
     "job.not_done": "This job is not finished yet.",
+    "job.busy": "This job is still running. Cancel it or wait until it finishes.",
+    "job.not_retryable": "Only a job that failed can be retried.",
     "variant.not_found": "This variant does not exist or is not yours.",
     "variant.not_ready": "This variant is not ready yet.",
+    "gallery.nothing_unlocked": "Unlock at least one variant of this job first.",
     # credits
     "credits.insufficient": "Not enough credits. Buy a credit pack to unlock this variant.",
     "credits.insufficient_generation": "Not enough credits — enhancing a photo costs {cost}. Buy a credit pack to continue.",

@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from lashme import health
+from lashme.download_routes import serve_zip
 from lashme.errors import LinkInvalid
 from lashme.logging_setup import RequestIdMiddleware
 from lashme.storage import LocalStorage, get_storage
@@ -54,6 +55,7 @@ def build_api() -> Starlette:
             Route("/files/{key:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
             Route("/fal/webhook", fal_webhook, methods=["POST"]),
+            Route("/dl/zip/{job_id}", serve_zip, methods=["GET"]),
             *health.ROUTES,
         ],
         middleware=[Middleware(RequestIdMiddleware)],

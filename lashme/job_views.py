@@ -39,6 +39,7 @@ class JobView:
     status: str
     position: int = 0
     error: str = ""
+    error_key: str = ""
     variants: list[dict] = field(default_factory=list)
 
     @property
@@ -70,7 +71,8 @@ def load_job_view(
         job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=anon_token)
         view = JobView(id=job.id, status=str(job.status))
         if job.status == JobStatus.FAILED:
-            view.error = MESSAGES.get(job.error_key or "", MESSAGES["generation.failed"])
+            view.error_key = job.error_key if job.error_key in MESSAGES else "generation.failed"
+            view.error = MESSAGES[view.error_key]
         if job.status == JobStatus.PENDING:
             view.position = queue.queue_position(job.id) or 0
         if job.status != JobStatus.DONE:
@@ -88,6 +90,7 @@ def load_job_view(
                 "index": v.index,
                 "preset": v.preset,
                 "label": PRESET_LABELS.get(v.preset, v.preset.replace("_", " ").title()),
+                "label_key": f"preset.{v.preset}",
                 "filtered": v.filtered,
                 "preview_url": "" if v.filtered else storage.url(v.preview_key, expires_in=ttl),
                 "thumb_url": "" if v.filtered else storage.url(v.thumb_key, expires_in=ttl),

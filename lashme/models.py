@@ -66,6 +66,8 @@ class User(SQLModel, table=True):
     held: int = Field(default=0)
     is_blocked: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow)
+    #: UI language chosen with the language switch (``en``/``ru``); None = follow the browser.
+    locale: str | None = Field(default=None, max_length=8)
 
 
 class AuthSession(SQLModel, table=True):
@@ -115,6 +117,8 @@ class Job(SQLModel, table=True):
     provider_latency_s: float | None = None
     provider_image_count: int | None = None
     provider_cost_usd: float | None = None
+    #: the owner's own note, searchable in the gallery.
+    note: str | None = Field(default=None, max_length=200)
 
 
 class Variant(SQLModel, table=True):
@@ -135,6 +139,8 @@ class Variant(SQLModel, table=True):
     preview_key: str | None = Field(default=None, max_length=255)
     thumb_key: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow)
+    #: the owner marked it as a favorite in the gallery.
+    favorite: bool = Field(default=False, index=True)
 
 
 class JobEvent(SQLModel, table=True):

@@ -1,28 +1,91 @@
-"""The page template: header with logo, balance and account links, then the page body."""
+"""The page template shared by every page: header, then the page body, mobile first.
+
+Header: logo, balance, navigation, account menu, language switch, dark theme
+toggle; it fits a 390 px wide phone and scales up to desktop.
+"""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from lashme.ui.i18n import tr
 from lashme.ui.state import SessionState
 
-ROSE = "hsl(340 70% 55%)"
-CREAM = "hsl(30 15% 97%)"
+ROSE = "var(--pink-9)"
+GOLD = "var(--lashme-gold)"
+CREAM = "var(--color-background)"
+
+NAV = (
+    ("/", "nav.upload", "image_plus", "nav-upload"),
+    ("/gallery", "nav.gallery", "images", "nav-gallery"),
+    ("/dashboard", "nav.dashboard", "layout_dashboard", "nav-dashboard"),
+)
+
+
+def _nav_link(href: str, key: str, icon: str, link_id: str) -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon(icon, size=16), rx.text(tr(key), size="2"), align="center", spacing="1"),
+        href=href,
+        id=link_id,
+        underline="none",
+        color_scheme="gray",
+        high_contrast=True,
+        class_name="lm-touch",
+        display="flex",
+        align_items="center",
+        padding_x="0.5em",
+    )
+
+
+def language_switch() -> rx.Component:
+    """EN/RU toggle; shows the language it switches to."""
+    return rx.button(
+        rx.cond(SessionState.lang == "ru", "EN", "RU"),
+        on_click=SessionState.toggle_language,
+        variant="soft",
+        color_scheme="gray",
+        size="2",
+        id="lang-switch",
+        aria_label=tr("nav.language"),
+        title=tr("nav.switch_lang"),
+        min_width="44px",
+    )
+
+
+def account_menu() -> rx.Component:
+    """The signed-in user's menu: email, dashboard, credits, sign out."""
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.icon_button(rx.icon("user", size=18), variant="soft", size="2", id="account-menu"),
+            aria_label=tr("nav.account"),
+        ),
+        rx.menu.content(
+            rx.box(
+                rx.text(SessionState.user_email, size="1", color_scheme="gray"),
+                padding_x="0.75em",
+                padding_y="0.25em",
+            ),
+            rx.menu.item(tr("nav.dashboard"), on_click=rx.redirect("/dashboard")),
+            rx.menu.item(tr("nav.credits"), on_click=rx.redirect("/credits")),
+            rx.menu.separator(),
+            rx.menu.item(tr("nav.sign_out"), on_click=SessionState.sign_out, color="red", id="menu-sign-out"),
+        ),
+    )
 
 
 def header() -> rx.Component:
-    """Logo, navigation, balance and sign-in/out."""
-    return rx.hstack(
-        rx.link(rx.heading("LashMe", size="6", color=ROSE), href="/", underline="none"),
-        rx.spacer(),
-        rx.cond(
-            SessionState.signed_in,
-            rx.hstack(
+    """Two rows on a phone (brand and account; navigation), one wrapped row on wider screens."""
+    return rx.box(
+        rx.hstack(
+            rx.link(rx.heading("LashMe", size="6", color=ROSE), href="/", underline="none", id="logo"),
+            rx.spacer(),
+            rx.cond(
+                SessionState.signed_in,
                 rx.link(
                     rx.badge(
                         rx.icon("sparkles", size=14),
                         rx.text(SessionState.balance, id="balance"),
-                        rx.text("credits"),
+                        rx.text(tr("nav.credits_unit")),
                         size="2",
                         color_scheme="pink",
                         variant="soft",
@@ -30,24 +93,64 @@ def header() -> rx.Component:
                     href="/credits",
                     id="nav-credits",
                     underline="none",
+                    class_name="lm-touch",
+                    display="flex",
+                    align_items="center",
                 ),
-                rx.button(
-                    "Sign out", on_click=SessionState.sign_out, variant="ghost", size="2", id="sign-out"
-                ),
-                align="center",
-                spacing="3",
             ),
+            language_switch(),
+            rx.color_mode.button(
+                size="2", variant="soft", id="theme-toggle", aria_label=tr("nav.dark_theme")
+            ),
+            rx.cond(
+                SessionState.signed_in,
+                rx.hstack(
+                    account_menu(),
+                    rx.icon_button(
+                        rx.icon("log_out", size=18),
+                        on_click=SessionState.sign_out,
+                        variant="ghost",
+                        size="2",
+                        id="sign-out",
+                        aria_label=tr("nav.sign_out"),
+                        title=tr("nav.sign_out"),
+                    ),
+                    spacing="1",
+                    align="center",
+                ),
+                rx.hstack(
+                    rx.link(
+                        tr("nav.sign_in"),
+                        href="/login",
+                        size="2",
+                        id="nav-signin",
+                        class_name="lm-touch",
+                        display="flex",
+                        align_items="center",
+                    ),
+                    rx.link(rx.button(tr("nav.sign_up"), size="2"), href="/signup", id="nav-signup"),
+                    align="center",
+                    spacing="2",
+                ),
+            ),
+            width="100%",
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(
+            SessionState.signed_in,
             rx.hstack(
-                rx.link("Sign in", href="/login", size="2"),
-                rx.link(rx.button("Sign up", size="2"), href="/signup", id="nav-signup"),
-                align="center",
-                spacing="3",
+                *[_nav_link(*item) for item in NAV],
+                _nav_link("/credits", "nav.credits", "gem", "nav-credits-page"),
+                wrap="wrap",
+                spacing="1",
+                width="100%",
+                id="main-nav",
             ),
         ),
         width="100%",
-        padding_x="1em",
-        padding_y="0.75em",
-        align="center",
+        padding_x="0.75em",
+        padding_y="0.5em",
         border_bottom="1px solid var(--gray-a4)",
     )
 
@@ -63,4 +166,6 @@ def page_shell(*children: rx.Component) -> rx.Component:
         ),
         background=CREAM,
         min_height="100vh",
+        max_width="100vw",
+        overflow_x="hidden",
     )

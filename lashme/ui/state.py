@@ -1,8 +1,15 @@
-"""Session state shared by every page: who the caller is, their balance, the anonymous token.
+"""Session state shared by every page: who the caller is, their balance, the anonymous token, the language.
 
 Cookies hold only the caller's own bearer tokens.  Every handler that acts
 for a user calls ``_user_id()``, which re-reads the sign-in session from the
 database; nothing trusts a state var the client could have set.
+
+Language: ``locale`` is a cookie (remembered per browser) and, for a
+signed-in user, ``users.locale`` (remembered per user, wins over the cookie);
+with neither, the browser's ``Accept-Language`` decides.  Page text is
+compiled once at build time, so translated text reaches the page through the
+cached computed var ``t`` (every catalog message of the current locale, a few kB),
+recomputed only when ``locale`` changes.
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ import secrets
 
 import reflex as rx
 
-from lashme import auth, ledger
+from lashme import auth, i18n, ledger
 from lashme.db import session_scope
+from lashme.models import User
 
 SESSION_COOKIE_DAYS = 30
 
@@ -24,6 +32,7 @@ class SessionState(rx.State):
         "", name="lashme_session", max_age=SESSION_COOKIE_DAYS * 86400, same_site="lax"
     )
     anon_token: str = rx.Cookie("", name="lashme_anon", max_age=365 * 86400, same_site="lax")
+    locale: str = rx.Cookie("", name="lashme_locale", max_age=365 * 86400, same_site="lax")
     user_email: str = ""
     balance: int = 0
     held: int = 0
@@ -32,6 +41,36 @@ class SessionState(rx.State):
     def signed_in(self) -> bool:
         """True while a user is signed in (as last checked on the server)."""
         return self.user_email != ""
+
+    @rx.var
+    def t(self) -> dict[str, str]:
+        """Every UI message in the current locale (``{key: text}``)."""
+        return i18n.catalog(i18n.normalize(self.locale) or i18n.DEFAULT_LOCALE)
+
+    @rx.var
+    def lang(self) -> str:
+        """The current UI language code (``en`` or ``ru``)."""
+        return i18n.normalize(self.locale) or i18n.DEFAULT_LOCALE
+
+    def _tr(self, key: str, **params: object) -> str:
+        """``key`` translated into the caller's language."""
+        return i18n.translate(key, self.locale, **params)
+
+    def _err(self, exc: Exception) -> str:
+        """A domain error's message in the caller's language."""
+        return i18n.error_text(exc, self.locale)
+
+    def _resolve_locale(self, user: User | None) -> None:
+        """The user's saved language, else this browser's cookie, else its ``Accept-Language``."""
+        saved = i18n.normalize(user.locale) if user is not None else None
+        if saved:
+            self.locale = saved
+        elif not i18n.normalize(self.locale):
+            try:
+                header = self.router.headers.accept_language
+            except AttributeError:
+                header = ""
+            self.locale = i18n.negotiate(header)
 
     def _user_id(self) -> int | None:
         """The signed-in user's id, re-checked in the database; None for visitors."""
@@ -49,6 +88,7 @@ class SessionState(rx.State):
         """Reload email and balance from the database; returns the user id."""
         with session_scope() as s:
             user = auth.user_for_token(s, self.auth_token)
+            self._resolve_locale(user)
             if user is None:
                 self.user_email, self.balance, self.held = "", 0, 0
                 return None
@@ -70,3 +110,26 @@ class SessionState(rx.State):
         self.auth_token = ""
         self.user_email, self.balance, self.held = "", 0, 0
         return rx.redirect("/")
+
+    def _apply_language(self, code: str) -> bool:
+        locale = i18n.normalize(str(code)[:8])
+        if locale is None:
+            return False
+        self.locale = locale
+        with session_scope() as s:
+            user = auth.user_for_token(s, self.auth_token)
+            if user is not None:
+                user.locale = locale
+                s.add(user)
+        return True
+
+    @rx.event
+    def set_language(self, code: str):
+        """Switch the UI language (``en``/``ru``); remembered in a cookie and, when signed in, on the account."""
+        self._apply_language(code)
+
+    @rx.event
+    def toggle_language(self):
+        """Switch between English and Russian, then reload so server-made text (dates, labels) follows."""
+        self._apply_language("en" if self.lang == "ru" else "ru")
+        return rx.call_script("window.location.reload()")

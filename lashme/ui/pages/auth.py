@@ -10,6 +10,7 @@ from lashme import auth, pricing
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.settings import get_settings
+from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
 
@@ -63,7 +64,7 @@ class AuthState(SessionState):
         try:
             token = await asyncio.to_thread(fn, email, password, self._ensure_anon())
         except DomainError as exc:
-            self.error = exc.message
+            self.error = self._err(exc)
             self.busy = False
             return
         self.auth_token = token
@@ -93,7 +94,7 @@ def _form(title: str, subtitle: str, button: str, handler, switch_text: str, swi
                 rx.input(
                     name="email",
                     type="email",
-                    placeholder="Email",
+                    placeholder=tr("auth.email"),
                     required=True,
                     width="100%",
                     size="3",
@@ -103,7 +104,7 @@ def _form(title: str, subtitle: str, button: str, handler, switch_text: str, swi
                 rx.input(
                     name="password",
                     type="password",
-                    placeholder="Password",
+                    placeholder=tr("auth.password"),
                     required=True,
                     width="100%",
                     size="3",
@@ -138,11 +139,11 @@ def signup_page() -> rx.Component:
     """``/signup``: email + password; 3 free credits."""
     return page_shell(
         _form(
-            "Create your account",
-            "Get 3 free credits to unlock full-resolution photos. Password: 8+ characters with upper-case, lower-case and a digit.",
-            "Sign up",
+            tr("auth.signup_title"),
+            tr("auth.signup_subtitle"),
+            tr("auth.signup_button"),
             AuthState.sign_up,
-            "Already have an account? Sign in",
+            tr("auth.have_account"),
             "/login?next=" + AuthState.router.url.query_parameters.get("next", "/"),
         )
     )
@@ -152,11 +153,11 @@ def login_page() -> rx.Component:
     """``/login``."""
     return page_shell(
         _form(
-            "Welcome back",
-            "Sign in to unlock and download your photos.",
-            "Sign in",
+            tr("auth.login_title"),
+            tr("auth.login_subtitle"),
+            tr("auth.login_button"),
             AuthState.sign_in,
-            "New here? Create an account",
+            tr("auth.new_here"),
             "/signup?next=" + AuthState.router.url.query_parameters.get("next", "/"),
         )
     )

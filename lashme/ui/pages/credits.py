@@ -10,37 +10,19 @@ import asyncio
 
 import reflex as rx
 
-from lashme import ledger, payments, pricing
+from lashme import i18n, ledger, payments, pricing
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.settings import get_settings
+from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 20
-ORDER_STATUS_LABELS = {
-    "pending": "Pending",
-    "paid": "Paid",
-    "failed": "Failed",
-    "partially_refunded": "Partly refunded",
-    "refunded": "Refunded",
-    "disputed": "Disputed",
-}
-KIND_LABELS = {
-    "signup_bonus": "Welcome bonus",
-    "grant": "Gift",
-    "purchase": "Purchase",
-    "unlock": "Unlock",
-    "reserve": "Reserved",
-    "capture": "Charged",
-    "release": "Released",
-    "refund": "Refund",
-    "admin_adjust": "Adjustment",
-}
 
 
-def _date(dt) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M")
+def _date(dt, locale: str = "en") -> str:
+    return i18n.format_dt(dt, locale, fmt="short")
 
 
 class CreditsState(SessionState):
@@ -57,14 +39,16 @@ class CreditsState(SessionState):
     buying: int = 0
 
     def _load(self, user_id: int) -> None:
+        loc = self.lang
+        money = i18n.money_locale(loc)
         self.configured = payments.is_configured()
         with session_scope() as s:
             self.packs = [
                 {
                     "id": p.id,
                     "credits": p.credits,
-                    "price": pricing.format_money(p.price_cents, p.currency),
-                    "per_credit": pricing.format_money(round(p.price_cents / max(1, p.credits)), p.currency),
+                    "price": pricing.format_money(p.price_cents, p.currency, money),
+                    "per_credit": pricing.format_money(round(p.price_cents / max(1, p.credits)), p.currency, money),
                     "popular": p.popular,
                 }
                 for p in pricing.active_packs(s)
@@ -72,10 +56,10 @@ class CreditsState(SessionState):
             self.orders = [
                 {
                     "id": o.id,
-                    "date": _date(o.created_at),
-                    "pack": f"{o.credits} credits",
-                    "amount": pricing.format_money(o.amount_cents, o.currency),
-                    "status": ORDER_STATUS_LABELS.get(o.status, o.status),
+                    "date": _date(o.created_at, loc),
+                    "pack": i18n.translate("credits.pack", loc, n=o.credits),
+                    "amount": pricing.format_money(o.amount_cents, o.currency, money),
+                    "status": i18n.translate(f"order.{o.status}", loc),
                     "credits": f"+{o.credits}" if o.status != "pending" and o.status != "failed" else "—",
                 }
                 for o in payments.orders_of(s, user_id)
@@ -86,11 +70,15 @@ class CreditsState(SessionState):
             self.ledger_rows = [
                 {
                     "id": e.id,
-                    "date": _date(e.created_at),
-                    "kind": KIND_LABELS.get(e.kind, e.kind),
+                    "date": _date(e.created_at, loc),
+                    "kind": i18n.translate(f"kind.{e.kind}", loc),
                     "delta": f"{e.delta:+d}"
                     if e.delta
-                    else (f"held {e.held_delta:+d}" if e.held_delta else "0"),
+                    else (
+                        i18n.translate("credits.held_change", loc, n=f"{e.held_delta:+d}")
+                        if e.held_delta
+                        else "0"
+                    ),
                     "balance": e.balance_after,
                     "reason": e.reason,
                 }
@@ -108,7 +96,7 @@ class CreditsState(SessionState):
         if user_id is None:
             return rx.redirect("/login?next=/credits")
         if self.router.url.query_parameters.get("canceled"):
-            self.notice = "Payment canceled — nothing was charged."
+            self.notice = self._tr("credits.canceled")
         self._load(user_id)
 
     @rx.event
@@ -142,7 +130,7 @@ class CreditsState(SessionState):
                 payments.start_checkout, user_id=user_id, pack_id=pack_id, origin=origin
             )
         except DomainError as exc:
-            self.error, self.buying = exc.message, 0
+            self.error, self.buying = self._err(exc), 0
             return
         yield rx.redirect(start.url)
 
@@ -169,30 +157,30 @@ class CheckoutReturnState(SessionState):
                 payments.confirm_checkout, user_id=user_id, checkout_session_id=session_id
             )
         except DomainError as exc:
-            self.status, self.message = "error", exc.message
+            self.status, self.message = "error", self._err(exc)
             return
         self._refresh_user()
         if result.result in ("granted", "already_fulfilled"):
             self.status = "granted"
             self.message = (
-                f"Payment received — {result.credits} credits added."
+                self._tr("credits.received_n", n=result.credits)
                 if result.credits
-                else "Payment received."
+                else self._tr("credits.received")
             )
         else:
-            self.status, self.message = "pending", DomainError("payments.not_paid").message
+            self.status, self.message = "pending", self._tr("payments.not_paid")
 
 
 def pack_card(pack: dict) -> rx.Component:
     """One credit pack with its price and a Buy button."""
     return rx.card(
         rx.vstack(
-            rx.cond(pack["popular"], rx.badge("Most popular", color_scheme="amber", variant="solid")),
-            rx.heading(pack["credits"], " credits", size="5"),
+            rx.cond(pack["popular"], rx.badge(tr("credits.popular"), color_scheme="amber", variant="solid")),
+            rx.heading(pack["credits"], tr("credits.unit"), size="5"),
             rx.text(pack["price"], size="6", weight="bold", color=ROSE),
-            rx.text(pack["per_credit"], " per credit", size="2", color_scheme="gray"),
+            rx.text(pack["per_credit"], tr("credits.per_credit"), size="2", color_scheme="gray"),
             rx.button(
-                rx.cond(CreditsState.buying == pack["id"], rx.spinner(size="1"), rx.text("Buy")),
+                rx.cond(CreditsState.buying == pack["id"], rx.spinner(size="1"), rx.text(tr("credits.buy"))),
                 on_click=CreditsState.buy(pack["id"]),
                 disabled=~CreditsState.configured | (CreditsState.buying != 0),
                 size="3",
@@ -209,7 +197,7 @@ def pack_card(pack: dict) -> rx.Component:
     )
 
 
-def _table(headers: list[str], rows, cells, table_id: str) -> rx.Component:
+def _table(headers: list, rows, cells, table_id: str) -> rx.Component:
     return rx.box(
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
@@ -226,10 +214,10 @@ def _table(headers: list[str], rows, cells, table_id: str) -> rx.Component:
 def credits_page() -> rx.Component:
     """Balance, packs, purchase history and ledger."""
     return page_shell(
-        rx.heading("Credits", size="7"),
+        rx.heading(tr("credits.title"), size="7"),
         rx.hstack(
-            rx.text("Available: ", rx.text.strong(CreditsState.balance, id="credits-available")),
-            rx.cond(CreditsState.held > 0, rx.text("Held: ", rx.text.strong(CreditsState.held))),
+            rx.text(tr("credits.available"), rx.text.strong(CreditsState.balance, id="credits-available")),
+            rx.cond(CreditsState.held > 0, rx.text(tr("credits.held"), rx.text.strong(CreditsState.held))),
             spacing="4",
         ),
         rx.cond(CreditsState.notice != "", rx.callout(CreditsState.notice, icon="info", width="100%")),
@@ -246,7 +234,7 @@ def credits_page() -> rx.Component:
         rx.cond(
             ~CreditsState.configured,
             rx.callout(
-                DomainError("payments.not_configured").message,
+                tr("payments.not_configured"),
                 icon="info",
                 color_scheme="gray",
                 width="100%",
@@ -259,11 +247,11 @@ def credits_page() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        rx.heading("Purchases", size="5", align_self="start"),
+        rx.heading(tr("credits.purchases"), size="5", align_self="start"),
         rx.cond(
             CreditsState.orders.length() > 0,
             _table(
-                ["Date", "Pack", "Amount", "Status", "Credits"],
+                [tr(k) for k in ("col.date", "col.pack", "col.amount", "col.status", "col.credits")],
                 CreditsState.orders,
                 [
                     lambda r: r["date"],
@@ -274,11 +262,11 @@ def credits_page() -> rx.Component:
                 ],
                 "orders",
             ),
-            rx.text("No purchases yet.", color_scheme="gray", align_self="start"),
+            rx.text(tr("credits.no_purchases"), color_scheme="gray", align_self="start"),
         ),
-        rx.heading("Credit history", size="5", align_self="start"),
+        rx.heading(tr("credits.history"), size="5", align_self="start"),
         _table(
-            ["Date", "What", "Change", "Balance", "Reason"],
+            [tr(k) for k in ("col.date", "col.what", "col.change", "col.balance", "col.reason")],
             CreditsState.ledger_rows,
             [
                 lambda r: r["date"],
@@ -291,14 +279,14 @@ def credits_page() -> rx.Component:
         ),
         rx.hstack(
             rx.button(
-                "Newer",
+                tr("credits.newer"),
                 on_click=CreditsState.go_to_ledger_page(CreditsState.ledger_page - 1),
                 disabled=CreditsState.ledger_page <= 1,
                 variant="soft",
             ),
             rx.text(CreditsState.ledger_page, " / ", CreditsState.ledger_pages, size="2"),
             rx.button(
-                "Older",
+                tr("credits.older"),
                 on_click=CreditsState.go_to_ledger_page(CreditsState.ledger_page + 1),
                 disabled=CreditsState.ledger_page >= CreditsState.ledger_pages,
                 variant="soft",
@@ -312,10 +300,10 @@ def credits_page() -> rx.Component:
 def checkout_return_page() -> rx.Component:
     """Where Stripe sends the buyer after paying."""
     return page_shell(
-        rx.heading("Thank you!", size="7"),
+        rx.heading(tr("credits.thanks"), size="7"),
         rx.cond(
             CheckoutReturnState.status == "checking",
-            rx.hstack(rx.spinner(), rx.text("Confirming your payment…")),
+            rx.hstack(rx.spinner(), rx.text(tr("credits.confirming"))),
             rx.callout(
                 CheckoutReturnState.message,
                 icon="info",
@@ -324,8 +312,8 @@ def checkout_return_page() -> rx.Component:
             ),
         ),
         rx.hstack(
-            rx.link(rx.button("Enhance a photo"), href="/"),
-            rx.link(rx.button("Credits", variant="soft"), href="/credits"),
+            rx.link(rx.button(tr("credits.enhance")), href="/"),
+            rx.link(rx.button(tr("nav.credits"), variant="soft"), href="/credits"),
             spacing="3",
         ),
     )

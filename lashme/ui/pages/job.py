@@ -16,6 +16,8 @@ import reflex as rx
 from lashme import cancel, job_views, pricing, queue, unlocks
 from lashme.db import session_scope
 from lashme.errors import DomainError
+from lashme.i18n import translate
+from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
 
@@ -52,8 +54,8 @@ class JobState(SessionState):
         self.status, self.position, self.error, self.variants = (
             view.status,
             view.position,
-            view.error,
-            view.variants,
+            self._tr(view.error_key) if view.error_key else "",
+            [{**v, "label": translate(v["label_key"], self.lang)} for v in view.variants],
         )
 
     def show_pending(self, job_id: str) -> None:
@@ -128,12 +130,10 @@ class JobState(SessionState):
                     cost=pricing.get_prices(s).unlock_cost,
                 )
         except DomainError as exc:
-            return rx.toast.error(exc.message)
+            return rx.toast.error(self._err(exc))
         self._refresh_user()
         self._apply(self._load(self.shown_job_id, user_id))
-        return rx.toast.success(
-            "Unlocked! Full resolution is ready to download." if result.charged else "Already unlocked."
-        )
+        return rx.toast.success(self._tr("job.unlocked_toast" if result.charged else "job.already_unlocked"))
 
     @rx.event
     async def cancel(self):
@@ -144,9 +144,9 @@ class JobState(SessionState):
                 cancel.cancel_job, self.shown_job_id, user_id=user_id, anon_token=self.anon_token or None
             )
         except DomainError as exc:
-            return rx.toast.error(exc.message)
+            return rx.toast.error(self._err(exc))
         self._apply(self._load(self.shown_job_id, user_id))
-        return rx.toast.info("The job was canceled.")
+        return rx.toast.info(self._tr("job.canceled_toast"))
 
     @rx.event
     def download(self, variant_id: str, kind: str = "full"):
@@ -159,7 +159,7 @@ class JobState(SessionState):
                 str(variant_id)[:32], user_id=user_id, kind="insta" if kind == "insta" else "full"
             )
         except DomainError as exc:
-            return rx.toast.error(exc.message)
+            return rx.toast.error(self._err(exc))
         return rx.download(url=url)
 
 
@@ -185,18 +185,18 @@ def status_panel() -> rx.Component:
                 rx.spinner(),
                 rx.cond(
                     JobState.position > 0,
-                    rx.text("In queue: position ", JobState.position, id="job-status"),
-                    rx.text("In queue…", id="job-status"),
+                    rx.text(tr("job.position"), JobState.position, id="job-status"),
+                    rx.text(tr("job.in_queue"), id="job-status"),
                 ),
                 align="center",
             ),
         ),
         (
             "PROCESSING",
-            rx.hstack(rx.spinner(), rx.text("Enhancing your photo…", id="job-status"), align="center"),
+            rx.hstack(rx.spinner(), rx.text(tr("job.processing"), id="job-status"), align="center"),
         ),
         ("FAILED", rx.callout(JobState.error, icon="triangle_alert", color_scheme="red", id="job-status")),
-        ("CANCELED", rx.callout("This job was canceled.", icon="info", id="job-status")),
+        ("CANCELED", rx.callout(tr("job.canceled"), icon="info", id="job-status")),
         rx.fragment(),
     )
 
@@ -206,7 +206,7 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
     return rx.card(
         rx.cond(
             v["filtered"].to(bool),
-            rx.center(rx.text("Filtered", color_scheme="gray"), height="200px"),
+            rx.center(rx.text(tr("job.filtered"), color_scheme="gray"), height="200px"),
             rx.image(
                 src=v["preview_url"].to(str),
                 width="100%",
@@ -222,7 +222,7 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
                 rx.hstack(
                     rx.button(
                         rx.icon("download", size=14),
-                        "Full size",
+                        tr("job.full_size"),
                         size="2",
                         flex="1",
                         on_click=JobState.download(v["id"].to(str), "full"),
@@ -240,7 +240,7 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
                 ),
                 rx.button(
                     rx.icon("lock_open", size=14),
-                    "Unlock · 1 credit",
+                    tr("job.unlock"),
                     size="2",
                     width="100%",
                     on_click=JobState.unlock(v["id"].to(str)),
@@ -262,18 +262,18 @@ def job_page() -> rx.Component:
         rx.cond(
             JobState.not_found,
             rx.vstack(
-                rx.heading("Job not found", size="5"),
-                rx.text("This job does not exist or is not yours."),
-                rx.link("Upload a photo", href="/"),
+                rx.heading(tr("job.not_found_title"), size="5"),
+                rx.text(tr("job.not_found")),
+                rx.link(tr("gallery.empty_link"), href="/"),
                 align="center",
             ),
             rx.vstack(
-                rx.heading("Your studio variants", size="6"),
+                rx.heading(tr("job.title"), size="6"),
                 status_panel(),
                 rx.cond(
                     (JobState.status == "PENDING") | (JobState.status == "PROCESSING"),
                     rx.button(
-                        "Cancel",
+                        tr("job.cancel"),
                         size="1",
                         variant="soft",
                         color_scheme="gray",
@@ -304,11 +304,9 @@ def job_page() -> rx.Component:
                     (JobState.status == "DONE") & ~JobState.signed_in,
                     rx.callout(
                         rx.hstack(
-                            rx.text(
-                                "Previews are low-res and watermarked. Sign up for 3 free credits to unlock full resolution."
-                            ),
+                            rx.text(tr("job.cta")),
                             rx.link(
-                                rx.button("Sign up free", size="2", color_scheme="pink"),
+                                rx.button(tr("job.signup_free"), size="2", color_scheme="pink"),
                                 href="/signup?next=/job/" + JobState.shown_job_id,
                                 id="cta-signup",
                             ),
@@ -319,7 +317,7 @@ def job_page() -> rx.Component:
                         width="100%",
                     ),
                 ),
-                rx.link("Upload another photo", href="/", size="2", color=ROSE),
+                rx.link(tr("job.upload_another"), href="/", size="2", color=ROSE),
                 width="100%",
                 align="center",
                 spacing="4",

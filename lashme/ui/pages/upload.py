@@ -9,6 +9,7 @@ import reflex as rx
 from lashme import uploads
 from lashme.errors import DomainError
 from lashme.settings import get_settings
+from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.pages.job import JobState
 from lashme.ui.state import SessionState
@@ -32,7 +33,7 @@ class UploadState(SessionState):
     async def handle_upload(self, files: list[rx.UploadFile]):
         """Validate on the server (size, decoding, format, pixels), then go to the job page."""
         if len(files) != 1:
-            self.error = "Please choose exactly one photo."
+            self.error = self._tr("home.one_photo")
             return
         self.uploading = True
         self.error = ""
@@ -50,7 +51,7 @@ class UploadState(SessionState):
                 client_ip=self.router.session.client_ip or None,
             )
         except DomainError as exc:
-            self.error = exc.message
+            self.error = self._err(exc)
             self.uploading = False
             return
         self.uploading = False
@@ -64,11 +65,11 @@ def upload_zone() -> rx.Component:
     return rx.upload.root(
         rx.vstack(
             rx.icon("image_plus", size=40, color=ROSE),
-            rx.text("Drop a photo of your work here", weight="bold", size="4"),
-            rx.text(
-                "or tap to choose one — JPEG, PNG, WebP or HEIC, up to 10 MB", size="2", color_scheme="gray"
+            rx.text(tr("home.drop"), weight="bold", size="4"),
+            rx.text(tr("home.hint"), size="2", color_scheme="gray"),
+            rx.cond(
+                UploadState.uploading, rx.hstack(rx.spinner(), rx.text(tr("home.uploading")), align="center")
             ),
-            rx.cond(UploadState.uploading, rx.hstack(rx.spinner(), rx.text("Uploading…"), align="center")),
             align="center",
             spacing="2",
         ),
@@ -82,16 +83,16 @@ def upload_zone() -> rx.Component:
         padding="3em 1em",
         width="100%",
         cursor="pointer",
-        background="white",
+        background="var(--color-panel-solid)",
     )
 
 
 def upload_page() -> rx.Component:
     """The landing page: what LashMe does and the upload zone."""
     return page_shell(
-        rx.heading("Studio photos of your work in seconds", size="7", text_align="center"),
+        rx.heading(tr("home.title"), size="7", text_align="center"),
         rx.text(
-            "Upload a photo of lashes, nails or brows and get 4 enhanced versions ready to post.",
+            tr("home.subtitle"),
             text_align="center",
             color_scheme="gray",
         ),

@@ -1,0 +1,53 @@
+"""``GET /dl/zip/{job_id}?u=&e=&s=``: the "download all unlocked" ZIP (see :mod:`lashme.downloads`).
+
+Served only when the HMAC signature and expiry check out AND the request
+carries the signed-in session (``lashme_session`` cookie) of the user the URL
+was issued to; anything else is a 403/404 with no detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from lashme import auth, downloads
+from lashme.db import session_scope
+from lashme.errors import LinkInvalid, NotFound
+from lashme.storage.base import StorageError
+
+SESSION_COOKIE = "lashme_session"
+
+
+def _session_user(token: str | None) -> int | None:
+    with session_scope() as s:
+        user = auth.user_for_token(s, token)
+        return user.id if user else None
+
+
+async def serve_zip(request: Request) -> Response:
+    """Build and send the ZIP; 403 for bad links or another session, 404 when there is nothing to send."""
+    job_id = request.path_params["job_id"][:32]
+    q = request.query_params
+    try:
+        user_id = downloads.check_zip_signature(job_id, q.get("u", ""), q.get("e", ""), q.get("s", ""))
+    except LinkInvalid as exc:
+        return PlainTextResponse(exc.message, status_code=403)
+    caller = await asyncio.to_thread(_session_user, request.cookies.get(SESSION_COOKIE))
+    if caller != user_id:
+        return PlainTextResponse("Not found", status_code=404)
+    try:
+        name, data = await asyncio.to_thread(downloads.build_zip, job_id, user_id=user_id)
+    except (NotFound, StorageError):
+        return PlainTextResponse("Not found", status_code=404)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,132 @@
+r"""Downloads beyond single files: the "all unlocked" ZIP of a job and the original's preview.
+
+The ZIP is served by ``GET /dl/zip/{job_id}?u=&e=&s=`` (``lashme.files_api``)
+with ``s = base64url(HMAC-SHA256(signing_key, "zip" "\n" job_id "\n" u "\n" e))``
+(RFC 2104).  The route also requires the signed-in session of user ``u``,
+so a leaked link is useless to anyone else; ownership and unlocks are
+checked again when the archive is built.  Entries are stored uncompressed
+(JPEG does not shrink) and the archive is built in memory: at most 4 full-size
+JPEGs of a few MB each.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import time
+import zipfile
+from urllib.parse import urlencode
+
+from sqlalchemy.engine import Engine
+
+from lashme import imaging, jobs, unlocks
+from lashme.db import session_scope
+from lashme.errors import LinkInvalid, NotFound
+from lashme.models import JobStatus
+from lashme.previews import PREVIEW_MAX_SIDE
+from lashme.settings import get_settings
+from lashme.storage import Storage, get_storage
+from lashme.storage.base import StorageError
+
+ZIP_ROUTE = "/dl/zip/"
+
+
+def _sign(job_id: str, user_id: int, expires: int) -> str:
+    msg = f"zip\n{job_id}\n{user_id}\n{expires}".encode()
+    digest = hmac.new(get_settings().signing_key(), msg, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def zip_url(job_id: str, *, user_id: int, expires_in: int | None = None) -> str:
+    """A relative, signed, expiring URL of the job's ZIP for ``user_id`` (default TTL: ``download_ttl``)."""
+    expires = int(time.time()) + int(expires_in or get_settings().download_ttl)
+    query = urlencode({"u": user_id, "e": expires, "s": _sign(job_id, user_id, expires)})
+    return f"{ZIP_ROUTE}{job_id}?{query}"
+
+
+def check_zip_signature(
+    job_id: str, user: str, expires: str, signature: str, *, now: float | None = None
+) -> int:
+    """Validate a ZIP URL's parts; returns the user id it was issued to.
+
+    Raises:
+        LinkInvalid: ``files.link_invalid`` (tampered) or ``files.link_expired``.
+    """
+    try:
+        user_id, exp = int(user), int(expires)
+    except (TypeError, ValueError):
+        raise LinkInvalid("files.link_invalid") from None
+    if not hmac.compare_digest(_sign(job_id, user_id, exp), signature or ""):
+        raise LinkInvalid("files.link_invalid")
+    if exp < (time.time() if now is None else now):
+        raise LinkInvalid("files.link_expired")
+    return user_id
+
+
+def entry_name(job_id: str, index: int, preset: str) -> str:
+    """File name of a variant inside the ZIP (same as a single full-size download)."""
+    return f"lashme-{job_id[:8]}-{index + 1}-{preset}.jpg"
+
+
+def build_zip(
+    job_id: str, *, user_id: int, engine: Engine | None = None, storage: Storage | None = None
+) -> tuple[str, bytes]:
+    """The job's unlocked full-size variants as a ZIP.
+
+    Returns:
+        ``(file_name, zip_bytes)``.
+
+    Raises:
+        NotFound: ``job.not_found`` (missing / not the user's), ``job.not_done``,
+            or ``gallery.nothing_unlocked`` when the user unlocked none of its variants.
+        StorageError: a file could not be read.
+    """
+    storage = storage or get_storage()
+    with session_scope(engine) as s:
+        job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
+        if job.status != JobStatus.DONE:
+            raise NotFound("job.not_done")
+        variants = jobs.variants_of(s, job.id)
+        owned = unlocks.unlocked_ids(s, user_id=user_id, variant_ids=[v.id for v in variants])
+        files = [
+            (entry_name(job.id, v.index, v.preset), v.full_key)
+            for v in variants
+            if v.id in owned and v.full_key
+        ]
+    if not files:
+        raise NotFound("gallery.nothing_unlocked")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, key in files:
+            zf.writestr(name, storage.get(key))
+    return f"lashme-{job_id[:8]}.zip", buf.getvalue()
+
+
+def original_preview_key(original_key: str) -> str:
+    """Key of the original's comparison preview, beside the original (``…/original_preview.jpg``)."""
+    return original_key.rsplit("/", 1)[0] + "/original_preview.jpg"
+
+
+def ensure_original_preview(original_key: str, *, storage: Storage | None = None) -> str:
+    """Make (once) a small copy of the original for the before/after slider; returns its key.
+
+    The copy's long side is :data:`~lashme.previews.PREVIEW_MAX_SIDE` (as the
+    variant previews), so the browser never loads the full-size original.
+
+    Raises:
+        StorageError: the original is missing or the preview cannot be written.
+    """
+    storage = storage or get_storage()
+    key = original_preview_key(original_key)
+    if storage.exists(key):
+        return key
+    try:
+        img = imaging.load_for_processing(storage.get(original_key), max_side=PREVIEW_MAX_SIDE)
+    except StorageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a stored original always decodes; be explicit if not
+        raise StorageError(f"cannot decode {original_key}") from exc
+    storage.put(key, imaging.encode_jpeg(img, quality=82))
+    return key

@@ -1,0 +1,138 @@
+"""Languages: gettext catalogs (Babel ``.po``), locale negotiation, and dates per locale.
+
+Plain Python (no Reflex import).  Message ids are stable keys — the UI's
+(``nav.gallery``) and :data:`lashme.errors.MESSAGES`'s (``upload.too_large``)
+— and each locale's ``locales/<locale>/LC_MESSAGES/messages.po`` gives the
+text.  The ``.po`` files are the only source: they are parsed with
+``babel.messages.pofile.read_po`` and compiled to gettext ``.mo`` bytes in
+memory (``babel.messages.mofile.write_mo``) on first use, so a clean clone
+needs no build step.  A key missing from a catalog falls back to English,
+then to the key itself.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+#: UI languages, the first is the default.
+LOCALES: tuple[str, ...] = ("en", "ru")
+DEFAULT_LOCALE = LOCALES[0]
+LOCALE_NAMES = {"en": "English", "ru": "Русский"}
+CATALOG_DIR = Path(__file__).resolve().parent / "locales"
+
+
+def po_path(locale: str) -> Path:
+    """Path of ``locale``'s ``messages.po``."""
+    return CATALOG_DIR / locale / "LC_MESSAGES" / "messages.po"
+
+
+@lru_cache(maxsize=len(LOCALES))
+def translations(locale: str) -> gettext.GNUTranslations:
+    """The compiled gettext catalog of ``locale`` (English for unknown locales).
+
+    Raises:
+        OSError: the ``.po`` file is missing.
+    """
+    locale = normalize(locale) or DEFAULT_LOCALE
+    with po_path(locale).open("rb") as f:
+        catalog = read_po(f, locale=locale)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
+    buf.seek(0)
+    tr = gettext.GNUTranslations(buf)
+    if locale != DEFAULT_LOCALE:
+        tr.add_fallback(translations(DEFAULT_LOCALE))
+    return tr
+
+
+@lru_cache(maxsize=len(LOCALES))
+def catalog(locale: str) -> dict[str, str]:
+    """Every message of ``locale`` as ``{key: text}`` (English fills gaps); for the UI's state."""
+    locale = normalize(locale) or DEFAULT_LOCALE
+    with po_path(DEFAULT_LOCALE).open("rb") as f:
+        keys = [m.id for m in read_po(f) if m.id]
+    tr = translations(locale)
+    return {k: tr.gettext(k) for k in keys}
+
+
+def normalize(code: str | None) -> str | None:
+    """``"ru-RU"``/``"ru_RU"``/``"RU"`` → ``"ru"``; None when not a supported language."""
+    if not code:
+        return None
+    lang = str(code).strip().replace("_", "-").split("-")[0].lower()
+    return lang if lang in LOCALES else None
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best supported locale for an HTTP ``Accept-Language`` header (RFC 9110 §12.5.4).
+
+    Languages are ranked by their ``q`` weight (default 1, ``q=0`` means
+    "not acceptable"), ties in header order.  Falls back to English.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for pos, part in enumerate((accept_language or "").split(",")):
+        bits = part.strip().split(";")
+        if not bits[0]:
+            continue
+        q = 1.0
+        for param in bits[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            ranked.append((-q, pos, bits[0].strip()))
+    for _, _, tag in sorted(ranked):
+        found = normalize(tag)
+        if found:
+            return found
+    return DEFAULT_LOCALE
+
+
+def translate(key: str, locale: str | None = None, **params: object) -> str:
+    """The text of ``key`` in ``locale`` with ``{placeholders}`` filled (bad params leave the template)."""
+    text = translations(normalize(locale) or DEFAULT_LOCALE).gettext(key)
+    if not params:
+        return text
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+def error_text(error: Exception, locale: str | None) -> str:
+    """A :class:`lashme.errors.DomainError`'s message in ``locale`` (other errors: a generic failure)."""
+    key = getattr(error, "key", None)
+    if key is None:
+        return translate("generation.failed", locale)
+    return translate(key, locale, **getattr(error, "params", {}))
+
+
+def babel_locale(locale: str | None) -> Locale:
+    """The Babel ``Locale`` for a UI locale (``en`` → ``en_US``, ``ru`` → ``ru_RU``)."""
+    code = {"en": "en_US", "ru": "ru_RU"}.get(normalize(locale) or DEFAULT_LOCALE, "en_US")
+    try:
+        return Locale.parse(code)
+    except UnknownLocaleError:  # pragma: no cover - both ship with Babel
+        return Locale.parse("en_US")
+
+
+def format_dt(dt: datetime, locale: str | None, *, fmt: str = "medium") -> str:
+    """``dt`` formatted for ``locale`` with Babel (CLDR patterns, UTC); ``fmt``: short|medium|long."""
+    return format_datetime(dt, format=fmt, tzinfo=None, locale=babel_locale(locale))
+
+
+def money_locale(locale: str | None) -> str:
+    """The Babel locale code to pass to ``lashme.pricing.format_money``."""
+    return str(babel_locale(locale))

@@ -1,0 +1,1 @@
+"""Stateless pieces shared by pages."""

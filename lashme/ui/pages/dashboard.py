@@ -1,0 +1,275 @@
+"""``/dashboard``: balance (available and held), buy credits, recent jobs (cancel / retry), the credit ledger."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from lashme import dashboard, i18n, ledger
+from lashme.db import session_scope
+from lashme.errors import DomainError
+from lashme.ui.i18n import tr
+from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.state import SessionState
+
+LEDGER_PAGE_SIZE = 10
+
+
+class DashboardState(SessionState):
+    """The caller's recent jobs and one ledger page."""
+
+    recent: list[dict] = []
+    ledger_rows: list[dict] = []
+    ledger_page: int = 1
+    ledger_pages: int = 1
+    busy_job: str = ""
+
+    def _load(self, user_id: int) -> None:
+        loc = self.lang
+        with session_scope() as s:
+            self.recent = [
+                {
+                    "id": j.id,
+                    "date": i18n.format_dt(j.created_at, loc, fmt="short"),
+                    "status": j.status,
+                    "status_label": i18n.translate(f"status.{j.status}", loc),
+                    "stage": i18n.translate(j.stage_key, loc, n=j.stage_n),
+                    "can_cancel": j.can_cancel,
+                    "can_retry": j.can_retry,
+                }
+                for j in dashboard.recent_jobs(s, user_id=user_id)
+            ]
+            total = ledger.count_entries(s, user_id)
+            self.ledger_pages = max(1, -(-total // LEDGER_PAGE_SIZE))
+            self.ledger_page = min(max(1, self.ledger_page), self.ledger_pages)
+            self.ledger_rows = [
+                {
+                    "id": e.id,
+                    "date": i18n.format_dt(e.created_at, loc, fmt="short"),
+                    "kind": i18n.translate(f"kind.{e.kind}", loc),
+                    "delta": f"{e.delta:+d}"
+                    if e.delta
+                    else (
+                        i18n.translate("credits.held_change", loc, n=f"{e.held_delta:+d}")
+                        if e.held_delta
+                        else "0"
+                    ),
+                    "balance": e.balance_after,
+                    "reason": e.reason,
+                }
+                for e in ledger.entries(
+                    s, user_id, limit=LEDGER_PAGE_SIZE, offset=(self.ledger_page - 1) * LEDGER_PAGE_SIZE
+                )
+            ]
+
+    @rx.event
+    def on_load(self):
+        """Signed-in only."""
+        self._ensure_anon()
+        self.busy_job, self.ledger_page = "", 1
+        user_id = self._refresh_user()
+        if user_id is None:
+            return rx.redirect("/login?next=/dashboard")
+        self._load(user_id)
+        return None
+
+    @rx.event
+    def go_to_ledger_page(self, page: int):
+        """Ledger page ``page`` (1-based, clamped)."""
+        user_id = self._user_id()
+        if user_id is None:
+            return rx.redirect("/login?next=/dashboard")
+        try:
+            self.ledger_page = int(page)
+        except (TypeError, ValueError):
+            return None
+        self._load(user_id)
+        return None
+
+    async def _act(self, fn, job_id: str, ok_key: str):
+        user_id = self._user_id()
+        if user_id is None:
+            yield rx.redirect("/login?next=/dashboard")
+            return
+        job_id = str(job_id)[:32]
+        self.busy_job = job_id
+        yield
+        try:
+            await asyncio.to_thread(fn, job_id, user_id=user_id)
+        except DomainError as exc:
+            self.busy_job = ""
+            yield rx.toast.error(self._err(exc))
+            return
+        except Exception:  # noqa: BLE001 - Redis down on retry: say so plainly
+            self.busy_job = ""
+            yield rx.toast.error(self._tr("generation.queue_unavailable"))
+            return
+        self.busy_job = ""
+        self._refresh_user()
+        self._load(user_id)
+        yield rx.toast.success(self._tr(ok_key))
+
+    @rx.event
+    async def cancel(self, job_id: str):
+        """Cancel a queued job (its reserved credits are released)."""
+        async for update in self._act(dashboard.cancel_job, job_id, "dash.canceled"):
+            yield update
+
+    @rx.event
+    async def retry(self, job_id: str):
+        """Send a failed job back to the queue."""
+        async for update in self._act(dashboard.retry_job, job_id, "dash.retried"):
+            yield update
+
+
+def job_row(j) -> rx.Component:
+    """One recent job: date, status, what is happening, actions."""
+    jid = j["id"].to(str)
+    return rx.card(
+        rx.flex(
+            rx.vstack(
+                rx.hstack(
+                    rx.badge(
+                        j["status_label"].to(str),
+                        color_scheme=rx.match(
+                            j["status"].to(str),
+                            ("DONE", "green"),
+                            ("FAILED", "red"),
+                            ("CANCELED", "gray"),
+                            "amber",
+                        ),
+                    ),
+                    rx.text(j["date"].to(str), size="1", color_scheme="gray"),
+                    align="center",
+                ),
+                rx.text(j["stage"].to(str), size="2", class_name="job-stage"),
+                spacing="1",
+                flex="1",
+                min_width="0",
+            ),
+            rx.hstack(
+                rx.cond(
+                    j["can_cancel"].to(bool),
+                    rx.button(
+                        tr("dash.cancel"),
+                        on_click=DashboardState.cancel(jid),
+                        variant="soft",
+                        color_scheme="gray",
+                        class_name="job-cancel",
+                        loading=DashboardState.busy_job == jid,
+                    ),
+                ),
+                rx.cond(
+                    j["can_retry"].to(bool),
+                    rx.button(
+                        tr("dash.retry"),
+                        on_click=DashboardState.retry(jid),
+                        class_name="job-retry",
+                        loading=DashboardState.busy_job == jid,
+                    ),
+                ),
+                rx.link(rx.button(tr("dash.open"), variant="outline"), href="/job/" + jid),
+                spacing="2",
+            ),
+            gap="2",
+            wrap="wrap",
+            align="center",
+            width="100%",
+        ),
+        width="100%",
+        class_name="dash-job",
+    )
+
+
+def dashboard_page() -> rx.Component:
+    """The dashboard page body."""
+    return page_shell(
+        rx.heading(tr("dash.title"), size="7", align_self="start"),
+        rx.flex(
+            rx.card(
+                rx.vstack(
+                    rx.text(tr("dash.available"), size="2", color_scheme="gray"),
+                    rx.heading(DashboardState.balance, size="7", color=ROSE, id="dash-available"),
+                    spacing="1",
+                ),
+                flex="1",
+                min_width="140px",
+            ),
+            rx.card(
+                rx.vstack(
+                    rx.text(tr("dash.held"), size="2", color_scheme="gray"),
+                    rx.heading(DashboardState.held, size="7", id="dash-held"),
+                    spacing="1",
+                ),
+                flex="1",
+                min_width="140px",
+            ),
+            rx.link(
+                rx.button(rx.icon("gem", size=16), tr("dash.buy"), size="3", width="100%"),
+                href="/credits",
+                id="dash-buy",
+                flex="1",
+                min_width="140px",
+            ),
+            gap="3",
+            wrap="wrap",
+            width="100%",
+            align="center",
+        ),
+        rx.heading(tr("dash.recent"), size="5", align_self="start"),
+        rx.cond(
+            DashboardState.recent.length() > 0,
+            rx.vstack(
+                rx.foreach(DashboardState.recent, job_row), width="100%", spacing="2", id="recent-jobs"
+            ),
+            rx.text(tr("dash.no_jobs"), color_scheme="gray", align_self="start"),
+        ),
+        rx.heading(tr("dash.ledger"), size="5", align_self="start"),
+        rx.box(
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(tr(k))
+                            for k in ("col.date", "col.what", "col.change", "col.balance", "col.reason")
+                        ]
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        DashboardState.ledger_rows,
+                        lambda r: rx.table.row(
+                            rx.table.cell(r["date"]),
+                            rx.table.cell(r["kind"]),
+                            rx.table.cell(r["delta"]),
+                            rx.table.cell(r["balance"]),
+                            rx.table.cell(r["reason"]),
+                        ),
+                    )
+                ),
+                size="1",
+                width="100%",
+                id="dash-ledger",
+            ),
+            width="100%",
+            overflow_x="auto",
+        ),
+        rx.hstack(
+            rx.button(
+                tr("credits.newer"),
+                on_click=DashboardState.go_to_ledger_page(DashboardState.ledger_page - 1),
+                disabled=DashboardState.ledger_page <= 1,
+                variant="soft",
+            ),
+            rx.text(DashboardState.ledger_page, " / ", DashboardState.ledger_pages, size="2"),
+            rx.button(
+                tr("credits.older"),
+                on_click=DashboardState.go_to_ledger_page(DashboardState.ledger_page + 1),
+                disabled=DashboardState.ledger_page >= DashboardState.ledger_pages,
+                variant="soft",
+            ),
+            align="center",
+            spacing="3",
+        ),
+    )

@@ -1,0 +1,165 @@
+"""Gallery, variant page, ZIP download, deletion and the Russian UI in a real browser, on desktop and phone."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import pytest
+
+from lashme import auth, uploads
+from lashme.db import session_scope
+from lashme.generation import run as run_job
+from lashme.models import Job
+from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def _account(email: str, jobs: int) -> tuple[str, list[str]]:
+    with session_scope() as s:
+        user = auth.sign_up(s, email=email, password="Lashes2026", signup_bonus=3)
+        user_id = user.id
+        token = auth.start_session(s, user_id=user_id)
+    ids = []
+    for photo in (chelsea_jpeg, coffee_jpeg, astronaut_jpeg)[:jobs]:
+        job = uploads.submit_photo(photo(), user_id=user_id, anon_token=None, enqueue=False)
+        run_job(job.id)
+        ids.append(job.id)
+    if ids:
+        with session_scope() as s:
+            s.get(Job, ids[0]).note = "Anna volume set"
+    return token, ids
+
+
+def _context(browser, app_url, token, viewport):
+    ctx = browser.new_context(viewport=viewport, accept_downloads=True, locale="en-US")
+    if token:
+        ctx.add_cookies([{"name": "lashme_session", "value": token, "url": app_url}])
+    return ctx
+
+
+def _tiles(page, n):
+    page.wait_for_function(f"document.querySelectorAll('.gallery-tile').length === {n}", timeout=30_000)
+
+
+def _click(page, selector):
+    """Click once no toast covers the page (toasts sit at the bottom, over phone buttons)."""
+    page.wait_for_function("document.querySelectorAll('[data-sonner-toast]').length === 0", timeout=20_000)
+    page.locator(selector).click()
+
+
+def _no_sideways_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("device", list(VIEWPORTS))
+def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url, browser, device):
+    token, jobs = _account(f"gallery-{device}@example.com", 3)
+    bob_token, _ = _account(f"bob-{device}@example.com", 0)
+    ctx = _context(browser, app_url, token, VIEWPORTS[device])
+    page = ctx.new_page()
+    page.goto(app_url + "/gallery")
+    _tiles(page, 12)
+    assert _no_sideways_scroll(page), f"/gallery scrolls sideways on {device}"
+    srcs = page.eval_on_selector_all("img.gallery-thumb", "els => els.map(e => e.getAttribute('src'))")
+    assert len(srcs) == 12 and all("/thumb.jpg" in s for s in srcs)
+    assert jobs[2] in srcs[0]  # newest first
+    sizes = page.eval_on_selector_all(
+        ".fav-button, #lang-switch, #sign-out", "els => els.map(e => e.getBoundingClientRect().height)"
+    )
+    assert min(sizes) >= 44, sizes
+
+    # favorite one, filter to favorites, back
+    page.locator(".fav-button").nth(5).click()
+    page.wait_for_function(
+        "document.querySelectorAll('.fav-button.is-favorite').length === 1", timeout=20_000
+    )
+    _click(page, "#filter-favorites")
+    _tiles(page, 1)
+    _click(page, "#filter-favorites")
+    _tiles(page, 12)
+
+    # search by the job note, then by a preset name
+    page.fill("#gallery-search", "anna")
+    page.locator("#gallery-search").press("Enter")
+    _tiles(page, 4)
+    assert all(jobs[0] in s for s in page.eval_on_selector_all("img.gallery-thumb", "e => e.map(i => i.src)"))
+    page.fill("#gallery-search", "warm glow")
+    page.locator("#gallery-search").press("Enter")
+    _tiles(page, 3)
+    page.fill("#gallery-search", "")
+    page.locator("#gallery-search").press("Enter")
+    _tiles(page, 12)
+
+    # variant page: before/after slider
+    page.locator(".tile-link").first.click()
+    page.wait_for_url(re.compile(r".*/variant/[0-9a-f]{32}$"), timeout=30_000)
+    variant_url = page.url
+    page.locator("img.compare-before").wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lm-compare img')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+    assert "original_preview.jpg" in page.locator("img.compare-before").get_attribute("src")
+    page.locator("#compare").fill("20")
+    page.wait_for_function(
+        "/(^|[^0-9])(80|20)%/.test(getComputedStyle(document.querySelector('img.compare-before')).clipPath)",
+        timeout=10_000,
+    )
+    assert _no_sideways_scroll(page), f"/variant scrolls sideways on {device}"
+
+    # unlock, then download all unlocked as a ZIP
+    page.locator("#variant-unlock").click()
+    page.locator("#download-full").wait_for(timeout=20_000)
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '2'", timeout=20_000)
+    with page.expect_download(timeout=30_000) as dl_info:
+        _click(page, "#download-zip")
+    zip_url = dl_info.value.url
+    with zipfile.ZipFile(io.BytesIO(open(dl_info.value.path(), "rb").read())) as zf:
+        names = zf.namelist()
+    assert len(names) == 1 and re.fullmatch(rf"lashme-{jobs[2][:8]}-1-\w+\.jpg", names[0]), names
+
+    # another user (and a visitor) can neither open the variant page nor use the ZIP link
+    bob = _context(browser, app_url, bob_token, VIEWPORTS[device])
+    bp = bob.new_page()
+    bp.goto(variant_url)
+    bp.locator("#variant-not-found").wait_for(timeout=20_000)
+    assert bp.request.get(zip_url).status == 404
+    bob.close()
+    stranger = browser.new_context()
+    assert stranger.request.get(zip_url).status == 404
+    stranger.close()
+    assert page.request.get(zip_url).status == 200
+
+    # delete the variant: back to the gallery, one tile fewer
+    _click(page, "#variant-delete")
+    page.locator("#confirm-delete").click()
+    page.wait_for_url(re.compile(r".*/gallery$"), timeout=30_000)
+    _tiles(page, 11)
+
+    # switch to Russian: labels change and stay changed for this account
+    assert page.locator("#nav-gallery").text_content() == "Gallery"
+    _click(page, "#lang-switch")
+    page.wait_for_function(
+        "document.querySelector('#nav-gallery')?.textContent === 'Галерея'", timeout=30_000
+    )
+    page.get_by_text("Ваша галерея").wait_for(timeout=20_000)
+    page.goto(app_url + "/dashboard")
+    page.get_by_text("Последние обработки").wait_for(timeout=20_000)
+    assert page.locator("#dash-available").text_content() == "2"
+    assert _no_sideways_scroll(page), f"/dashboard scrolls sideways on {device}"
+    ctx.close()
+
+
+def test_visitor_with_a_russian_browser_gets_russian_and_unknown_pages_get_a_404(app_url, browser):
+    ctx = browser.new_context(locale="ru-RU", extra_http_headers={"Accept-Language": "ru-RU,ru;q=0.9"})
+    page = ctx.new_page()
+    page.goto(app_url + "/")
+    page.get_by_text("Студийные фото ваших работ за секунды").wait_for(timeout=30_000)
+    page.goto(app_url + "/no-such-page")
+    page.locator("#not-found-title").wait_for(timeout=30_000)
+    ctx.close()

@@ -1,0 +1,263 @@
+"""Gallery queries (filters, sort, search, pagination), favorites, notes, deletion, ZIPs — and ownership."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from lashme import auth, dashboard, downloads, gallery, unlocks, uploads
+from lashme.db import session_scope
+from lashme.errors import DomainError, NotFound
+from lashme.generation import run as run_job
+from lashme.jobs import variants_of
+from lashme.models import Job, JobStatus, LedgerEntry, Variant
+from lashme.storage.base import job_prefix
+from tests.dbutil import count
+from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg
+
+
+def _user(email):
+    with session_scope() as s:
+        return auth.sign_up(s, email=email, password="Secret123", signup_bonus=3).id
+
+
+def _job(user_id, photo, *, created=None, note=None):
+    job = uploads.submit_photo(photo, user_id=user_id, anon_token=None, enqueue=False)
+    run_job(job.id)
+    with session_scope() as s:
+        values = {}
+        if created:
+            values["created_at"] = created
+        if note:
+            values["note"] = note
+        if values:
+            s.execute(update(Job).where(Job.id == job.id).values(**values))
+    return job.id
+
+
+@pytest.fixture
+def three_jobs(clean_db, redis_conn):
+    alice, bob = _user("alice@example.com"), _user("bob@example.com")
+    t0 = datetime(2026, 3, 8, 12, tzinfo=UTC)
+    old = _job(alice, chelsea_jpeg(), created=t0, note="Maria classic lashes")
+    mid = _job(alice, coffee_jpeg(), created=t0 + timedelta(days=1))
+    new = _job(alice, astronaut_jpeg(), created=t0 + timedelta(days=2), note="brows for Olga")
+    bobs = _job(bob, chelsea_jpeg())
+    return {"alice": alice, "bob": bob, "old": old, "mid": mid, "new": new, "bobs": bobs}
+
+
+def _list(user_id, **kw):
+    with session_scope() as s:
+        return gallery.list_items(s, user_id=user_id, query=gallery.GalleryQuery(**kw))
+
+
+def test_newest_first_then_variant_order_and_only_mine(three_jobs):
+    page = _list(three_jobs["alice"])
+    assert page.total == 12 and not page.has_more
+    assert [i.job_id for i in page.items[::4]] == [three_jobs["new"], three_jobs["mid"], three_jobs["old"]]
+    assert [i.index for i in page.items[:4]] == [0, 1, 2, 3]
+    assert three_jobs["bobs"] not in {i.job_id for i in page.items}
+    assert all(i.thumb_key.endswith("/thumb.jpg") for i in page.items)
+    oldest = _list(three_jobs["alice"], sort="oldest")
+    assert oldest.items[0].job_id == three_jobs["old"]
+
+
+def test_pagination_is_stable_and_complete(three_jobs):
+    seen = []
+    offset = 0
+    while True:
+        page = _list(three_jobs["alice"], offset=offset, limit=5)
+        seen += [(i.job_id, i.variant_id) for i in page.items]
+        offset += 5
+        if not page.has_more:
+            break
+    assert len(seen) == 12 and len(set(seen)) == 12
+    assert seen == [(i.job_id, i.variant_id) for i in _list(three_jobs["alice"]).items]
+
+
+def test_favorites_filter_and_favorites_first(three_jobs):
+    alice = three_jobs["alice"]
+    with session_scope() as s:
+        oldest_last = variants_of(s, three_jobs["old"])[3].id
+        gallery.set_favorite(s, user_id=alice, variant_id=oldest_last, favorite=True)
+    favs = _list(alice, favorites=True)
+    assert [i.variant_id for i in favs.items] == [oldest_last] and favs.items[0].favorite
+    first = _list(alice, sort="favorites")
+    assert first.items[0].variant_id == oldest_last
+    assert first.items[1].job_id == three_jobs["new"]
+    with session_scope() as s:
+        gallery.set_favorite(s, user_id=alice, variant_id=oldest_last, favorite=False)
+    assert _list(alice, favorites=True).total == 0
+
+
+def test_unlocked_preset_and_status_filters(three_jobs):
+    alice = three_jobs["alice"]
+    with session_scope() as s:
+        v = variants_of(s, three_jobs["mid"])[1]
+        unlocks.unlock_variant(s, user_id=alice, variant_id=v.id, cost=1)
+    got = _list(alice, unlocked=True)
+    assert [i.variant_id for i in got.items] == [v.id] and got.items[0].unlocked
+    warm = _list(alice, preset=v.preset)
+    assert warm.total == 3 and {i.preset for i in warm.items} == {v.preset}
+    assert _list(alice, status="DONE").total == 12
+    # a failed job has no variants: it still shows up under its status
+    failed = uploads.submit_photo(coffee_jpeg(), user_id=alice, anon_token=None, enqueue=False).id
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == failed).values(status="FAILED", error_key="generation.failed"))
+    f = _list(alice, status="FAILED")
+    assert [(i.job_id, i.variant_id, i.error_key) for i in f.items] == [(failed, "", "generation.failed")]
+
+
+def test_search_by_preset_name_in_both_languages_date_and_note(three_jobs):
+    alice = three_jobs["alice"]
+    assert {i.preset for i in _list(alice, search="warm glow").items} == {"warm_glow"}
+    assert {i.preset for i in _list(alice, search="Мягкий").items} == {"soft_focus"}
+    assert {i.job_id for i in _list(alice, search="2026-03-09").items} == {three_jobs["mid"]}
+    assert {i.job_id for i in _list(alice, search="08.03.2026").items} == {three_jobs["old"]}
+    assert {i.job_id for i in _list(alice, search="olga").items} == {three_jobs["new"]}
+    assert _list(alice, search="100%_").total == 0  # LIKE wildcards are literal
+    assert _list(three_jobs["bob"], search="olga").total == 0
+
+
+def test_ownership_of_every_write(three_jobs, storage):
+    bob = three_jobs["bob"]
+    with session_scope() as s:
+        vid = variants_of(s, three_jobs["new"])[0].id
+    with pytest.raises(NotFound), session_scope() as s:
+        gallery.set_favorite(s, user_id=bob, variant_id=vid, favorite=True)
+    with pytest.raises(NotFound), session_scope() as s:
+        gallery.set_note(s, user_id=bob, job_id=three_jobs["new"], note="mine now")
+    with pytest.raises(NotFound), session_scope() as s:
+        gallery.delete_variant(s, user_id=bob, variant_id=vid, storage=storage)
+    with pytest.raises(NotFound), session_scope() as s:
+        gallery.delete_job(s, user_id=bob, job_id=three_jobs["new"], storage=storage)
+    with pytest.raises(NotFound):
+        downloads.build_zip(three_jobs["new"], user_id=bob)
+    with pytest.raises(NotFound):
+        dashboard.cancel_job(three_jobs["new"], user_id=bob)
+    with pytest.raises(NotFound):
+        dashboard.retry_job(three_jobs["new"], user_id=bob, enqueue=False)
+    with session_scope() as s:
+        assert count(s, Variant, Variant.job_id == three_jobs["new"]) == 4
+        assert s.get(Job, three_jobs["new"]).note == "brows for Olga"
+
+
+def test_delete_variant_removes_files_and_row_but_keeps_the_ledger(three_jobs, storage):
+    alice = three_jobs["alice"]
+    with session_scope() as s:
+        vs = variants_of(s, three_jobs["old"])
+        unlocks.unlock_variant(s, user_id=alice, variant_id=vs[0].id, cost=1)
+        keys = [vs[0].full_key, vs[0].thumb_key, vs[0].preview_key, vs[0].insta_key]
+    assert all(storage.exists(k) for k in keys)
+    with session_scope() as s:
+        gallery.delete_variant(s, user_id=alice, variant_id=vs[0].id, storage=storage)
+    assert not any(storage.exists(k) for k in keys)
+    assert storage.exists(vs[1].full_key)
+    with session_scope() as s:
+        assert count(s, Variant, Variant.job_id == three_jobs["old"]) == 3
+        assert count(s, LedgerEntry, LedgerEntry.variant_id == vs[0].id) == 1
+    # deleting the last variants takes the job and its original with it
+    for v in vs[1:]:
+        with session_scope() as s:
+            gallery.delete_variant(s, user_id=alice, variant_id=v.id, storage=storage)
+    with session_scope() as s:
+        assert s.get(Job, three_jobs["old"]) is None
+    assert not storage.exists(f"{job_prefix(three_jobs['old'], alice)}original.jpg")
+
+
+def test_delete_job_needs_a_finished_job(three_jobs, storage):
+    alice = three_jobs["alice"]
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == three_jobs["mid"]).values(status="PROCESSING"))
+    with pytest.raises(DomainError) as err, session_scope() as s:
+        gallery.delete_job(s, user_id=alice, job_id=three_jobs["mid"], storage=storage)
+    assert err.value.key == "job.busy"
+    with session_scope() as s:
+        gallery.delete_job(s, user_id=alice, job_id=three_jobs["new"], storage=storage)
+    with session_scope() as s:
+        assert (
+            s.get(Job, three_jobs["new"]) is None
+            and count(s, Variant, Variant.job_id == three_jobs["new"]) == 0
+        )
+    assert not storage.exists(f"{job_prefix(three_jobs['new'], alice)}original.jpg")
+
+
+def test_zip_holds_exactly_the_unlocked_full_files(three_jobs, storage):
+    alice = three_jobs["alice"]
+    with pytest.raises(NotFound) as err:
+        downloads.build_zip(three_jobs["new"], user_id=alice)
+    assert err.value.key == "gallery.nothing_unlocked"
+    with session_scope() as s:
+        vs = variants_of(s, three_jobs["new"])
+        for v in (vs[0], vs[2]):
+            unlocks.unlock_variant(s, user_id=alice, variant_id=v.id, cost=1)
+    name, data = downloads.build_zip(three_jobs["new"], user_id=alice)
+    assert name.endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        assert names == [downloads.entry_name(three_jobs["new"], v.index, v.preset) for v in (vs[0], vs[2])]
+        assert zf.read(names[0]) == storage.get(vs[0].full_key)
+
+
+def test_zip_url_signature(three_jobs):
+    url = downloads.zip_url("abc", user_id=7, expires_in=60)
+    q = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))
+    assert downloads.check_zip_signature("abc", q["u"], q["e"], q["s"]) == 7
+    for args in (("abd", q["u"], q["e"], q["s"]), ("abc", "8", q["e"], q["s"]), ("abc", q["u"], q["e"], "x")):
+        with pytest.raises(DomainError):
+            downloads.check_zip_signature(*args)
+    with pytest.raises(DomainError) as err:
+        downloads.check_zip_signature("abc", q["u"], q["e"], q["s"], now=int(q["e"]) + 1)
+    assert err.value.key == "files.link_expired"
+
+
+def test_cancel_and_retry_settle_credits(three_jobs):
+    from lashme import ledger, pricing
+
+    alice = three_jobs["alice"]
+    with session_scope() as s:
+        pricing.set_price(s, "generation_cost", 1, actor="test")
+    job = uploads.submit_photo(chelsea_jpeg(), user_id=alice, anon_token=None, enqueue=False)
+    with session_scope() as s:
+        assert ledger.get_balance(s, alice).held == 1
+    with pytest.raises(DomainError) as err:
+        dashboard.retry_job(job.id, user_id=alice, enqueue=False)
+    assert err.value.key == "job.not_retryable"
+    dashboard.cancel_job(job.id, user_id=alice)
+    with session_scope() as s:
+        assert s.get(Job, job.id).status == JobStatus.CANCELED
+        bal = ledger.get_balance(s, alice)
+        assert (bal.held, bal.available) == (0, 3)
+        rows = dashboard.recent_jobs(s, user_id=alice, positions=False)
+    assert rows[0].id == job.id and rows[0].stage_key == "dash.stage_canceled" and not rows[0].can_cancel
+    with pytest.raises(DomainError) as err:
+        dashboard.cancel_job(job.id, user_id=alice)
+    assert err.value.key == "job.not_cancelable"
+    with session_scope() as s:
+        s.execute(
+            update(Job)
+            .where(Job.id == three_jobs["mid"])
+            .values(status="FAILED", error_key="generation.storage_failed")
+        )
+        row = next(
+            r for r in dashboard.recent_jobs(s, user_id=alice, positions=False) if r.id == three_jobs["mid"]
+        )
+    assert row.can_retry and row.stage_key == "generation.storage_failed"
+    dashboard.retry_job(three_jobs["mid"], user_id=alice, enqueue=False)
+    with session_scope() as s:
+        assert s.get(Job, three_jobs["mid"]).status == JobStatus.PENDING
+
+
+def test_original_preview_is_small_and_made_once(three_jobs, storage):
+    with session_scope() as s:
+        original = s.get(Job, three_jobs["new"]).original_key
+    key = downloads.ensure_original_preview(original, storage=storage)
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(storage.get(key)))
+    assert max(img.size) == 480
+    assert downloads.ensure_original_preview(original, storage=storage) == key

@@ -1,0 +1,141 @@
+"""Gallery, variant, dashboard and language handlers called directly, as the owner, another user and a visitor."""
+
+from __future__ import annotations
+
+import pytest
+
+import lashme.lashme  # noqa: F401 - registers the app's states
+from lashme import auth, i18n, uploads
+from lashme.db import session_scope
+from lashme.generation import run as run_job
+from lashme.jobs import variants_of
+from lashme.models import Job, User, Variant
+from lashme.ui.pages.dashboard import DashboardState
+from lashme.ui.pages.gallery import GalleryState
+from lashme.ui.pages.variant import VariantState
+from lashme.ui.state import SessionState
+from tests.dbutil import count
+from tests.photos import chelsea_jpeg
+from tests.unit.test_handlers import _drain, _spec_text, _state
+
+
+def _user(email):
+    with session_scope() as s:
+        user = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3)
+        return user.id, auth.start_session(s, user_id=user.id)
+
+
+@pytest.fixture
+def world(clean_db, redis_conn):
+    alice, alice_token = _user("alice@example.com")
+    _, bob_token = _user("bob@example.com")
+    job = uploads.submit_photo(chelsea_jpeg(), user_id=alice, anon_token=None, enqueue=False)
+    run_job(job.id)
+    with session_scope() as s:
+        vids = [v.id for v in variants_of(s, job.id)]
+    return {"alice": alice, "alice_token": alice_token, "bob_token": bob_token, "job": job.id, "vids": vids}
+
+
+def test_gallery_state_holds_only_the_callers_tiles(world):
+    visitor = _state(GalleryState, anon="v")
+    assert "/login" in _spec_text(GalleryState.on_load.fn(visitor)) and visitor.items == []
+    bob = _state(GalleryState, token=world["bob_token"])
+    GalleryState.on_load.fn(bob)
+    assert bob.items == [] and bob.total == 0
+    alice = _state(GalleryState, token=world["alice_token"])
+    GalleryState.on_load.fn(alice)
+    assert [t["id"] for t in alice.items] == world["vids"]
+    assert all("/thumb.jpg" in t["thumb_url"] for t in alice.items)
+    assert not any("full.jpg" in t["thumb_url"] or "preview.jpg" in t["thumb_url"] for t in alice.items)
+    GalleryState.set_sort_order.fn(alice, "'; drop table jobs")
+    assert alice.sort == "newest"
+    GalleryState.run_search.fn(alice, {"q": "crisp"})
+    assert [t["label"] for t in alice.items] == ["Crisp detail"]
+
+
+def test_favorite_and_delete_refuse_other_peoples_variants(world):
+    vid = world["vids"][0]
+    bob = _state(GalleryState, token=world["bob_token"])
+    GalleryState.on_load.fn(bob)
+    out = _drain(GalleryState.toggle_favorite.fn(bob, vid))
+    assert "does not exist or is not yours" in _spec_text(out)
+    bob.confirm_kind, bob.confirm_id = "variant", vid
+    out = _drain(GalleryState.confirm_delete.fn(bob))
+    assert "does not exist or is not yours" in _spec_text(out)
+    bob.confirm_kind, bob.confirm_id = "job", world["job"]
+    _drain(GalleryState.confirm_delete.fn(bob))
+    with session_scope() as s:
+        assert count(s, Variant, Variant.job_id == world["job"]) == 4
+        assert not any(v.favorite for v in variants_of(s, world["job"]))
+    alice = _state(GalleryState, token=world["alice_token"])
+    GalleryState.on_load.fn(alice)
+    _drain(GalleryState.toggle_favorite.fn(alice, vid))
+    assert alice.items[0]["favorite"] is True
+    GalleryState.ask_delete.fn(alice, vid, world["job"])
+    assert (alice.confirm_kind, alice.confirm_id) == ("variant", vid)
+    _drain(GalleryState.confirm_delete.fn(alice))
+    assert vid not in [t["id"] for t in alice.items] and len(alice.items) == 3
+
+
+def test_variant_page_and_downloads_are_the_owners_only(world, monkeypatch):
+    vid = world["vids"][1]
+    monkeypatch.setattr(VariantState, "_route_variant_id", lambda self: vid)
+    bob = _state(VariantState, token=world["bob_token"])
+    _drain(VariantState.on_load.fn(bob))
+    assert bob.not_found and bob.v == {}
+    bob.v = {"id": vid, "job_id": world["job"]}  # a forged client-side state changes nothing
+    assert "/files/" not in _spec_text(VariantState.download.fn(bob, "full"))
+    assert "/dl/zip/" not in _spec_text(_drain(VariantState.download_zip.fn(bob)))
+    _drain(VariantState.unlock.fn(bob))
+    visitor = _state(VariantState, anon="x")
+    assert "/login" in _spec_text(_drain(VariantState.on_load.fn(visitor)))
+
+    alice = _state(VariantState, token=world["alice_token"])
+    _drain(VariantState.on_load.fn(alice))
+    assert not alice.not_found and alice.v["id"] == vid and not alice.v["unlocked"]
+    assert "original_preview.jpg" in alice.v["before_url"] and "preview.jpg" in alice.v["preview_url"]
+    assert "unlock at least one" in _spec_text(_drain(VariantState.download_zip.fn(alice))).lower()
+    _drain(VariantState.unlock.fn(alice))
+    assert alice.v["unlocked"] and alice.balance == 2
+    assert "/dl/zip/" in _spec_text(_drain(VariantState.download_zip.fn(alice)))
+    assert "insta.jpg" in _spec_text(VariantState.download.fn(alice, "insta"))
+    VariantState.save_note.fn(alice, {"note": "  Anna   volume  "})
+    with session_scope() as s:
+        assert s.get(Job, world["job"]).note == "Anna volume"
+
+
+def test_dashboard_cancel_and_retry_refuse_other_users(world):
+    bob = _state(DashboardState, token=world["bob_token"])
+    DashboardState.on_load.fn(bob)
+    assert bob.recent == []
+    out = _drain(DashboardState.cancel.fn(bob, world["job"]))
+    assert "does not exist or is not yours" in _spec_text(out)
+    alice = _state(DashboardState, token=world["alice_token"])
+    DashboardState.on_load.fn(alice)
+    assert [j["id"] for j in alice.recent] == [world["job"]]
+    assert alice.recent[0]["stage"] == "4 variants ready"
+    out = _drain(DashboardState.cancel.fn(alice, world["job"]))
+    assert "already finished and cannot be canceled" in _spec_text(out)
+    assert alice.ledger_rows[0]["kind"] == "Welcome bonus"
+
+
+def test_language_is_remembered_per_user_and_translates_errors(world):
+    st = _state(SessionState, token=world["alice_token"])
+    SessionState.set_language.fn(st, "ru-RU")
+    assert st.locale == "ru" and st.t["nav.gallery"] == "Галерея"
+    SessionState.set_language.fn(st, "klingon")
+    assert st.locale == "ru"
+    assert "reload" in _spec_text(SessionState.toggle_language.fn(st))
+    assert st.locale == "en"
+    SessionState.toggle_language.fn(st)
+    assert st.locale == "ru"
+    with session_scope() as s:
+        assert s.get(User, world["alice"]).locale == "ru"
+    # a new browser of the same user (no cookie, English browser) gets Russian from the account
+    gal = _state(GalleryState, token=world["alice_token"])
+    GalleryState.on_load.fn(gal)
+    assert gal.locale == "ru" and gal.items[0]["label"] == i18n.translate("preset.natural", "ru")
+    bob = _state(VariantState, token=world["bob_token"])
+    bob.locale = "ru"
+    bob.v = {"id": world["vids"][0], "job_id": world["job"]}
+    assert "не ваш" in _spec_text(VariantState.download.fn(bob, "full"))
