@@ -1,4 +1,9 @@
-"""``GET /dl/zip/{job_id}?u=&e=&s=``: the "download all unlocked" ZIP (see :mod:`lashme.downloads`).
+"""User-bound downloads (see :mod:`lashme.downloads`).
+
+- ``GET /dl/zip/{job_id}?u=&e=&s=``: the "download all unlocked" ZIP.
+- ``GET /dl/variant/{variant_id}/{full|insta}?u=&e=&s=``: one unlocked file;
+  answered with a redirect (303) to the storage's own URL valid for
+  :data:`HANDOFF_TTL` seconds (a signed ``/files/…`` URL or an S3 presigned GET).
 
 Served only when the HMAC signature and expiry check out AND the request
 carries the signed-in session (``lashme_session`` cookie) of the user the URL
@@ -11,14 +16,17 @@ import asyncio
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from lashme import auth, downloads
+from lashme import auth, downloads, job_views
 from lashme.db import session_scope
 from lashme.errors import LinkInvalid, NotFound
+from lashme.storage import get_storage
 from lashme.storage.base import StorageError
 
 SESSION_COOKIE = "lashme_session"
+#: seconds the storage URL behind a checked variant download stays valid
+HANDOFF_TTL = 60
 
 
 def _session_user(token: str | None) -> int | None:
@@ -51,3 +59,27 @@ async def serve_zip(request: Request) -> Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+async def serve_variant(request: Request) -> Response:
+    """Redirect the right signed-in user to one unlocked file; 403 bad link, 404 anyone else."""
+    variant_id = request.path_params["variant_id"][:32]
+    kind = request.path_params["kind"]
+    if kind not in downloads.VARIANT_KINDS:
+        return PlainTextResponse("Not found", status_code=404)
+    q = request.query_params
+    try:
+        user_id = downloads.check_signature(
+            f"variant-{kind}", variant_id, q.get("u", ""), q.get("e", ""), q.get("s", "")
+        )
+    except LinkInvalid as exc:
+        return PlainTextResponse(exc.message, status_code=403)
+    caller = await asyncio.to_thread(_session_user, request.cookies.get(SESSION_COOKIE))
+    if caller != user_id:
+        return PlainTextResponse("Not found", status_code=404)
+    try:
+        key, name = await asyncio.to_thread(job_views.variant_file, variant_id, kind, user_id=user_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    url = get_storage().url(key, expires_in=HANDOFF_TTL, download_name=name)
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "private, no-store"})

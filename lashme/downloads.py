@@ -1,10 +1,11 @@
-r"""Downloads beyond single files: the "all unlocked" ZIP of a job and the original's preview.
+r"""Downloads of unlocked work: single variant files, the "all unlocked" ZIP, the original's preview.
 
-The ZIP is served by ``GET /dl/zip/{job_id}?u=&e=&s=`` (``lashme.files_api``)
-with ``s = base64url(HMAC-SHA256(signing_key, "zip" "\n" job_id "\n" u "\n" e))``
-(RFC 2104).  The route also requires the signed-in session of user ``u``,
+Download links are bound to one user: ``GET /dl/zip/{job_id}?u=&e=&s=`` and
+``GET /dl/variant/{variant_id}/{full|insta}?u=&e=&s=`` (``lashme.download_routes``)
+carry ``s = base64url(HMAC-SHA256(signing_key, purpose "\n" id "\n" u "\n" e))``
+(RFC 2104), and the route also requires the signed-in session of user ``u``,
 so a leaked link is useless to anyone else; ownership and unlocks are
-checked again when the archive is built.  Entries are stored uncompressed
+checked again when the file is served.  Entries are stored uncompressed
 (JPEG does not shrink) and the archive is built in memory: at most 4 full-size
 JPEGs of a few MB each.
 """
@@ -31,25 +32,34 @@ from lashme.storage import Storage, get_storage
 from lashme.storage.base import StorageError
 
 ZIP_ROUTE = "/dl/zip/"
+VARIANT_ROUTE = "/dl/variant/"
+VARIANT_KINDS = ("full", "insta")
 
 
-def _sign(job_id: str, user_id: int, expires: int) -> str:
-    msg = f"zip\n{job_id}\n{user_id}\n{expires}".encode()
+def _sign(purpose: str, object_id: str, user_id: int, expires: int) -> str:
+    msg = f"{purpose}\n{object_id}\n{user_id}\n{expires}".encode()
     digest = hmac.new(get_settings().signing_key(), msg, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def zip_url(job_id: str, *, user_id: int, expires_in: int | None = None) -> str:
-    """A relative, signed, expiring URL of the job's ZIP for ``user_id`` (default TTL: ``download_ttl``)."""
+def _user_link(path: str, purpose: str, object_id: str, user_id: int, expires_in: int | None) -> str:
     expires = int(time.time()) + int(expires_in or get_settings().download_ttl)
-    query = urlencode({"u": user_id, "e": expires, "s": _sign(job_id, user_id, expires)})
-    return f"{ZIP_ROUTE}{job_id}?{query}"
+    query = urlencode({"u": user_id, "e": expires, "s": _sign(purpose, object_id, user_id, expires)})
+    return f"{path}?{query}"
 
 
-def check_zip_signature(
-    job_id: str, user: str, expires: str, signature: str, *, now: float | None = None
+def check_signature(
+    purpose: str, object_id: str, user: str, expires: str, signature: str, *, now: float | None = None
 ) -> int:
-    """Validate a ZIP URL's parts; returns the user id it was issued to.
+    """Validate a user-bound link's parts; returns the user id it was issued to.
+
+    Args:
+        purpose: ``"zip"`` or ``"variant-full"`` / ``"variant-insta"``.
+        object_id: the job or variant id in the path.
+        user: the ``u`` query value (user id).
+        expires: the ``e`` query value (epoch seconds).
+        signature: the ``s`` query value.
+        now: current time (tests).
 
     Raises:
         LinkInvalid: ``files.link_invalid`` (tampered) or ``files.link_expired``.
@@ -58,11 +68,35 @@ def check_zip_signature(
         user_id, exp = int(user), int(expires)
     except (TypeError, ValueError):
         raise LinkInvalid("files.link_invalid") from None
-    if not hmac.compare_digest(_sign(job_id, user_id, exp), signature or ""):
+    if not hmac.compare_digest(_sign(purpose, object_id, user_id, exp), signature or ""):
         raise LinkInvalid("files.link_invalid")
     if exp < (time.time() if now is None else now):
         raise LinkInvalid("files.link_expired")
     return user_id
+
+
+def zip_url(job_id: str, *, user_id: int, expires_in: int | None = None) -> str:
+    """A relative, signed, expiring URL of the job's ZIP for ``user_id`` (default TTL: ``download_ttl``)."""
+    return _user_link(f"{ZIP_ROUTE}{job_id}", "zip", job_id, user_id, expires_in)
+
+
+def check_zip_signature(
+    job_id: str, user: str, expires: str, signature: str, *, now: float | None = None
+) -> int:
+    """:func:`check_signature` for a ZIP link."""
+    return check_signature("zip", job_id, user, expires, signature, now=now)
+
+
+def variant_url(variant_id: str, kind: str, *, user_id: int, expires_in: int | None = None) -> str:
+    """A relative, signed, expiring URL of one variant file (``full`` or ``insta``) for ``user_id``.
+
+    Raises:
+        ValueError: unknown ``kind``.
+    """
+    if kind not in VARIANT_KINDS:
+        raise ValueError("kind must be full or insta")
+    path = f"{VARIANT_ROUTE}{variant_id}/{kind}"
+    return _user_link(path, f"variant-{kind}", variant_id, user_id, expires_in)
 
 
 def entry_name(job_id: str, index: int, preset: str) -> str:

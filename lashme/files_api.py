@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from lashme import health
-from lashme.download_routes import serve_zip
+from lashme.download_routes import serve_variant, serve_zip
 from lashme.errors import LinkInvalid
 from lashme.logging_setup import RequestIdMiddleware
 from lashme.storage import LocalStorage, get_storage
@@ -56,6 +56,7 @@ def build_api() -> Starlette:
             Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
             Route("/fal/webhook", fal_webhook, methods=["POST"]),
             Route("/dl/zip/{job_id}", serve_zip, methods=["GET"]),
+            Route("/dl/variant/{variant_id}/{kind}", serve_variant, methods=["GET"]),
             *health.ROUTES,
         ],
         middleware=[Middleware(RequestIdMiddleware)],

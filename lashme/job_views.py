@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.engine import Engine
 
-from lashme import jobs, queue, unlocks
+from lashme import downloads, jobs, queue, unlocks
 from lashme.db import session_scope
 from lashme.errors import MESSAGES, NotFound
 from lashme.models import JobStatus
@@ -101,23 +101,34 @@ def load_job_view(
 
 
 def download_url(
-    variant_id: str,
-    *,
-    user_id: int | None,
-    kind: str = "full",
-    engine: Engine | None = None,
-    storage: Storage | None = None,
+    variant_id: str, *, user_id: int | None, kind: str = "full", engine: Engine | None = None
 ) -> str:
-    """A short-lived signed URL to an unlocked variant's ``full`` or ``insta`` file.
+    """A short-lived download link to an unlocked variant's ``full`` or ``insta`` file.
+
+    The link (``/dl/variant/…``) works only with the signed-in session of
+    ``user_id``; the route checks again and redirects to the storage's own
+    short-lived URL (:func:`variant_file`).
 
     Raises:
         NotFound: ``variant.not_found`` (missing, not the caller's, or not
             unlocked by them) or ``variant.not_ready``.
         ValueError: unknown ``kind``.
     """
+    variant_file(variant_id, kind, user_id=user_id, engine=engine)
+    return downloads.variant_url(variant_id, kind, user_id=user_id)
+
+
+def variant_file(
+    variant_id: str, kind: str, *, user_id: int, engine: Engine | None = None
+) -> tuple[str, str]:
+    """The storage key and download file name of an unlocked variant's ``full``/``insta`` file.
+
+    Raises:
+        NotFound: ``variant.not_found`` (missing, not the user's, not unlocked) or ``variant.not_ready``.
+        ValueError: unknown ``kind``.
+    """
     if kind not in ("full", "insta"):
         raise ValueError("kind must be full or insta")
-    storage = storage or get_storage()
     with session_scope(engine) as s:
         variant, job = jobs.get_owned_variant(s, variant_id, user_id=user_id)
         if not unlocks.is_unlocked(s, user_id=user_id, variant_id=variant_id):
@@ -126,5 +137,4 @@ def download_url(
         if not key:
             raise NotFound("variant.not_ready")
     suffix = "" if kind == "full" else "-4x5"
-    name = f"lashme-{job.id[:8]}-{variant.index + 1}-{variant.preset}{suffix}.jpg"
-    return storage.url(key, expires_in=get_settings().download_ttl, download_name=name)
+    return key, f"lashme-{job.id[:8]}-{variant.index + 1}-{variant.preset}{suffix}.jpg"

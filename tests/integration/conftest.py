@@ -8,6 +8,29 @@ from tests.fakes.s3 import moto_server
 from tests.fal_support import fal  # noqa: F401 - the fal stand-in fixture
 
 
+@pytest.fixture(scope="module")
+def api_url():
+    """The app's own Starlette routes (``build_api()``) served by uvicorn on loopback; yields the base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from lashme.files_api import build_api
+    from lashme.redis_server import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build_api(), host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    t.join(10)
+
+
 @pytest.fixture(scope="session")
 def fake_s3():
     """One moto S3 server for the session (tests make their own buckets with ``new_bucket``)."""

@@ -10,31 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from lashme import auth, ledger, payments, pricing
 from lashme.db import session_scope
-from lashme.files_api import build_api
 from lashme.models import LedgerEntry, LedgerKind, Order, OrderStatus, StripeEvent
-from lashme.redis_server import free_port
 from lashme.settings import get_settings
 from tests.dbutil import count
 from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET, StripeStandIn
-
-
-@pytest.fixture(scope="module")
-def api_url():
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(build_api(), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    t.join(10)
 
 
 @pytest.fixture

@@ -94,15 +94,15 @@ def test_unlock_with_forged_token_is_a_visitor(world):
 def test_download_needs_ownership_and_unlock(world):
     vid = world["vids"][0]
     bob = _state(JobState, token=world["bob_token"])
-    assert "/files/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
+    assert "/dl/variant/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
     alice = _state(JobState, token=world["alice_token"])
     locked = JobState.download.fn(alice, vid, "full")
-    assert "/files/" not in _spec_text(locked)
+    assert "/dl/variant/" not in _spec_text(locked)
     JobState.unlock.fn(alice, vid)
     assert _charges() == (1, 1)
     ok = _spec_text(JobState.download.fn(alice, vid, "full"))
-    assert "/files/" in ok and "full.jpg" in ok
-    assert "/files/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
+    assert f"/dl/variant/{vid}/full?u={world['alice']}" in ok and "/files/" not in ok
+    assert "/dl/variant/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
     with session_scope() as s:
         assert ledger.get_balance(s, world["alice"]).available == 2
 

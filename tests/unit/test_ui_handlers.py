@@ -9,7 +9,7 @@ from lashme import auth, i18n, uploads
 from lashme.db import session_scope
 from lashme.generation import run as run_job
 from lashme.jobs import variants_of
-from lashme.models import Job, User, Variant
+from lashme.models import Job, LedgerEntry, Unlock, User, Variant
 from lashme.ui.pages.dashboard import DashboardState
 from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.variant import VariantState
@@ -85,8 +85,12 @@ def test_variant_page_and_downloads_are_the_owners_only(world, monkeypatch):
     assert bob.not_found and bob.v == {}
     bob.v = {"id": vid, "job_id": world["job"]}  # a forged client-side state changes nothing
     assert "/files/" not in _spec_text(VariantState.download.fn(bob, "full"))
+    assert "/dl/variant/" not in _spec_text(VariantState.download.fn(bob, "full"))
     assert "/dl/zip/" not in _spec_text(_drain(VariantState.download_zip.fn(bob)))
     _drain(VariantState.unlock.fn(bob))
+    with session_scope() as s:  # bob's forged unlock charged nothing and unlocked nothing
+        assert count(s, Unlock) == 0
+        assert count(s, LedgerEntry, LedgerEntry.kind == "unlock") == 0
     visitor = _state(VariantState, anon="x")
     assert "/login" in _spec_text(_drain(VariantState.on_load.fn(visitor)))
 
@@ -98,7 +102,7 @@ def test_variant_page_and_downloads_are_the_owners_only(world, monkeypatch):
     _drain(VariantState.unlock.fn(alice))
     assert alice.v["unlocked"] and alice.balance == 2
     assert "/dl/zip/" in _spec_text(_drain(VariantState.download_zip.fn(alice)))
-    assert "insta.jpg" in _spec_text(VariantState.download.fn(alice, "insta"))
+    assert f"/dl/variant/{vid}/insta?" in _spec_text(VariantState.download.fn(alice, "insta"))
     VariantState.save_note.fn(alice, {"note": "  Anna   volume  "})
     with session_scope() as s:
         assert s.get(Job, world["job"]).note == "Anna volume"
