@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lashme import cancel, jobs, queue
+from lashme import cancel, daily_limits, jobs, pricing, queue
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.jobs import InvalidTransition
@@ -87,6 +87,11 @@ def recent_jobs(
     return out
 
 
+#: how many times the owner may send one failed job back to the queue
+MAX_USER_RETRIES = 3
+RETRY_MESSAGE = "retried by owner"
+
+
 def cancel_job(job_id: str, *, user_id: int, engine: Engine | None = None) -> None:
     """Cancel the user's queued or running job; its reserved credits are released.
 
@@ -103,18 +108,31 @@ def cancel_job(job_id: str, *, user_id: int, engine: Engine | None = None) -> No
 def retry_job(job_id: str, *, user_id: int, engine: Engine | None = None, enqueue: bool = True) -> None:
     """Send the user's failed job back to the queue (credits are reserved again).
 
+    A retry is a new generation: it counts against the user's daily limit, and
+    one job can be retried at most :data:`MAX_USER_RETRIES` times.
+
     Raises:
         NotFound: ``job.not_found``.
-        DomainError: ``job.not_retryable`` unless it is FAILED.
+        DomainError: ``job.not_retryable`` unless it is FAILED; ``job.retry_limit``
+            after :data:`MAX_USER_RETRIES` retries.
+        DailyLimitReached: today's jobs are used up.
         InsufficientCredits: the retry's reservation does not fit the balance; nothing changes.
         redis.exceptions.RedisError: the queue is unreachable (the job stays PENDING;
             the sweeper or a later retry re-queues it).
     """
     with session_scope(engine) as s:
-        jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
+        job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
+        if job.status != JobStatus.FAILED:
+            raise DomainError("job.not_retryable")
+        retried = sum(1 for e in jobs.events_of(s, job_id) if e.message == RETRY_MESSAGE)
+        if retried >= MAX_USER_RETRIES:
+            raise DomainError("job.retry_limit")
+        limit = pricing.get_prices(s).daily_limit_user
+    daily_limits.consume(user_id=user_id, anon_token=None, client_ip=None, limit=limit)
+    with session_scope(engine) as s:
         try:
             jobs.transition(
-                s, job_id, JobStatus.PENDING, expected=[JobStatus.FAILED], message="retried by owner"
+                s, job_id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=RETRY_MESSAGE
             )
         except InvalidTransition:
             raise DomainError("job.not_retryable") from None

@@ -51,6 +51,7 @@ MESSAGES: dict[str, str] = {
     "generation.rejected": "The enhancement service could not process this photo. Please try a different photo.",
     "generation.timed_out": "Enhancing took too long and was stopped. Please try again.",
     "generation.bad_output": "The enhancement service returned unusable results. Please try again.",
+    "job.retry_limit": "This photo has been retried too many times. Please upload it again.",
     "job.not_cancelable": "This job is already finished and cannot be canceled.",
     "generation.timeout": "Enhancing this photo took too long. Please try again.",
     "generation.interrupted": "Enhancing this photo was interrupted. Please try again.",

@@ -261,3 +261,34 @@ def test_original_preview_is_small_and_made_once(three_jobs, storage):
     img = Image.open(io.BytesIO(storage.get(key)))
     assert max(img.size) == 480
     assert downloads.ensure_original_preview(original, storage=storage) == key
+
+
+def test_retries_count_against_the_daily_limit_and_are_capped(three_jobs):
+    from lashme import daily_limits, pricing
+
+    alice = three_jobs["alice"]
+    jid = three_jobs["mid"]
+
+    def fail_it():
+        with session_scope() as s:
+            s.execute(update(Job).where(Job.id == jid).values(status="FAILED", error_key="generation.failed"))
+
+    for _ in range(dashboard.MAX_USER_RETRIES):
+        fail_it()
+        dashboard.retry_job(jid, user_id=alice, enqueue=False)
+    fail_it()
+    with pytest.raises(DomainError) as err:
+        dashboard.retry_job(jid, user_id=alice, enqueue=False)
+    assert err.value.key == "job.retry_limit"
+
+    other = three_jobs["new"]
+    with session_scope() as s:
+        pricing.set_price(s, "daily_limit_user", 1, actor="test")  # a fresh counter with room for 1
+        s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.failed"))
+    dashboard.retry_job(other, user_id=alice, enqueue=False)
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.failed"))
+    with pytest.raises(daily_limits.DailyLimitReached):
+        dashboard.retry_job(other, user_id=alice, enqueue=False)
+    with session_scope() as s:
+        assert s.get(Job, other).status == JobStatus.FAILED
