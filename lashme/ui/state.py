@@ -104,11 +104,18 @@ class SessionState(rx.State):
 
     @rx.event
     def sign_out(self):
-        """End the sign-in session on the server and forget the token."""
+        """End the sign-in session on the server and forget everything this tab held for the user.
+
+        ``reset()`` also clears every page state below this one (gallery tiles,
+        ledger rows, orders…), so the next person on a shared tablet sees none
+        of it; only the browser token and the language stay.
+        """
         with session_scope() as s:
             auth.end_session(s, self.auth_token)
+        anon, locale = self.anon_token, self.locale
+        self.reset()
         self.auth_token = ""
-        self.user_email, self.balance, self.held = "", 0, 0
+        self.anon_token, self.locale = anon, locale
         return rx.redirect("/")
 
     def _apply_language(self, code: str) -> bool:

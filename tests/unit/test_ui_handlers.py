@@ -143,3 +143,16 @@ def test_language_is_remembered_per_user_and_translates_errors(world):
     bob.locale = "ru"
     bob.v = {"id": world["vids"][0], "job_id": world["job"]}
     assert "не ваш" in _spec_text(VariantState.download.fn(bob, "full"))
+
+
+def test_sign_out_leaves_nothing_of_the_user_in_any_page_state(world):
+    alice = _state(GalleryState, token=world["alice_token"], anon="tablet")
+    GalleryState.on_load.fn(alice)
+    assert alice.items
+    session = alice.parent_state
+    assert isinstance(session, SessionState)
+    SessionState.sign_out.fn(session)
+    assert alice.items == [] and session.user_email == "" and session.auth_token == ""
+    assert session.anon_token == "tablet"  # the browser keeps its own visitor token
+    with session_scope() as s:
+        assert auth.user_for_token(s, world["alice_token"]) is None
