@@ -111,6 +111,19 @@ def translate(key: str, locale: str | None = None, **params: object) -> str:
         return text
 
 
+def translate_plural(key: str, n: int, locale: str | None = None, **params: object) -> str:
+    """``key.<form>`` for the CLDR plural form of ``n`` in ``locale`` (``one``/``few``/``many``/``other``).
+
+    Falls back to ``key.other``. ``{n}`` is filled in. Source: CLDR plural rules through
+    Babel's ``Locale.plural_form`` (Russian: 1 кредит, 3 кредита, 5 кредитов).
+    """
+    loc = normalize(locale) or DEFAULT_LOCALE
+    form = babel_locale(loc).plural_form(abs(int(n)))
+    table = catalog(loc)
+    chosen = f"{key}.{form}" if f"{key}.{form}" in table else f"{key}.other"
+    return translate(chosen, loc, n=n, **params)
+
+
 def error_text(error: Exception, locale: str | None) -> str:
     """A :class:`lashme.errors.DomainError`'s message in ``locale`` (other errors: a generic failure)."""
     key = getattr(error, "key", None)

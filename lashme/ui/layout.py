@@ -85,7 +85,7 @@ def header() -> rx.Component:
                     rx.badge(
                         rx.icon("sparkles", size=14),
                         rx.text(SessionState.balance, id="balance"),
-                        rx.text(tr("nav.credits_unit")),
+                        rx.text(SessionState.balance_unit),
                         size="2",
                         color_scheme="pink",
                         variant="soft",

@@ -48,6 +48,11 @@ class SessionState(rx.State):
         return i18n.catalog(i18n.normalize(self.locale) or i18n.DEFAULT_LOCALE)
 
     @rx.var
+    def balance_unit(self) -> str:
+        """The unit after the balance, pluralized for the language (3 → "кредита", 5 → "кредитов")."""
+        return i18n.translate_plural("plural.credits_unit", self.balance, self.locale)
+
+    @rx.var
     def lang(self) -> str:
         """The current UI language code (``en`` or ``ru``)."""
         return i18n.normalize(self.locale) or i18n.DEFAULT_LOCALE

@@ -58,3 +58,23 @@ def test_errors_dates_and_prices_per_locale():
     assert "марта" in i18n.format_dt(dt, "ru", fmt="long") and "March" in i18n.format_dt(dt, "en", fmt="long")
     assert pricing.format_money(1800, "usd", i18n.money_locale("en")) == "$18.00"
     assert pricing.format_money(1800, "usd", i18n.money_locale("ru")).replace("\xa0", " ") == "18,00 $"
+
+
+def test_credit_counts_follow_each_languages_plural_rules():
+    from lashme import i18n
+
+    assert [i18n.translate_plural("plural.credits", n, "en") for n in (1, 3, 21)] == [
+        "1 credit",
+        "3 credits",
+        "21 credits",
+    ]
+    assert [i18n.translate_plural("plural.credits", n, "ru") for n in (1, 3, 5, 21, 22, 11, 100)] == [
+        "1 кредит",
+        "3 кредита",
+        "5 кредитов",
+        "21 кредит",
+        "22 кредита",
+        "11 кредитов",
+        "100 кредитов",
+    ]
+    assert i18n.translate_plural("plural.credits_unit", 2, "ru") == "кредита"

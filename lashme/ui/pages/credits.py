@@ -47,6 +47,7 @@ class CreditsState(SessionState):
                 {
                     "id": p.id,
                     "credits": p.credits,
+                    "title": i18n.translate_plural("plural.credits", p.credits, loc),
                     "price": pricing.format_money(p.price_cents, p.currency, money),
                     "per_credit": pricing.format_money(round(p.price_cents / max(1, p.credits)), p.currency, money),
                     "popular": p.popular,
@@ -57,7 +58,7 @@ class CreditsState(SessionState):
                 {
                     "id": o.id,
                     "date": _date(o.created_at, loc),
-                    "pack": i18n.translate("credits.pack", loc, n=o.credits),
+                    "pack": i18n.translate_plural("plural.credits", o.credits, loc),
                     "amount": pricing.format_money(o.amount_cents, o.currency, money),
                     "status": i18n.translate(f"order.{o.status}", loc),
                     "credits": f"+{o.credits}" if o.status != "pending" and o.status != "failed" else "—",
@@ -176,7 +177,7 @@ def pack_card(pack: dict) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.cond(pack["popular"], rx.badge(tr("credits.popular"), color_scheme="amber", variant="solid")),
-            rx.heading(pack["credits"], tr("credits.unit"), size="5"),
+            rx.heading(pack["title"], size="5"),
             rx.text(pack["price"], size="6", weight="bold", color=ROSE),
             rx.text(pack["per_credit"], tr("credits.per_credit"), size="2", color_scheme="gray"),
             rx.button(
