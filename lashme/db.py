@@ -21,6 +21,10 @@ from sqlmodel import Session, create_engine
 from lashme.settings import get_settings
 
 
+def _py_lower(value):
+    return value.lower() if isinstance(value, str) else value
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` (``sqlite:///…`` or ``postgresql+psycopg://…``).
 
@@ -43,6 +47,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # SQLite's built-in lower() folds ASCII only; use Python's so searches
+            # are case-insensitive for Cyrillic too (as on PostgreSQL)
+            dbapi_conn.create_function("lower", 1, _py_lower, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - driver hook

@@ -79,9 +79,14 @@ class LocalStorage:
         return count
 
     def url(self, key: str, *, expires_in: int, download_name: str | None = None) -> str:
-        """A signed relative URL valid for ``expires_in`` seconds."""
+        """A signed relative URL valid for at least ``expires_in`` seconds (at most 1.25×).
+
+        The expiry is rounded up to a quarter of ``expires_in``, so the same
+        object gets the same URL for a while and browsers can reuse their cache.
+        """
         self._path(key)
-        expires = int(time.time()) + int(expires_in)
+        step = max(1, int(expires_in) // 4)
+        expires = -(-(int(time.time()) + int(expires_in)) // step) * step
         name = download_name or ""
         query = {"e": expires, "s": _sign(self._secret, key, expires, name)}
         if name:

@@ -121,6 +121,10 @@ def test_search_by_preset_name_in_both_languages_date_and_note(three_jobs):
     assert {i.job_id for i in _list(alice, search="olga").items} == {three_jobs["new"]}
     assert _list(alice, search="100%_").total == 0  # LIKE wildcards are literal
     assert _list(three_jobs["bob"], search="olga").total == 0
+    with session_scope() as s:  # Cyrillic notes are found whatever the case (SQLite and PostgreSQL)
+        gallery.set_note(s, user_id=alice, job_id=three_jobs["mid"], note="Анна, объём 2D")
+    assert {i.job_id for i in _list(alice, search="АННА").items} == {three_jobs["mid"]}
+    assert {i.job_id for i in _list(alice, search="ОБЪЁМ").items} == {three_jobs["mid"]}
 
 
 def test_ownership_of_every_write(three_jobs, storage):

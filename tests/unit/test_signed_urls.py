@@ -51,8 +51,18 @@ def test_tampered_url_refused(store, field):
 def test_expired_url_refused(store):
     key, e, n, s = _parts(store.url("u1/job/variants/0/full.jpg", expires_in=10))
     with pytest.raises(LinkInvalid) as err:
-        store.resolve_signed(key, e, n, s, now=time.time() + 11)
+        store.resolve_signed(key, e, n, s, now=time.time() + 10 * 1.25 + 1)
     assert err.value.key == "files.link_expired"
+
+
+def test_urls_stay_the_same_for_a_while_so_browsers_can_cache(store, monkeypatch):
+    clock = iter([1_000_000.0, 1_000_100.0, 1_000_000.0 + 3600])
+    monkeypatch.setattr("lashme.storage.local.time.time", lambda: next(clock))
+    first = store.url("u1/job/variants/0/thumb.jpg", expires_in=3600)
+    assert store.url("u1/job/variants/0/thumb.jpg", expires_in=3600) == first
+    expires = int(parse_qs(urlsplit(first).query)["e"][0])
+    assert 1_000_000 + 3600 <= expires <= 1_000_000 + 3600 * 1.25
+    assert store.url("u1/job/variants/0/thumb.jpg", expires_in=3600) != first  # an hour later: a new one
 
 
 def test_path_traversal_refused(store):
