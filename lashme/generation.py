@@ -116,6 +116,15 @@ def run(
         return "skipped"
     queue.notify(job_id, JobStatus.PROCESSING)
     settings = get_settings()
+    if job.attempts > settings.job_max_attempts:
+        # a sweeper re-enqueue starts RQ's retry count afresh; the job's own count is the limit
+        fail(
+            job_id,
+            error_key="generation.interrupted",
+            detail=f"gave up after {job.attempts - 1} attempts",
+            engine=engine,
+        )
+        return JobStatus.FAILED
     storage = storage or get_storage()
     started = time.monotonic()
     try:

@@ -7,12 +7,14 @@ finishes stuck ones first):
   (default 24) ago;
 - users' jobs created more than ``user_retention_days`` (default 90) ago.
 
-For each job: every object under its folder (``{owner}/{job_id}/``) is
-deleted, then in one transaction (re-checking the job is still finished)
-its unlocks, variants, events, provider requests and the job row.  Ledger entries stay (they reference jobs and variants by plain id, not
-by foreign key), so balances and the audit trail are unchanged.  A job whose
-objects could not be deleted keeps its rows and is retried on the next run;
-an error with one job is recorded in the report and the run goes on.
+For each job, in one transaction holding the job row locked (and
+re-checking it is still finished): every object under its folder
+(``{owner}/{job_id}/``) is deleted, then its unlocks, variants, events,
+provider requests and the job row.  Ledger entries stay (they reference
+jobs and variants by plain id, not by foreign key), so balances and the
+audit trail are unchanged.  A job whose objects could not be deleted keeps
+its rows and is retried on the next run; an error with one job is recorded
+in the report and the run goes on.
 """
 
 from __future__ import annotations
