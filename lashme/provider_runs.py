@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from lashme import jobs, presets
 from lashme.db import session_scope
@@ -72,34 +73,52 @@ class DbJobContext:
 
     def record_submission(
         self, index: int, *, model: str, request_id: str, preset_version_id: int | None
-    ) -> None:
-        """Insert the request row and a ``provider_submitted`` event; sets the job's submission time once."""
+    ) -> str:
+        """Insert the request row and a ``provider_submitted`` event; sets the job's submission time once.
+
+        Returns:
+            The request id recorded for ``index``: ``request_id``, or, when another
+            attempt of the same job recorded one first (the unique ``(job_id, index)``
+            refused the row), that earlier id, which the caller resumes instead.
+
+        Raises:
+            sqlalchemy.exc.IntegrityError: the row was refused and no request is
+                recorded for ``index`` (``request_id`` itself is already taken).
+        """
         now = utcnow()
-        with session_scope(self._engine) as s:
-            s.add(
-                ProviderRequest(
-                    job_id=self.job_id,
-                    index=index,
-                    provider=self._provider,
-                    model=model,
-                    request_id=request_id,
-                    preset_version_id=preset_version_id,
-                    submitted_at=now,
+        try:
+            with session_scope(self._engine) as s:
+                s.add(
+                    ProviderRequest(
+                        job_id=self.job_id,
+                        index=index,
+                        provider=self._provider,
+                        model=model,
+                        request_id=request_id,
+                        preset_version_id=preset_version_id,
+                        submitted_at=now,
+                    )
                 )
-            )
-            s.execute(
-                update(Job)
-                .where(Job.id == self.job_id, Job.provider_submitted_at.is_(None))
-                .values(provider_submitted_at=now, provider_model=model)
-                .execution_options(synchronize_session=False)
-            )
-            jobs.add_event(
-                s,
-                self.job_id,
-                kind="provider_submitted",
-                message=f"{model} request {request_id}",
-                data={"index": index, "request_id": request_id, "model": model},
-            )
+                s.flush()
+                s.execute(
+                    update(Job)
+                    .where(Job.id == self.job_id, Job.provider_submitted_at.is_(None))
+                    .values(provider_submitted_at=now, provider_model=model)
+                    .execution_options(synchronize_session=False)
+                )
+                jobs.add_event(
+                    s,
+                    self.job_id,
+                    kind="provider_submitted",
+                    message=f"{model} request {request_id}",
+                    data={"index": index, "request_id": request_id, "model": model},
+                )
+        except IntegrityError:
+            existing = self.submitted().get(index)
+            if existing is None:
+                raise
+            return existing
+        return request_id
 
     def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:
         """Update the request's status/position; a ``provider_status`` event when either changed."""

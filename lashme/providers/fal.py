@@ -145,9 +145,12 @@ class FalProvider:
                 handle = self._client.submit(
                     version.model, _arguments(version, image_url), webhook_url=s.fal_webhook_url
                 )
-                ctx.record_submission(
+                recorded = ctx.record_submission(
                     index, model=version.model, request_id=handle.request_id, preset_version_id=version.id
                 )
+                if recorded != handle.request_id:  # another attempt submitted this preset first
+                    self._cancel_all({index: handle})
+                    handle = self._client.get_handle(version.model, recorded)
                 handles[index] = handle
             return self._poll(versions, handles, ctx, deadline=deadline, attempt_end=attempt_end)
         except fal_http.FalClientHTTPError as exc:
@@ -327,9 +330,10 @@ class _MemoryContext:
 
     def record_submission(
         self, index: int, *, model: str, request_id: str, preset_version_id: int | None
-    ) -> None:
-        self._ids[index] = request_id
+    ) -> str:
+        self._ids.setdefault(index, request_id)
         self._first = self._first or utcnow()
+        return self._ids[index]
 
     def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:
         return None

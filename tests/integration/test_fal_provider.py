@@ -162,3 +162,28 @@ def test_malformed_output_fails_the_job(fal, output, transient):
     job = load_job(job_id)
     assert job.error_key == "generation.bad_output", job.error_detail
     assert fal.accepted == 4
+
+
+def test_a_concurrent_attempt_resumes_the_recorded_requests_instead_of_failing(fal, storage):
+    """Two attempts of one job both submitted: the unique (job, index) row makes the second resume."""
+    from lashme.provider_runs import DbJobContext
+    from lashme.providers.fal import FalProvider
+
+    class StaleContext(DbJobContext):
+        def submitted(self):  # the first read happened before the other attempt recorded anything
+            stale, self.stale = self.stale, False
+            return {} if stale else super().submitted()
+
+    job = load_job(submit_job())
+    original = storage.get(job.original_key)
+    first = StaleContext(job, storage=storage)
+    first.stale = False
+    FalProvider().generate_for_job(original, job.presets, first)
+    first_ids = [r.request_id for r in _requests(job.id)]
+    second = StaleContext(job, storage=storage)
+    second.stale = True
+    got = FalProvider().generate_for_job(original, job.presets, second)
+    assert len(got) == 4 and all(v.image is not None for v in got)
+    assert [r.request_id for r in _requests(job.id)] == first_ids
+    duplicates = [rid for rid in fal.requests if rid not in first_ids]
+    assert len(duplicates) == 4 and sorted(fal.cancels) == sorted(duplicates)
