@@ -187,3 +187,37 @@ def test_a_concurrent_attempt_resumes_the_recorded_requests_instead_of_failing(f
     assert [r.request_id for r in _requests(job.id)] == first_ids
     duplicates = [rid for rid in fal.requests if rid not in first_ids]
     assert len(duplicates) == 4 and sorted(fal.cancels) == sorted(duplicates)
+
+
+@pytest.mark.parametrize("output", ["no_nsfw_flags", "null_nsfw_flags"])
+def test_missing_nsfw_flags_count_as_filtered(fal, output):
+    """We always ask for the safety checker: an answer without its verdict is not treated as safe."""
+    fal.script.output = output
+    job_id = submit_job()
+    assert generation.run(job_id) == JobStatus.FAILED
+    assert load_job(job_id).error_key == "generation.all_filtered"
+
+
+def test_an_output_larger_than_the_cap_is_refused_while_reading(fal, monkeypatch):
+    from lashme.settings import get_settings
+
+    monkeypatch.setenv("LASHME_FAL_OUTPUT_MAX_BYTES", "20000")  # the stand-in's outputs are ~50-100 kB
+    get_settings.cache_clear()
+    job_id = submit_job()
+    assert generation.run(job_id) == JobStatus.FAILED
+    job = load_job(job_id)
+    assert job.error_key == "generation.bad_output" and "larger than 20000 bytes" in job.error_detail
+
+
+def test_outputs_are_fetched_over_https_only(fal):
+    from lashme.providers.base import ProviderError
+    from lashme.providers.fal import FalProvider
+
+    with pytest.raises(ProviderError) as err:
+        FalProvider()._download(fal.url.replace("https://", "http://") + "cdn/x-0.jpg")
+    assert err.value.reason_key == "generation.bad_output" and "not https" in str(err.value)
+    fal.script.output = "redirect_http"  # a redirect from https to plain http is refused too
+    job_id = submit_job()
+    assert generation.run(job_id) == JobStatus.FAILED
+    job = load_job(job_id)
+    assert job.error_key == "generation.bad_output" and "not https" in job.error_detail
