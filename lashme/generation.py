@@ -17,7 +17,7 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from lashme import imaging, jobs, queue
+from lashme import cancel, imaging, jobs, queue
 from lashme.db import session_scope
 from lashme.jobs import InvalidTransition
 from lashme.models import Job, JobStatus, Variant
@@ -57,7 +57,12 @@ def _claim(job_id: str, engine: Engine | None) -> Job | None:
 
 
 def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engine | None = None) -> bool:
-    """Mark an unfinished job FAILED (idempotent). Returns True if this call failed it."""
+    """Mark an unfinished job FAILED (idempotent). Returns True if this call failed it.
+
+    Once the FAILED status is committed, the job's provider requests that are
+    still open (fal) are canceled, best effort (:func:`lashme.cancel.cancel_open_requests`),
+    so they stop running and costing.
+    """
     with session_scope(engine) as s:
         job = s.get(Job, job_id)
         if job is None or job.status in jobs.FINAL:
@@ -67,6 +72,7 @@ def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engi
         except InvalidTransition:
             return False
     queue.notify(job_id, JobStatus.FAILED)
+    cancel.cancel_open_requests(job_id, engine=engine)
     return True
 
 

@@ -115,7 +115,7 @@ class FalProvider:
             results = self._submit_and_poll(original, versions, handles, ctx)
         except ProviderError as exc:
             if not exc.transient:
-                self._cancel_all(handles)
+                self._cancel_all(handles, ctx)
             raise
         images = sum(n for _, n in results.values())
         model = versions[0].model if len({v.model for v in versions}) == 1 else "mixed"
@@ -299,13 +299,20 @@ class FalProvider:
                 f"output is not a usable image: {exc.key}", reason_key="generation.bad_output"
             ) from exc
 
-    def _cancel_all(self, handles: dict[int, Any]) -> None:
-        """Best-effort cancel of every request (failures are logged)."""
-        for handle in handles.values():
+    def _cancel_all(self, handles: dict[int, Any], ctx: JobContext | None = None) -> None:
+        """Best-effort cancel of every request (failures are logged).
+
+        With ``ctx``, each request fal accepted the cancel for is recorded as
+        ``CANCELED``, so :func:`lashme.cancel.cancel_open_requests` does not cancel it again.
+        """
+        for index, handle in handles.items():
             try:
                 handle.cancel()
             except Exception as exc:  # noqa: BLE001 - a finished request refuses; never mask the real error
                 log.info("fal cancel of %s failed: %s", handle.request_id, exc)
+                continue
+            if ctx is not None:
+                ctx.record_status(index, "CANCELED")
 
 
 def _require_https(request: httpx.Request) -> None:

@@ -221,3 +221,66 @@ def test_outputs_are_fetched_over_https_only(fal):
     assert generation.run(job_id) == JobStatus.FAILED
     job = load_job(job_id)
     assert job.error_key == "generation.bad_output" and "not https" in job.error_detail
+
+
+def test_a_job_failed_by_the_queue_cancels_its_open_fal_requests(fal):
+    """Retries exhausted while fal still works: the failure callback's fail() cancels what is running."""
+    from lashme import tasks
+
+    fal.script.latency = 60
+    fal.script.status_errors = [429] * 4  # beyond fal_client's own attempts: a transient job error
+    job_id = submit_job()
+    with pytest.raises(generation.RetryableJobError):
+        generation.run(job_id)
+    assert fal.accepted == 4 and fal.cancels == []
+
+    class RQJob:
+        args = [job_id]
+        retries_left = 0
+
+    tasks.on_generate_failure(RQJob, None, RuntimeError, RuntimeError("retries exhausted"), None)
+    assert load_job(job_id).status == JobStatus.FAILED
+    assert sorted(fal.cancels) == sorted(fal.requests)
+    assert all(r.status == "CANCELED" for r in _requests(job_id))
+    assert len(_events(job_id, "provider_canceled")) == 4
+    generation.fail(job_id, error_key="generation.failed")  # idempotent: nothing canceled twice
+    assert len(fal.cancels) == 4
+
+
+def _priced_user_job(email: str) -> tuple[int, str]:
+    from lashme import auth, pricing, uploads
+    from tests.photos import astronaut_jpeg
+
+    with session_scope() as s:
+        pricing.set_price(s, "generation_cost", 1, actor="test")
+        uid = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3).id
+    job = uploads.submit_photo(astronaut_jpeg(), user_id=uid, anon_token=None, enqueue=False)
+    assert job.provider == "fal" and job.reserved_credits == 1
+    return uid, job.id
+
+
+def _assert_released(uid: int) -> None:
+    from lashme import ledger
+
+    with session_scope() as s:
+        assert ledger.get_balance(s, uid) == ledger.Balance(total=3, held=0)
+        assert ledger.verify(s).ok
+
+
+def test_all_nsfw_releases_the_reserved_credit(fal):
+    fal.script.nsfw = lambda args: True
+    uid, job_id = _priced_user_job("nsfw@example.com")
+    assert generation.run(job_id) == JobStatus.FAILED
+    assert load_job(job_id).error_key == "generation.all_filtered"
+    _assert_released(uid)
+
+
+def test_persistent_500_releases_the_reserved_credit(fal):
+    fal.script.submit_errors = [500] * 10
+    uid, job_id = _priced_user_job("five-hundred@example.com")
+    for _ in range(2):
+        with pytest.raises(generation.RetryableJobError):
+            generation.run(job_id)
+    assert generation.run(job_id) == JobStatus.FAILED
+    assert load_job(job_id).error_key == "generation.failed" and fal.accepted == 0
+    _assert_released(uid)
