@@ -21,7 +21,7 @@ from lashme import cancel, imaging, jobs, queue
 from lashme.db import session_scope
 from lashme.jobs import InvalidTransition
 from lashme.models import Job, JobStatus, Variant
-from lashme.provider_runs import DbJobContext
+from lashme.provider_runs import DbJobContext, record_cost_of_completed
 from lashme.providers.base import GeneratedVariant, JobAwareProvider, Provider, ProviderError
 from lashme.providers.registry import get_provider
 from lashme.settings import get_settings
@@ -61,7 +61,8 @@ def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engi
 
     Once the FAILED status is committed, the job's provider requests that are
     still open (fal) are canceled, best effort (:func:`lashme.cancel.cancel_open_requests`),
-    so they stop running and costing.
+    so they stop running and costing, and the requests that did complete
+    (and were billed) get a cost record (:func:`lashme.provider_runs.record_cost_of_completed`).
     """
     with session_scope(engine) as s:
         job = s.get(Job, job_id)
@@ -73,6 +74,10 @@ def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engi
             return False
     queue.notify(job_id, JobStatus.FAILED)
     cancel.cancel_open_requests(job_id, engine=engine)
+    try:
+        record_cost_of_completed(job_id, engine=engine)
+    except Exception:  # noqa: BLE001 - a cost figure never changes the job's outcome
+        log.warning("job %s: could not record the cost of its completed requests", job_id, exc_info=True)
     return True
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from lashme import jobs, presets
 from lashme.db import session_scope
 from lashme.models import Job, JobStatus, PresetVersion, ProviderRequest, utcnow
+from lashme.settings import get_settings
 from lashme.storage import LocalStorage, Storage
 
 
@@ -184,3 +185,42 @@ class DbJobContext:
         if presign is None:
             return None
         return presign(self._original_key, expires_in=expires_in)
+
+
+def record_cost_of_completed(job_id: str, *, engine: Engine | None = None) -> bool:
+    """For a job that ended without a cost record: the cost of its requests that did complete.
+
+    Providers bill every completed request, also when the job then failed;
+    without this, admin cost figures would miss them.  Images are the sum of
+    ``image_count`` over COMPLETED requests, cost is images x the provider's
+    price per image (fal: ``fal_price_per_image``), latency runs from the
+    first submission to the last ``completed_at``.  A job that already has a
+    cost record, or no completed request, is left alone.
+
+    Returns:
+        True when a cost record was written.
+    """
+    with session_scope(engine) as s:
+        job = s.get(Job, job_id)
+        if job is None or job.provider_cost_usd is not None:
+            return False
+        rows = s.execute(
+            select(ProviderRequest.image_count, ProviderRequest.completed_at, ProviderRequest.model).where(
+                ProviderRequest.job_id == job_id, ProviderRequest.status == "COMPLETED"
+            )
+        ).all()
+        if not rows:
+            return False
+        images = sum(n or 0 for n, _, _ in rows)
+        last = max((at for _, at, _ in rows if at is not None), default=None)
+        models = {m for _, _, m in rows}
+        price = get_settings().fal_price_per_image if job.provider == "fal" else 0.0
+        job.provider_image_count = images
+        job.provider_cost_usd = round(images * price, 6)
+        job.provider_model = job.provider_model or (models.pop() if len(models) == 1 else "mixed")
+        if last is not None:
+            job.provider_completed_at = last
+            if job.provider_submitted_at is not None:
+                job.provider_latency_s = round((last - job.provider_submitted_at).total_seconds(), 3)
+        s.add(job)
+    return True

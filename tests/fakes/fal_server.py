@@ -59,7 +59,8 @@ class Script:
         output: ``"ok"``, ``"bad_json"``, ``"image_404"``, ``"not_image"``, ``"no_nsfw_flags"``
             (``has_nsfw_concepts`` left out), ``"null_nsfw_flags"`` (``[null]``) or
             ``"redirect_http"`` (images answer 302 to a plain-http address).
-        completed_error: when set, COMPLETED carries this ``error`` (the app failed at fal).
+        completed_error: when set, COMPLETED carries this ``error`` (the app failed at fal) for the
+            requests ``fails(arguments)`` selects (default: all).
     """
 
     queue_time: float = 0.0
@@ -70,6 +71,7 @@ class Script:
     nsfw: Callable[[dict], bool] = lambda args: False
     output: str = "ok"
     completed_error: str | None = None
+    fails: Callable[[dict], bool] = lambda args: True
 
 
 @dataclass
@@ -276,7 +278,7 @@ def _handler(fake: FalStandIn):
             body = {"status": "COMPLETED", "logs": [], "metrics": {"inference_time": fake.script.latency}}
             if req.canceled:
                 body.update(error="Request cancelled", error_type="request_cancelled")
-            elif fake.script.completed_error:
+            elif fake.script.completed_error and fake.script.fails(req.arguments):
                 body.update(error=fake.script.completed_error, error_type="runner_error")
             self._send(200, body)
             self._maybe_webhook(req)

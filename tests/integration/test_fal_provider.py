@@ -284,3 +284,25 @@ def test_persistent_500_releases_the_reserved_credit(fal):
     assert generation.run(job_id) == JobStatus.FAILED
     assert load_job(job_id).error_key == "generation.failed" and fal.accepted == 0
     _assert_released(uid)
+
+
+def test_a_failed_job_records_the_cost_of_the_requests_that_completed(fal):
+    """The last request fails at fal after the others completed (and were billed): the job keeps their cost."""
+    from lashme import presets
+
+    job_id = submit_job()
+    with session_scope() as s:
+        last_prompt = presets.active_versions(s, "fal", load_job(job_id).presets)[-1].prompt
+    fal.script.completed_error = "runner crashed"
+    fal.script.fails = lambda args: args["prompt"] == last_prompt
+    assert generation.run(job_id) == JobStatus.FAILED
+    job = load_job(job_id)
+    assert job.error_key == "generation.rejected"
+    completed = [r for r in _requests(job_id) if r.status == "COMPLETED"]
+    assert completed and {r.index for r in completed} <= {0, 1, 2}
+    assert job.provider_image_count == len(completed)
+    assert job.provider_cost_usd == pytest.approx(0.03 * len(completed))
+    last = max(r.completed_at for r in completed)
+    assert job.provider_completed_at == last
+    expected = (last - job.provider_submitted_at).total_seconds()
+    assert job.provider_latency_s == pytest.approx(expected, abs=0.002)
