@@ -48,9 +48,7 @@ class CreditsState(SessionState):
                     "id": p.id,
                     "credits": p.credits,
                     "price": pricing.format_money(p.price_cents, p.currency, money),
-                    "per_credit": pricing.format_money(
-                        round(p.price_cents / max(1, p.credits)), p.currency, money
-                    ),
+                    "per_credit": pricing.format_money(round(p.price_cents / max(1, p.credits)), p.currency, money),
                     "popular": p.popular,
                 }
                 for p in pricing.active_packs(s)
