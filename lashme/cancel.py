@@ -53,25 +53,49 @@ def cancel_job(
             )
         except InvalidTransition:
             raise DomainError("job.not_cancelable") from None
-        open_requests = list(
-            s.execute(
-                select(ProviderRequest.model, ProviderRequest.request_id).where(
-                    ProviderRequest.job_id == job.id, ProviderRequest.status != "COMPLETED"
-                )
-            ).all()
-        )
+        open_requests = _open_requests(s, job.id)
     queue.notify(job.id, JobStatus.CANCELED)
     if open_requests:
-        _cancel_at_provider(job, open_requests, engine)
+        _cancel_at_provider(job.id, job.provider, open_requests, engine)
     return job
 
 
-def _cancel_at_provider(job: Job, requests: list, engine: Engine | None) -> None:
+def cancel_open_requests(job_id: str, *, engine: Engine | None = None) -> None:
+    """Best effort: cancel at the provider every request of the job that has not completed.
+
+    For jobs that ended (FAILED, CANCELED) while requests may still run and
+    cost money; the outcome of each cancel is a job event.  Never raises:
+    errors are logged.
+    """
+    try:
+        with session_scope(engine) as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return
+            provider_name, open_requests = job.provider, _open_requests(s, job_id)
+        if open_requests:
+            _cancel_at_provider(job_id, provider_name, open_requests, engine)
+    except Exception:  # noqa: BLE001 - the job's outcome is settled; a cancel is only a saving
+        log.warning("job %s: could not cancel its provider requests", job_id, exc_info=True)
+
+
+def _open_requests(s, job_id: str) -> list:
+    """``(model, request_id)`` of the job's requests neither completed nor canceled."""
+    return list(
+        s.execute(
+            select(ProviderRequest.model, ProviderRequest.request_id).where(
+                ProviderRequest.job_id == job_id, ProviderRequest.status.not_in(["COMPLETED", "CANCELED"])
+            )
+        ).all()
+    )
+
+
+def _cancel_at_provider(job_id: str, provider_name: str, requests: list, engine: Engine | None) -> None:
     """Call the provider's cancel for each open request; record the outcome as job events."""
     try:
-        provider = get_provider(job.provider)
+        provider = get_provider(provider_name)
     except ValueError:
-        log.warning("job %s: provider %s unavailable, cannot cancel its requests", job.id, job.provider)
+        log.warning("job %s: provider %s unavailable, cannot cancel its requests", job_id, provider_name)
         return
     cancel = getattr(provider, "cancel_request", None)
     if cancel is None:
@@ -81,7 +105,7 @@ def _cancel_at_provider(job: Job, requests: list, engine: Engine | None) -> None
             cancel(model, request_id)
             outcome = "provider_canceled"
         except Exception as exc:  # noqa: BLE001 - the job is canceled either way
-            log.warning("job %s: cancel of %s failed: %s", job.id, request_id, exc)
+            log.warning("job %s: cancel of %s failed: %s", job_id, request_id, exc)
             outcome = "provider_cancel_failed"
         with session_scope(engine) as s:
             if outcome == "provider_canceled":
@@ -90,4 +114,4 @@ def _cancel_at_provider(job: Job, requests: list, engine: Engine | None) -> None
                     .where(ProviderRequest.request_id == request_id)
                     .values(status="CANCELED")
                 )
-            jobs.add_event(s, job.id, kind=outcome, message=request_id, data={"request_id": request_id})
+            jobs.add_event(s, job_id, kind=outcome, message=request_id, data={"request_id": request_id})

@@ -81,6 +81,9 @@ def _price_set(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{args.key}: {before} -> {args.value}")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     """Re-enqueue lost jobs and recover abandoned ones: once, or every ``--interval`` s with ``--loop``."""
     from lashme import sweeper

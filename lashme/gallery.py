@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from lashme import jobs
 from lashme.errors import DomainError, NotFound
-from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus, Unlock, Variant
+from lashme.models import FINAL_JOB_STATUSES, Job, JobStatus, Unlock, Variant
 from lashme.storage import Storage
 
 PAGE_SIZE = 24
@@ -266,7 +266,10 @@ def delete_variant(session: Session, *, user_id: int, variant_id: str, storage: 
 
 
 def delete_job(session: Session, *, user_id: int, job_id: str, storage: Storage) -> None:
-    """Delete the user's finished job: every stored file under its folder, then variants, events, the job.
+    """Delete the user's finished job: every stored file under its folder, then its rows.
+
+    Rows go through :func:`lashme.jobs.delete_job_rows` (unlocks, variants,
+    events, provider requests, the job); ledger entries stay.
 
     Raises:
         NotFound: ``job.not_found``.
@@ -281,9 +284,7 @@ def delete_job(session: Session, *, user_id: int, job_id: str, storage: Storage)
 
 def _delete_job_rows(session: Session, job: Job, storage: Storage) -> None:
     storage.delete_prefix(job_storage_prefix(job))
-    session.execute(delete(Variant).where(Variant.job_id == job.id))
-    session.execute(delete(JobEvent).where(JobEvent.job_id == job.id))
-    session.execute(delete(Job).where(Job.id == job.id))
+    jobs.delete_job_rows(session, job.id)
 
 
 def owned_variant(session: Session, *, user_id: int, variant_id: str) -> tuple[Variant, Job]:

@@ -17,11 +17,11 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from lashme import imaging, jobs, queue
+from lashme import cancel, imaging, jobs, queue
 from lashme.db import session_scope
 from lashme.jobs import InvalidTransition
 from lashme.models import Job, JobStatus, Variant
-from lashme.provider_runs import DbJobContext
+from lashme.provider_runs import DbJobContext, record_cost_of_completed
 from lashme.providers.base import GeneratedVariant, JobAwareProvider, Provider, ProviderError
 from lashme.providers.registry import get_provider
 from lashme.settings import get_settings
@@ -57,7 +57,13 @@ def _claim(job_id: str, engine: Engine | None) -> Job | None:
 
 
 def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engine | None = None) -> bool:
-    """Mark an unfinished job FAILED (idempotent). Returns True if this call failed it."""
+    """Mark an unfinished job FAILED (idempotent). Returns True if this call failed it.
+
+    Once the FAILED status is committed, the job's provider requests that are
+    still open (fal) are canceled, best effort (:func:`lashme.cancel.cancel_open_requests`),
+    so they stop running and costing, and the requests that did complete
+    (and were billed) get a cost record (:func:`lashme.provider_runs.record_cost_of_completed`).
+    """
     with session_scope(engine) as s:
         job = s.get(Job, job_id)
         if job is None or job.status in jobs.FINAL:
@@ -67,6 +73,11 @@ def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engi
         except InvalidTransition:
             return False
     queue.notify(job_id, JobStatus.FAILED)
+    cancel.cancel_open_requests(job_id, engine=engine)
+    try:
+        record_cost_of_completed(job_id, engine=engine)
+    except Exception:  # noqa: BLE001 - a cost figure never changes the job's outcome
+        log.warning("job %s: could not record the cost of its completed requests", job_id, exc_info=True)
     return True
 
 
@@ -116,6 +127,15 @@ def run(
         return "skipped"
     queue.notify(job_id, JobStatus.PROCESSING)
     settings = get_settings()
+    if job.attempts > settings.job_max_attempts:
+        # a sweeper re-enqueue starts RQ's retry count afresh; the job's own count is the limit
+        fail(
+            job_id,
+            error_key="generation.interrupted",
+            detail=f"gave up after {job.attempts - 1} attempts",
+            engine=engine,
+        )
+        return JobStatus.FAILED
     storage = storage or get_storage()
     started = time.monotonic()
     try:

@@ -20,12 +20,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from lashme import auth, ledger
 from lashme.errors import NotFound
-from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus, Variant, utcnow
+from lashme.models import (
+    FINAL_JOB_STATUSES,
+    Job,
+    JobEvent,
+    JobStatus,
+    ProviderRequest,
+    Unlock,
+    Variant,
+    utcnow,
+)
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELED}),
@@ -237,3 +246,20 @@ def events_of(session: Session, job_id: str) -> list[JobEvent]:
     return list(
         session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)).scalars()
     )
+
+
+def delete_job_rows(session: Session, job_id: str) -> None:
+    """Delete a job's rows: unlocks of its variants, variants, events, provider requests, the job.
+
+    The caller deletes the stored files first and owns the transaction (and
+    decides whether the job may go, e.g. only in a final status).  Ledger
+    entries stay: they reference jobs and variants by plain id, so balances
+    and the audit trail are unchanged.  Deleting a job that is already gone
+    does nothing.
+    """
+    variant_ids = select(Variant.id).where(Variant.job_id == job_id).scalar_subquery()
+    session.execute(delete(Unlock).where(Unlock.variant_id.in_(variant_ids)))
+    session.execute(delete(Variant).where(Variant.job_id == job_id))
+    session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
+    session.execute(delete(ProviderRequest).where(ProviderRequest.job_id == job_id))
+    session.execute(delete(Job).where(Job.id == job_id))

@@ -7,9 +7,11 @@ rendered as JSON (``LASHME_LOG_FORMAT=json``, the default) or as readable
 text (``console``).
 
 Redaction: values of keys that name secrets (password, token, secret,
-signature, authorization, ...) become ``"[redacted]"``, and the query string
+signature, authorization, ...) become ``"[redacted]"``, the query string
 of any URL in a message or value (presigned/signed URLs carry their
-signature there) is replaced by ``?[redacted]``.
+signature there) is replaced by ``?[redacted]``, ``data:`` URIs (inline
+photos) and providers' media URLs (the path is the capability) are dropped.
+``httpx``/``httpcore``, which log every request URL at INFO, are set to WARNING.
 """
 
 from __future__ import annotations
@@ -26,10 +28,23 @@ SENSITIVE_KEYS = frozenset(
     {"password", "token", "secret", "signature", "authorization", "cookie", "fal_key", "api_key"}
 )
 _URL_QUERY = re.compile(r"((?:https?://|/files/)[^\s?\"'<>]+)\?[^\s\"'<>]*")
+#: inline images (``data:image/jpeg;base64,...``): the whole payload goes
+_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+[^\s\"'<>,]*,[^\s\"'<>]*")
+#: providers' media/result URLs carry their capability in the path (fal: ``v3.fal.media/files/<id>``)
+_PROVIDER_URL = re.compile(r"(https?://(?:[\w-]+\.)*(?:fal\.media|fal\.run|fal\.ai))/[^\s\"'<>]*")
+#: libraries that log every request's full URL at INFO
+QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 def redact_text(text: str) -> str:
-    """``text`` with the query string of every URL replaced by ``?[redacted]``."""
+    """``text`` with URL query strings, ``data:`` URI payloads and provider media paths redacted.
+
+    Query strings become ``?[redacted]``, a ``data:`` URI becomes
+    ``data:[redacted]`` and a provider URL (``*.fal.media``, ``*.fal.run``,
+    ``*.fal.ai``) keeps only its host: ``https://v3.fal.media/[redacted]``.
+    """
+    text = _DATA_URI.sub("data:[redacted]", text)
+    text = _PROVIDER_URL.sub(r"\1/[redacted]", text)
     return _URL_QUERY.sub(r"\1?[redacted]", text)
 
 
@@ -100,6 +115,8 @@ def configure(process: str, *, level: str | None = None, fmt: str | None = None,
     handler._lashme = True  # type: ignore[attr-defined]
     target.addHandler(handler)
     target.setLevel(level)
+    for name in QUIET_LOGGERS:  # full request URLs at INFO; their warnings still show
+        logging.getLogger(name).setLevel(logging.WARNING)
     if not root:
         target.propagate = False
     structlog.contextvars.bind_contextvars(process=process)

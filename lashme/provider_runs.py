@@ -13,10 +13,12 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from lashme import jobs, presets
 from lashme.db import session_scope
 from lashme.models import Job, JobStatus, PresetVersion, ProviderRequest, utcnow
+from lashme.settings import get_settings
 from lashme.storage import LocalStorage, Storage
 
 
@@ -72,34 +74,52 @@ class DbJobContext:
 
     def record_submission(
         self, index: int, *, model: str, request_id: str, preset_version_id: int | None
-    ) -> None:
-        """Insert the request row and a ``provider_submitted`` event; sets the job's submission time once."""
+    ) -> str:
+        """Insert the request row and a ``provider_submitted`` event; sets the job's submission time once.
+
+        Returns:
+            The request id recorded for ``index``: ``request_id``, or, when another
+            attempt of the same job recorded one first (the unique ``(job_id, index)``
+            refused the row), that earlier id, which the caller resumes instead.
+
+        Raises:
+            sqlalchemy.exc.IntegrityError: the row was refused and no request is
+                recorded for ``index`` (``request_id`` itself is already taken).
+        """
         now = utcnow()
-        with session_scope(self._engine) as s:
-            s.add(
-                ProviderRequest(
-                    job_id=self.job_id,
-                    index=index,
-                    provider=self._provider,
-                    model=model,
-                    request_id=request_id,
-                    preset_version_id=preset_version_id,
-                    submitted_at=now,
+        try:
+            with session_scope(self._engine) as s:
+                s.add(
+                    ProviderRequest(
+                        job_id=self.job_id,
+                        index=index,
+                        provider=self._provider,
+                        model=model,
+                        request_id=request_id,
+                        preset_version_id=preset_version_id,
+                        submitted_at=now,
+                    )
                 )
-            )
-            s.execute(
-                update(Job)
-                .where(Job.id == self.job_id, Job.provider_submitted_at.is_(None))
-                .values(provider_submitted_at=now, provider_model=model)
-                .execution_options(synchronize_session=False)
-            )
-            jobs.add_event(
-                s,
-                self.job_id,
-                kind="provider_submitted",
-                message=f"{model} request {request_id}",
-                data={"index": index, "request_id": request_id, "model": model},
-            )
+                s.flush()
+                s.execute(
+                    update(Job)
+                    .where(Job.id == self.job_id, Job.provider_submitted_at.is_(None))
+                    .values(provider_submitted_at=now, provider_model=model)
+                    .execution_options(synchronize_session=False)
+                )
+                jobs.add_event(
+                    s,
+                    self.job_id,
+                    kind="provider_submitted",
+                    message=f"{model} request {request_id}",
+                    data={"index": index, "request_id": request_id, "model": model},
+                )
+        except IntegrityError:
+            existing = self.submitted().get(index)
+            if existing is None:
+                raise
+            return existing
+        return request_id
 
     def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:
         """Update the request's status/position; a ``provider_status`` event when either changed."""
@@ -165,3 +185,42 @@ class DbJobContext:
         if presign is None:
             return None
         return presign(self._original_key, expires_in=expires_in)
+
+
+def record_cost_of_completed(job_id: str, *, engine: Engine | None = None) -> bool:
+    """For a job that ended without a cost record: the cost of its requests that did complete.
+
+    Providers bill every completed request, also when the job then failed;
+    without this, admin cost figures would miss them.  Images are the sum of
+    ``image_count`` over COMPLETED requests, cost is images x the provider's
+    price per image (fal: ``fal_price_per_image``), latency runs from the
+    first submission to the last ``completed_at``.  A job that already has a
+    cost record, or no completed request, is left alone.
+
+    Returns:
+        True when a cost record was written.
+    """
+    with session_scope(engine) as s:
+        job = s.get(Job, job_id)
+        if job is None or job.provider_cost_usd is not None:
+            return False
+        rows = s.execute(
+            select(ProviderRequest.image_count, ProviderRequest.completed_at, ProviderRequest.model).where(
+                ProviderRequest.job_id == job_id, ProviderRequest.status == "COMPLETED"
+            )
+        ).all()
+        if not rows:
+            return False
+        images = sum(n or 0 for n, _, _ in rows)
+        last = max((at for _, at, _ in rows if at is not None), default=None)
+        models = {m for _, _, m in rows}
+        price = get_settings().fal_price_per_image if job.provider == "fal" else 0.0
+        job.provider_image_count = images
+        job.provider_cost_usd = round(images * price, 6)
+        job.provider_model = job.provider_model or (models.pop() if len(models) == 1 else "mixed")
+        if last is not None:
+            job.provider_completed_at = last
+            if job.provider_submitted_at is not None:
+                job.provider_latency_s = round((last - job.provider_submitted_at).total_seconds(), 3)
+        s.add(job)
+    return True

@@ -22,6 +22,8 @@ from lashme.settings import get_settings
 
 log = logging.getLogger(__name__)
 QUEUE_CHANNEL = "lashme:queue"
+ENQUEUE_LOCK_TTL = 10  # seconds the per-job enqueue lock lives at most (an enqueue takes milliseconds)
+ENQUEUE_LOCK_WAIT = 5  # seconds a caller waits for another caller's enqueue of the same job
 
 
 def job_channel(job_id: str) -> str:
@@ -57,8 +59,18 @@ def get_queue(connection: Redis | None = None) -> Queue:
     return Queue(get_settings().queue_name, connection=connection or get_redis())
 
 
+def enqueue_lock_key(job_id: str) -> str:
+    """Redis key of the short per-job lock held around "is it queued? else enqueue"."""
+    return f"lashme:enqueue-lock:{job_id}"
+
+
 def enqueue_generation(job_id: str, *, connection: Redis | None = None) -> RQJob:
     """Queue ``lashme.tasks.generate(job_id)`` unless it is already queued or running.
+
+    The status check and the enqueue run under a per-job Redis lock
+    (redis-py ``Lock``: ``SET NX PX``, ``ENQUEUE_LOCK_TTL`` seconds), so two
+    callers (sweepers, the upload, a webhook) cannot both find the job idle
+    and push it twice.
 
     Retries: ``job_max_attempts - 1`` with backoff (needs a worker with the
     scheduler, which ``worker.py`` starts); the failure callback marks the
@@ -66,8 +78,18 @@ def enqueue_generation(job_id: str, *, connection: Redis | None = None) -> RQJob
 
     Raises:
         redis.exceptions.RedisError: Redis unreachable.
+        redis.exceptions.LockError: another caller held the job's lock for
+            longer than ``ENQUEUE_LOCK_WAIT`` seconds.
     """
     queue = get_queue(connection)
+    lock = queue.connection.lock(
+        enqueue_lock_key(job_id), timeout=ENQUEUE_LOCK_TTL, blocking_timeout=ENQUEUE_LOCK_WAIT
+    )
+    with lock:
+        return _enqueue_unless_active(queue, job_id)
+
+
+def _enqueue_unless_active(queue: Queue, job_id: str) -> RQJob:
     rid = rq_job_id(job_id)
     with contextlib.suppress(NoSuchJobError):
         existing = RQJob.fetch(rid, connection=queue.connection)

@@ -7,11 +7,14 @@ finishes stuck ones first):
   (default 24) ago;
 - users' jobs created more than ``user_retention_days`` (default 90) ago.
 
-For each job: every object under its folder (``{owner}/{job_id}/``) is
-deleted, then in one transaction its unlocks, variants, events and the job
-row.  Ledger entries stay (they reference jobs and variants by plain id, not
-by foreign key), so balances and the audit trail are unchanged.  A job whose
-objects could not be deleted keeps its rows and is retried on the next run.
+For each job, in one transaction holding the job row locked (and
+re-checking it is still finished): every object under its folder
+(``{owner}/{job_id}/``) is deleted, then its unlocks, variants, events,
+provider requests and the job row.  Ledger entries stay (they reference
+jobs and variants by plain id, not by foreign key), so balances and the
+audit trail are unchanged.  A job whose objects could not be deleted keeps
+its rows and is retried on the next run; an error with one job is recorded
+in the report and the run goes on.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 
 from lashme import jobs
 from lashme.db import session_scope
 from lashme.logging_setup import get_logger
-from lashme.models import Job, JobEvent, Unlock, Variant, utcnow
+from lashme.models import Job, utcnow
 from lashme.settings import get_settings
-from lashme.storage import Storage, StorageError, get_storage
+from lashme.storage import Storage, get_storage
 
 log = get_logger(__name__)
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
@@ -84,24 +87,30 @@ def expired_job_ids(session, *, now: datetime, limit: int = 500) -> list[str]:
     return list(session.execute(query).scalars())
 
 
-def delete_job(job_id: str, *, storage: Storage, engine: Engine | None = None) -> int:
-    """Delete one job's objects, then its rows (unlocks, variants, events, job). Returns objects deleted.
+def delete_job(job_id: str, *, storage: Storage, engine: Engine | None = None) -> int | None:
+    """Delete one finished job's objects, then its rows (:func:`lashme.jobs.delete_job_rows`).
+
+    One transaction locks the job row (``SELECT ... FOR UPDATE``), re-checks
+    that the job is still final (a retry may have brought it back since it
+    was selected), deletes its objects, then its rows; a concurrent retry
+    waits for it and then finds the job gone.
+
+    Returns:
+        Objects deleted, or None when the job was skipped (gone or no longer final).
 
     Raises:
         StorageError: the objects could not be deleted (the rows are kept).
     """
     with session_scope(engine) as s:
-        job = s.get(Job, job_id)
-        if job is None:
-            return 0
-        folder = _job_folder(job)
-    removed = storage.delete_prefix(folder)
-    with session_scope(engine) as s:
-        variant_ids = select(Variant.id).where(Variant.job_id == job_id).scalar_subquery()
-        s.execute(delete(Unlock).where(Unlock.variant_id.in_(variant_ids)))
-        s.execute(delete(Variant).where(Variant.job_id == job_id))
-        s.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
-        s.execute(delete(Job).where(Job.id == job_id))
+        job = s.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
+        if job is None or job.status not in jobs.FINAL:
+            if job is not None:
+                log.warning(
+                    "retention skipped a job that is no longer final", job_id=job_id, status=job.status
+                )
+            return None
+        removed = storage.delete_prefix(_job_folder(job))
+        jobs.delete_job_rows(s, job_id)
     return removed
 
 
@@ -116,7 +125,8 @@ def cleanup(
     """Delete (or with ``dry_run`` only count) every job past its retention.
 
     Returns:
-        Jobs, objects and bytes deleted (or that would be); per-job storage errors are collected.
+        Jobs, objects and bytes deleted (or that would be); an error with one job
+        is collected in ``errors`` and the run goes on.
     """
     storage = storage or get_storage()
     now = now or utcnow()
@@ -125,17 +135,21 @@ def cleanup(
     while True:
         with session_scope(engine) as s:
             ids = [i for i in expired_job_ids(s, now=now, limit=batch + len(seen)) if i not in seen]
-            folders = {i: _job_folder(s.get(Job, i)) for i in ids}
+            found = {i: s.get(Job, i) for i in ids}
+            folders = {i: _job_folder(job) for i, job in found.items() if job is not None}
         if not ids:
             break
         for job_id in ids:
             seen.add(job_id)
             try:
+                if job_id not in folders:  # deleted meanwhile (a user, another cleanup)
+                    continue
                 objects, size = storage.usage(folders[job_id])
-                if not dry_run:
-                    delete_job(job_id, storage=storage, engine=engine)
-            except StorageError as exc:
-                report.errors.append(f"{job_id}: {exc}")
+                if not dry_run and delete_job(job_id, storage=storage, engine=engine) is None:
+                    continue
+            except Exception as exc:  # noqa: BLE001 - one bad job never stops the run
+                log.warning("retention could not delete a job", job_id=job_id, error=repr(exc))
+                report.errors.append(f"{job_id}: {exc!r}")
                 continue
             report.jobs += 1
             report.objects += objects

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     fal_http_attempts: int = Field(default=2, validation_alias="LASHME_FAL_HTTP_ATTEMPTS")
     fal_input_max_side: int = 1536
     fal_download_timeout: float = 30.0
+    fal_output_max_bytes: int = Field(default=50 * 2**20, validation_alias="LASHME_FAL_OUTPUT_MAX_BYTES")
     fal_webhook_url: str | None = Field(default=None, validation_alias="LASHME_FAL_WEBHOOK_URL")
     fal_jwks_url: str = Field(
         default="https://rest.alpha.fal.ai/.well-known/jwks.json", validation_alias="LASHME_FAL_JWKS_URL"

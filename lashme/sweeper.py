@@ -17,16 +17,20 @@ One pass (:func:`sweep`):
    left, else ends FAILED through :func:`lashme.generation.fail`.
 
 :func:`run_forever` repeats this every ``sweep_interval`` seconds; a Redis lock
-(``SET NX EX``) lets one of several sweepers work per interval.
+(``SET NX PX``, held and extended for the whole sweep, see
+:func:`sweep_if_first`) lets one of several sweepers work per interval.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from redis import Redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
@@ -166,8 +170,48 @@ def run_forever(
     while not stop.is_set():
         try:
             conn = connection or queue.get_redis()
-            if conn.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval * 0.8))):
-                sweep(connection=conn)
+            sweep_if_first(conn, interval=interval)
         except Exception:  # noqa: BLE001 - a sweeper must outlive outages of what it watches
             log.exception("sweep failed")
         stop.wait(interval)
+
+
+def sweep_if_first(conn: Redis, *, interval: float) -> SweepReport | None:
+    """Sweep unless another sweeper holds the lock; the lock is held for the whole sweep.
+
+    The lock (redis-py ``Lock``: ``SET NX PX``) lives ``0.8 * interval``
+    seconds and is extended every third of that while the sweep runs, so a
+    sweep longer than the interval never overlaps another sweeper's.  After
+    the sweep it is renewed once more and left to expire, so of several
+    sweepers only one sweeps per interval.
+
+    Returns:
+        The report, or None when another sweeper holds the lock.
+
+    Raises:
+        redis.exceptions.RedisError: Redis unreachable.
+    """
+    ttl = max(1.0, interval * 0.8)
+    lock = conn.lock(LOCK_KEY, timeout=ttl, thread_local=False)
+    if not lock.acquire(blocking=False):
+        return None
+    done = threading.Event()
+    keeper = threading.Thread(target=_keep_lock, args=(lock, ttl / 3, done), daemon=True)
+    keeper.start()
+    try:
+        return sweep(connection=conn)
+    finally:
+        done.set()
+        keeper.join()
+        with contextlib.suppress(LockError):
+            lock.reacquire()  # full TTL from the end of this sweep
+
+
+def _keep_lock(lock: Lock, every: float, done: threading.Event) -> None:
+    """Reset the lock's TTL every ``every`` seconds until ``done`` (errors logged, never raised)."""
+    while not done.wait(every):
+        try:
+            lock.reacquire()
+        except Exception:  # noqa: BLE001 - Redis down or the lock lost: the sweep itself carries on
+            log.warning("could not extend the sweeper lock", exc_info=True)
+            return

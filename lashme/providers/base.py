@@ -89,8 +89,13 @@ class JobContext(Protocol):
 
     def record_submission(
         self, index: int, *, model: str, request_id: str, preset_version_id: int | None
-    ) -> None:
-        """Persist a just-submitted request (committed before returning)."""
+    ) -> str:
+        """Persist a just-submitted request (committed before returning).
+
+        Returns:
+            The request id now recorded for ``index``: ``request_id``, or the id
+            another attempt recorded first (resume that one, drop this one).
+        """
         ...
 
     def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:

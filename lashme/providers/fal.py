@@ -115,7 +115,7 @@ class FalProvider:
             results = self._submit_and_poll(original, versions, handles, ctx)
         except ProviderError as exc:
             if not exc.transient:
-                self._cancel_all(handles)
+                self._cancel_all(handles, ctx)
             raise
         images = sum(n for _, n in results.values())
         model = versions[0].model if len({v.model for v in versions}) == 1 else "mixed"
@@ -145,9 +145,12 @@ class FalProvider:
                 handle = self._client.submit(
                     version.model, _arguments(version, image_url), webhook_url=s.fal_webhook_url
                 )
-                ctx.record_submission(
+                recorded = ctx.record_submission(
                     index, model=version.model, request_id=handle.request_id, preset_version_id=version.id
                 )
+                if recorded != handle.request_id:  # another attempt submitted this preset first
+                    self._cancel_all({index: handle})
+                    handle = self._client.get_handle(version.model, recorded)
                 handles[index] = handle
             return self._poll(versions, handles, ctx, deadline=deadline, attempt_end=attempt_end)
         except fal_http.FalClientHTTPError as exc:
@@ -233,9 +236,10 @@ class FalProvider:
         try:
             body = handle.get()
             images = body["images"]
-            flags = body.get("has_nsfw_concepts") or [False] * len(images)
             url = images[0]["url"]
-            nsfw = bool(flags[0])
+            flags = body.get("has_nsfw_concepts")
+            # fails closed: the safety checker is always requested, so a missing or null flag is not "safe"
+            nsfw = not (isinstance(flags, list) and flags and flags[0] is False)
         except (ValueError, KeyError, IndexError, TypeError) as exc:  # malformed JSON or shape
             raise ProviderError(
                 f"malformed fal output for {handle.request_id}: {exc!r}",
@@ -247,31 +251,81 @@ class FalProvider:
         return GeneratedVariant(index, preset, self._download(url)), len(images)
 
     def _download(self, url: str):
-        """Download one output image and decode it to clean RGB (metadata dropped)."""
+        """Download one output image (https only, streamed, at most ``fal_output_max_bytes``) and decode it.
+
+        Redirects are followed only to https addresses; the byte cap is enforced
+        while reading, so an oversized body is never held in memory whole.
+
+        Returns:
+            The image as clean RGB (metadata dropped).
+
+        Raises:
+            ProviderError: transient for network errors, 429 and 5xx;
+                ``generation.bad_output`` for a non-https address, other
+                statuses, an oversized body or an unusable image.
+        """
+        cap = self.settings.fal_output_max_bytes
         try:
-            resp = httpx.get(url, timeout=self.settings.fal_download_timeout, follow_redirects=True)
+            with (
+                httpx.Client(
+                    timeout=self.settings.fal_download_timeout,
+                    follow_redirects=True,
+                    max_redirects=5,
+                    event_hooks={"request": [_require_https]},
+                ) as client,
+                client.stream("GET", url) as resp,
+            ):
+                if resp.status_code >= 500 or resp.status_code == 429:
+                    raise ProviderError(f"output download answered {resp.status_code}", transient=True)
+                if resp.status_code != 200:
+                    raise ProviderError(
+                        f"output download answered {resp.status_code}", reason_key="generation.bad_output"
+                    )
+                if int(resp.headers.get("content-length") or 0) > cap:
+                    raise _too_big(cap)
+                data = bytearray()
+                for chunk in resp.iter_bytes():
+                    data += chunk
+                    if len(data) > cap:
+                        raise _too_big(cap)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             raise ProviderError(f"output download failed: {exc!r}", transient=True) from exc
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise ProviderError(f"output download answered {resp.status_code}", transient=True)
-        if resp.status_code != 200:
-            raise ProviderError(
-                f"output download answered {resp.status_code}", reason_key="generation.bad_output"
-            )
+        except httpx.TooManyRedirects as exc:
+            raise ProviderError(f"output download: {exc}", reason_key="generation.bad_output") from exc
         try:
-            return imaging.validate_upload(resp.content, max_bytes=50 * 2**20, min_side=64)
+            return imaging.validate_upload(bytes(data), max_bytes=cap, min_side=64)
         except UploadRejected as exc:
             raise ProviderError(
                 f"output is not a usable image: {exc.key}", reason_key="generation.bad_output"
             ) from exc
 
-    def _cancel_all(self, handles: dict[int, Any]) -> None:
-        """Best-effort cancel of every request (failures are logged)."""
-        for handle in handles.values():
+    def _cancel_all(self, handles: dict[int, Any], ctx: JobContext | None = None) -> None:
+        """Best-effort cancel of every request (failures are logged).
+
+        With ``ctx``, each request fal accepted the cancel for is recorded as
+        ``CANCELED``, so :func:`lashme.cancel.cancel_open_requests` does not cancel it again.
+        """
+        for index, handle in handles.items():
             try:
                 handle.cancel()
             except Exception as exc:  # noqa: BLE001 - a finished request refuses; never mask the real error
                 log.info("fal cancel of %s failed: %s", handle.request_id, exc)
+                continue
+            if ctx is not None:
+                ctx.record_status(index, "CANCELED")
+
+
+def _require_https(request: httpx.Request) -> None:
+    """Request hook for httpx: refuse any output address (first or redirected) that is not https."""
+    if request.url.scheme != "https":
+        raise ProviderError(
+            f"output address is not https: {request.url.scheme}://{request.url.host}",
+            reason_key="generation.bad_output",
+        )
+
+
+def _too_big(cap: int) -> ProviderError:
+    return ProviderError(f"output is larger than {cap} bytes", reason_key="generation.bad_output")
 
 
 def _arguments(version: Any, image_url: str) -> dict:
@@ -327,9 +381,10 @@ class _MemoryContext:
 
     def record_submission(
         self, index: int, *, model: str, request_id: str, preset_version_id: int | None
-    ) -> None:
-        self._ids[index] = request_id
+    ) -> str:
+        self._ids.setdefault(index, request_id)
         self._first = self._first or utcnow()
+        return self._ids[index]
 
     def record_status(self, index: int, status: str, *, queue_position: int | None = None) -> None:
         return None

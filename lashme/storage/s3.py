@@ -10,6 +10,7 @@ objects are deleted by prefix.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import boto3
@@ -18,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lashme.storage.base import StorageError
 
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 _DELETE_BATCH = 1000  # DeleteObjects accepts at most 1000 keys per request
 
 
@@ -28,9 +30,14 @@ def _check_key(key: str) -> str:
 
 
 def _content_disposition(name: str) -> str:
-    """``attachment`` with an ASCII fallback and an RFC 6266 / RFC 5987 UTF-8 filename."""
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    """``attachment`` with a safe ASCII fallback and an RFC 6266 / RFC 5987 UTF-8 filename.
+
+    The plain ``filename`` keeps only ``[A-Za-z0-9._-]`` (anything else becomes
+    ``_``; no quotes, semicolons, backslashes or control characters can reach
+    the header); ``filename*`` carries the full name percent-encoded.
+    """
+    ascii_name = _UNSAFE_FILENAME.sub("_", name).strip(".") or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class S3Storage:

@@ -56,8 +56,11 @@ class Script:
         submit_errors: HTTP codes answered to the next submissions, one popped per POST.
         status_errors: HTTP codes answered to the next status polls, one popped per GET.
         nsfw: ``f(arguments) -> bool`` flags a request's outputs as NSFW.
-        output: ``"ok"``, ``"bad_json"``, ``"image_404"`` or ``"not_image"``.
-        completed_error: when set, COMPLETED carries this ``error`` (the app failed at fal).
+        output: ``"ok"``, ``"bad_json"``, ``"image_404"``, ``"not_image"``, ``"no_nsfw_flags"``
+            (``has_nsfw_concepts`` left out), ``"null_nsfw_flags"`` (``[null]``) or
+            ``"redirect_http"`` (images answer 302 to a plain-http address).
+        completed_error: when set, COMPLETED carries this ``error`` (the app failed at fal) for the
+            requests ``fails(arguments)`` selects (default: all).
     """
 
     queue_time: float = 0.0
@@ -68,6 +71,7 @@ class Script:
     nsfw: Callable[[dict], bool] = lambda args: False
     output: str = "ok"
     completed_error: str | None = None
+    fails: Callable[[dict], bool] = lambda args: True
 
 
 @dataclass
@@ -274,7 +278,7 @@ def _handler(fake: FalStandIn):
             body = {"status": "COMPLETED", "logs": [], "metrics": {"inference_time": fake.script.latency}}
             if req.canceled:
                 body.update(error="Request cancelled", error_type="request_cancelled")
-            elif fake.script.completed_error:
+            elif fake.script.completed_error and fake.script.fails(req.arguments):
                 body.update(error=fake.script.completed_error, error_type="runner_error")
             self._send(200, body)
             self._maybe_webhook(req)
@@ -282,7 +286,7 @@ def _handler(fake: FalStandIn):
         def _output(self, req: FakeRequest) -> dict:
             n = int(req.arguments.get("num_images", 1))
             nsfw = bool(fake.script.nsfw(req.arguments))
-            return {
+            body = {
                 "images": [
                     {
                         "url": f"{fake.url}cdn/{req.request_id}-{i}.jpg",
@@ -297,6 +301,11 @@ def _handler(fake: FalStandIn):
                 "timings": {"inference": fake.script.latency},
                 "prompt": req.arguments.get("prompt", ""),
             }
+            if fake.script.output == "no_nsfw_flags":
+                del body["has_nsfw_concepts"]
+            elif fake.script.output == "null_nsfw_flags":
+                body["has_nsfw_concepts"] = [None] * n
+            return body
 
         def _result(self, req: FakeRequest) -> None:
             if fake.state(req) != "COMPLETED":
@@ -311,6 +320,12 @@ def _handler(fake: FalStandIn):
                 return self._send(404, {"detail": "gone"})
             if fake.script.output == "not_image":
                 return self._send(200, b"<html>not an image</html>", "image/jpeg")
+            if fake.script.output == "redirect_http":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_address[1]}/cdn/{name}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             self._send(200, fake.output_image(req), "image/jpeg")
 
         def _maybe_webhook(self, req: FakeRequest) -> None:

@@ -162,3 +162,147 @@ def test_malformed_output_fails_the_job(fal, output, transient):
     job = load_job(job_id)
     assert job.error_key == "generation.bad_output", job.error_detail
     assert fal.accepted == 4
+
+
+def test_a_concurrent_attempt_resumes_the_recorded_requests_instead_of_failing(fal, storage):
+    """Two attempts of one job both submitted: the unique (job, index) row makes the second resume."""
+    from lashme.provider_runs import DbJobContext
+    from lashme.providers.fal import FalProvider
+
+    class StaleContext(DbJobContext):
+        def submitted(self):  # the first read happened before the other attempt recorded anything
+            stale, self.stale = self.stale, False
+            return {} if stale else super().submitted()
+
+    job = load_job(submit_job())
+    original = storage.get(job.original_key)
+    first = StaleContext(job, storage=storage)
+    first.stale = False
+    FalProvider().generate_for_job(original, job.presets, first)
+    first_ids = [r.request_id for r in _requests(job.id)]
+    second = StaleContext(job, storage=storage)
+    second.stale = True
+    got = FalProvider().generate_for_job(original, job.presets, second)
+    assert len(got) == 4 and all(v.image is not None for v in got)
+    assert [r.request_id for r in _requests(job.id)] == first_ids
+    duplicates = [rid for rid in fal.requests if rid not in first_ids]
+    assert len(duplicates) == 4 and sorted(fal.cancels) == sorted(duplicates)
+
+
+@pytest.mark.parametrize("output", ["no_nsfw_flags", "null_nsfw_flags"])
+def test_missing_nsfw_flags_count_as_filtered(fal, output):
+    """We always ask for the safety checker: an answer without its verdict is not treated as safe."""
+    fal.script.output = output
+    job_id = submit_job()
+    assert generation.run(job_id) == JobStatus.FAILED
+    assert load_job(job_id).error_key == "generation.all_filtered"
+
+
+def test_an_output_larger_than_the_cap_is_refused_while_reading(fal, monkeypatch):
+    from lashme.settings import get_settings
+
+    monkeypatch.setenv("LASHME_FAL_OUTPUT_MAX_BYTES", "20000")  # the stand-in's outputs are ~50-100 kB
+    get_settings.cache_clear()
+    job_id = submit_job()
+    assert generation.run(job_id) == JobStatus.FAILED
+    job = load_job(job_id)
+    assert job.error_key == "generation.bad_output" and "larger than 20000 bytes" in job.error_detail
+
+
+def test_outputs_are_fetched_over_https_only(fal):
+    from lashme.providers.base import ProviderError
+    from lashme.providers.fal import FalProvider
+
+    with pytest.raises(ProviderError) as err:
+        FalProvider()._download(fal.url.replace("https://", "http://") + "cdn/x-0.jpg")
+    assert err.value.reason_key == "generation.bad_output" and "not https" in str(err.value)
+    fal.script.output = "redirect_http"  # a redirect from https to plain http is refused too
+    job_id = submit_job()
+    assert generation.run(job_id) == JobStatus.FAILED
+    job = load_job(job_id)
+    assert job.error_key == "generation.bad_output" and "not https" in job.error_detail
+
+
+def test_a_job_failed_by_the_queue_cancels_its_open_fal_requests(fal):
+    """Retries exhausted while fal still works: the failure callback's fail() cancels what is running."""
+    from lashme import tasks
+
+    fal.script.latency = 60
+    fal.script.status_errors = [429] * 4  # beyond fal_client's own attempts: a transient job error
+    job_id = submit_job()
+    with pytest.raises(generation.RetryableJobError):
+        generation.run(job_id)
+    assert fal.accepted == 4 and fal.cancels == []
+
+    class RQJob:
+        args = [job_id]
+        retries_left = 0
+
+    tasks.on_generate_failure(RQJob, None, RuntimeError, RuntimeError("retries exhausted"), None)
+    assert load_job(job_id).status == JobStatus.FAILED
+    assert sorted(fal.cancels) == sorted(fal.requests)
+    assert all(r.status == "CANCELED" for r in _requests(job_id))
+    assert len(_events(job_id, "provider_canceled")) == 4
+    generation.fail(job_id, error_key="generation.failed")  # idempotent: nothing canceled twice
+    assert len(fal.cancels) == 4
+
+
+def _priced_user_job(email: str) -> tuple[int, str]:
+    from lashme import auth, pricing, uploads
+    from tests.photos import astronaut_jpeg
+
+    with session_scope() as s:
+        pricing.set_price(s, "generation_cost", 1, actor="test")
+        uid = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3).id
+    job = uploads.submit_photo(astronaut_jpeg(), user_id=uid, anon_token=None, enqueue=False)
+    assert job.provider == "fal" and job.reserved_credits == 1
+    return uid, job.id
+
+
+def _assert_released(uid: int) -> None:
+    from lashme import ledger
+
+    with session_scope() as s:
+        assert ledger.get_balance(s, uid) == ledger.Balance(total=3, held=0)
+        assert ledger.verify(s).ok
+
+
+def test_all_nsfw_releases_the_reserved_credit(fal):
+    fal.script.nsfw = lambda args: True
+    uid, job_id = _priced_user_job("nsfw@example.com")
+    assert generation.run(job_id) == JobStatus.FAILED
+    assert load_job(job_id).error_key == "generation.all_filtered"
+    _assert_released(uid)
+
+
+def test_persistent_500_releases_the_reserved_credit(fal):
+    fal.script.submit_errors = [500] * 10
+    uid, job_id = _priced_user_job("five-hundred@example.com")
+    for _ in range(2):
+        with pytest.raises(generation.RetryableJobError):
+            generation.run(job_id)
+    assert generation.run(job_id) == JobStatus.FAILED
+    assert load_job(job_id).error_key == "generation.failed" and fal.accepted == 0
+    _assert_released(uid)
+
+
+def test_a_failed_job_records_the_cost_of_the_requests_that_completed(fal):
+    """The last request fails at fal after the others completed (and were billed): the job keeps their cost."""
+    from lashme import presets
+
+    job_id = submit_job()
+    with session_scope() as s:
+        last_prompt = presets.active_versions(s, "fal", load_job(job_id).presets)[-1].prompt
+    fal.script.completed_error = "runner crashed"
+    fal.script.fails = lambda args: args["prompt"] == last_prompt
+    assert generation.run(job_id) == JobStatus.FAILED
+    job = load_job(job_id)
+    assert job.error_key == "generation.rejected"
+    completed = [r for r in _requests(job_id) if r.status == "COMPLETED"]
+    assert completed and {r.index for r in completed} <= {0, 1, 2}
+    assert job.provider_image_count == len(completed)
+    assert job.provider_cost_usd == pytest.approx(0.03 * len(completed))
+    last = max(r.completed_at for r in completed)
+    assert job.provider_completed_at == last
+    expected = (last - job.provider_submitted_at).total_seconds()
+    assert job.provider_latency_s == pytest.approx(expected, abs=0.002)

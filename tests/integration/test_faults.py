@@ -15,10 +15,11 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 
 from lashme import auth, jobs, ledger, uploads
 from lashme.db import session_scope
-from lashme.models import Job
+from lashme.models import Job, JobEvent
 from lashme.redis_server import start_redis
 from lashme.settings import get_settings
 from tests.integration.conftest import fault_summary
@@ -168,6 +169,19 @@ def test_redis_stopped_and_restarted_with_jobs_queued(stack, tmp_path, monkeypat
     assert counts["DONE"] == len(job_ids), stack.logs()
     assert alive == 2, "workers reconnect on their own"
     assert duplicate_variants(job_ids) == 0
+    with session_scope() as s:
+        done_events = dict(
+            s.execute(
+                select(JobEvent.job_id, func.count())
+                .where(
+                    JobEvent.job_id.in_(job_ids),
+                    JobEvent.from_status == "PROCESSING",
+                    JobEvent.to_status == "DONE",
+                )
+                .group_by(JobEvent.job_id)
+            ).all()
+        )
+    assert all(done_events.get(j, 0) <= 1 for j in job_ids), f"a job reached DONE twice: {done_events}"
 
 
 def _wait_final(job_id: str, timeout: float = 60) -> Job:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -48,3 +49,28 @@ def test_notify_publishes_on_job_and_queue_channels(redis_conn):
             break
     pubsub.close()
     assert got == [(queue.job_channel("f" * 32), "DONE"), (queue.QUEUE_CHANNEL, "f" * 32)]
+
+
+def test_concurrent_enqueues_of_one_job_queue_it_once(redis_conn):
+    """Sweepers and webhooks racing on one job: the check-then-enqueue is atomic per job."""
+    job_id = "9" * 32
+    callers = 8
+    barrier = threading.Barrier(callers)
+    errors: list[BaseException] = []
+
+    def enqueue() -> None:
+        try:
+            barrier.wait()
+            queue.enqueue_generation(job_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    for _round in range(5):
+        threads = [threading.Thread(target=enqueue) for _ in range(callers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert queue.get_queue().get_job_ids() == [queue.rq_job_id(job_id)]
+    assert not redis_conn.exists(queue.enqueue_lock_key(job_id))

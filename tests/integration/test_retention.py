@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from lashme import auth, jobs, ledger, retention, unlocks, uploads
 from lashme.cli import main as cli_main
 from lashme.db import session_scope
-from lashme.models import Job, JobEvent, JobStatus, LedgerEntry, Unlock, Variant, utcnow
+from lashme.models import Job, JobEvent, JobStatus, LedgerEntry, ProviderRequest, Unlock, Variant, utcnow
 from lashme.storage.base import variant_key
 from tests.dbutil import count
 from tests.photos import astronaut_jpeg
@@ -100,3 +100,64 @@ def test_retention_periods_come_from_settings(clean_db, storage, monkeypatch, ho
     monkeypatch.setattr(get_settings(), "anon_retention_hours", hours)
     _finished_job(storage, age=timedelta(hours=2))
     assert retention.cleanup(storage=storage).jobs == 1
+
+
+def _with_provider_request(job_id: str, index: int = 0) -> None:
+    with session_scope() as s:
+        s.add(
+            ProviderRequest(
+                job_id=job_id,
+                index=index,
+                provider="fal",
+                model="fal-ai/flux/dev/image-to-image",
+                request_id=f"req-{job_id}-{index}",
+                status="COMPLETED",
+                image_count=1,
+            )
+        )
+
+
+def test_cleanup_deletes_a_fal_job_with_provider_requests_and_unlocks(clean_db, storage):
+    with session_scope() as s:
+        uid = auth.sign_up(s, email="fal-ret@example.com", password="Secret123", signup_bonus=3).id
+    job = _finished_job(storage, user_id=uid, age=timedelta(days=91))
+    _with_provider_request(job.id, 0)
+    _with_provider_request(job.id, 1)
+    with session_scope() as s:
+        vid = jobs.variants_of(s, job.id)[0].id
+        unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
+    report = retention.cleanup(storage=storage)
+    assert (report.jobs, report.errors) == (1, [])
+    with session_scope() as s:
+        assert s.get(Job, job.id) is None
+        assert count(s, ProviderRequest) == 0
+        assert count(s, Unlock) == 0
+        assert count(s, LedgerEntry, LedgerEntry.variant_id == vid) == 1
+        assert ledger.verify(s).ok
+        assert ledger.get_balance(s, uid).total == 2
+
+
+def test_delete_job_skips_a_job_that_is_no_longer_final(clean_db, storage):
+    job = _finished_job(storage, age=timedelta(hours=30), status=JobStatus.PENDING)
+    assert retention.delete_job(job.id, storage=storage) is None
+    with session_scope() as s:
+        assert s.get(Job, job.id) is not None and count(s, Variant, Variant.job_id == job.id) == 2
+    assert storage.exists(job.original_key)
+
+
+def test_one_failing_job_does_not_stop_the_run(clean_db, storage, monkeypatch):
+    bad = _finished_job(storage, age=timedelta(hours=30))
+    good = _finished_job(storage, age=timedelta(hours=29))
+    real = jobs.delete_job_rows
+
+    def delete_rows(session, job_id):
+        if job_id == bad.id:
+            raise RuntimeError("simulated database error")
+        real(session, job_id)
+
+    monkeypatch.setattr(jobs, "delete_job_rows", delete_rows)
+    report = retention.cleanup(storage=storage)
+    assert report.jobs == 1 and len(report.errors) == 1 and bad.id in report.errors[0]
+    with session_scope() as s:
+        assert s.get(Job, good.id) is None
+        assert s.get(Job, bad.id) is not None

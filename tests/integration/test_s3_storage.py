@@ -109,3 +109,20 @@ def test_worker_stores_variants_in_s3(clean_db, redis_conn, s3_storage, fake_s3,
         v = jobs.variants_of(s, job.id)[0]
     assert v.preview_key.startswith(prefix) and s3_storage.get(v.preview_key)[:2] == b"\xff\xd8"
     assert queue.rq_job_id(job.id) == f"generate-{job.id}"
+
+
+def test_download_name_is_sanitized_in_the_plain_filename(s3_storage):
+    from lashme.storage.s3 import _content_disposition
+
+    header = _content_disposition('брови "Ольга";\\\r\n x.jpg')
+    plain, star = header.split("; filename*=")
+    assert plain == 'attachment; filename="' + "_" * 18 + 'x.jpg"'
+    assert (
+        star
+        == "UTF-8''%D0%B1%D1%80%D0%BE%D0%B2%D0%B8%20%22%D0%9E%D0%BB%D1%8C%D0%B3%D0%B0%22%3B%5C%0D%0A%20x.jpg"
+    )
+    key = variant_key(job_prefix("c" * 32, None), 0, "full")
+    s3_storage.put(key, b"full-res")
+    resp = httpx.get(s3_storage.url(key, expires_in=60, download_name="lashme ко́фе;1.jpg"))
+    assert resp.status_code == 200
+    assert resp.headers["content-disposition"].startswith('attachment; filename="lashme' + "_" * 7 + '1.jpg"')

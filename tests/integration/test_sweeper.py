@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -64,3 +65,25 @@ def test_cli_sweep_prints_counts(redis_conn, capsys, monkeypatch):
     monkeypatch.setattr(get_settings(), "sweep_grace", 0)
     assert cli_main(["sweep"]) == 0
     assert '"requeued": 1' in capsys.readouterr().out
+
+
+def test_the_sweeper_lock_is_held_for_a_sweep_longer_than_the_interval(redis_conn, monkeypatch):
+    """interval 1 s: the lock's TTL is 1 s (the minimum), the sweep takes 2.5 s; no second sweeper may start meanwhile."""
+    real_sweep = sweeper.sweep
+    seen: dict = {}
+
+    def slow_sweep(**kw):
+        time.sleep(2.5)
+        seen["second_sweeper"] = sweeper.sweep_if_first(redis_conn, interval=1)
+        seen["ttl_ms"] = redis_conn.pttl(sweeper.LOCK_KEY)
+        return real_sweep(grace=3600, **kw)
+
+    monkeypatch.setattr(sweeper, "sweep", slow_sweep)
+    report = sweeper.sweep_if_first(redis_conn, interval=1)
+    assert report is not None
+    assert seen["second_sweeper"] is None and seen["ttl_ms"] > 0
+    # after the sweep the lock lives one more TTL (one sweeper per interval), then expires
+    assert 0 < redis_conn.pttl(sweeper.LOCK_KEY) <= 1000
+    monkeypatch.setattr(sweeper, "sweep", real_sweep)
+    time.sleep(1.1)
+    assert sweeper.sweep_if_first(redis_conn, interval=1) is not None

@@ -14,7 +14,7 @@ from lashme.db import session_scope
 from lashme.errors import DomainError, NotFound
 from lashme.generation import run as run_job
 from lashme.jobs import variants_of
-from lashme.models import Job, JobStatus, LedgerEntry, Variant
+from lashme.models import Job, JobStatus, LedgerEntry, ProviderRequest, Unlock, Variant
 from lashme.storage.base import job_prefix
 from tests.dbutil import count
 from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg
@@ -296,3 +296,30 @@ def test_retries_count_against_the_daily_limit_and_are_capped(three_jobs):
         dashboard.retry_job(other, user_id=alice, enqueue=False)
     with session_scope() as s:
         assert s.get(Job, other).status == JobStatus.FAILED
+
+
+def test_delete_job_with_provider_requests_and_unlocks(three_jobs, storage):
+    alice = three_jobs["alice"]
+    job_id = three_jobs["mid"]
+    with session_scope() as s:
+        s.add(
+            ProviderRequest(
+                job_id=job_id,
+                index=0,
+                provider="fal",
+                model="fal-ai/flux/dev/image-to-image",
+                request_id=f"req-{job_id}",
+                status="COMPLETED",
+                image_count=1,
+            )
+        )
+        vid = variants_of(s, job_id)[0].id
+        unlocks.unlock_variant(s, user_id=alice, variant_id=vid, cost=1)
+    with session_scope() as s:
+        gallery.delete_job(s, user_id=alice, job_id=job_id, storage=storage)
+    with session_scope() as s:
+        assert s.get(Job, job_id) is None
+        assert count(s, ProviderRequest, ProviderRequest.job_id == job_id) == 0
+        assert count(s, Unlock, Unlock.variant_id == vid) == 0
+        assert count(s, LedgerEntry, LedgerEntry.variant_id == vid) == 1
+    assert not storage.exists(f"{job_prefix(job_id, alice)}original.jpg")

@@ -128,3 +128,19 @@ def test_a_job_failed_elsewhere_mid_run_is_not_brought_back_by_a_retry(clean_db,
         assert s.get(Job, jid).status == JobStatus.FAILED
         assert ledger.get_balance(s, uid) == ledger.Balance(total=3, held=0)
         assert ledger.verify(s).ok
+
+
+def test_a_job_past_its_attempts_is_failed_not_run_again(job_id):
+    """A sweeper re-enqueue starts RQ's retry count afresh; the job's own attempt count still caps it."""
+    from sqlalchemy import update
+
+    from lashme.settings import get_settings
+
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(attempts=get_settings().job_max_attempts))
+    provider = FlakyProvider(failures=0)
+    assert generation.run(job_id, provider=provider) == JobStatus.FAILED
+    job = _status(job_id)
+    assert (job.status, job.error_key, provider.calls) == (JobStatus.FAILED, "generation.interrupted", 0)
+    with session_scope() as s:
+        assert count(s, Variant, Variant.job_id == job_id) == 0

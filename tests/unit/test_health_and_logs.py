@@ -94,3 +94,29 @@ def test_json_logs_bind_ids_and_redact_secrets_and_signed_urls(capsys):
     assert second["logger"] == "thirdparty.lib" and second["job_id"] == "j" * 32
     assert second["event"] == "see /files/u7/x/preview.jpg?[redacted] now"
     assert "hunter2" not in json.dumps(lines) and "abc" not in json.dumps(lines)
+
+
+def test_request_urls_of_http_clients_and_photo_payloads_stay_out_of_logs(capsys):
+    app_logger = logging.getLogger("lashme")
+    saved = app_logger.handlers[:], app_logger.propagate
+    app_logger.handlers, app_logger.propagate = [], True
+    configure("test", level="INFO", fmt="json")
+    try:
+        logging.getLogger("httpx").info('HTTP Request: GET https://v3.fal.media/files/lion/out.jpg "200 OK"')
+        logging.getLogger("httpcore.connection").info("connect_tcp.started host='v3.fal.media'")
+        get_logger("lashme.test").info(
+            "fal answered",
+            body='{"image_url": "data:image/jpeg;base64,/9j/4AAQSkZJRg+/=="}',
+            output="https://v3.fal.media/files/koala/Zr1x-out.jpg",
+        )
+        lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    finally:
+        root = logging.getLogger()
+        for h in [h for h in root.handlers if getattr(h, "_lashme", False)]:
+            root.removeHandler(h)
+        app_logger.handlers, app_logger.propagate = saved
+    assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+    assert [line["event"] for line in lines] == ["fal answered"]
+    assert lines[0]["body"] == '{"image_url": "data:[redacted]"}'
+    assert lines[0]["output"] == "https://v3.fal.media/[redacted]"
+    assert "4AAQ" not in json.dumps(lines) and "Zr1x" not in json.dumps(lines)
