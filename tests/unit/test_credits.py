@@ -213,3 +213,12 @@ def test_daily_limit_resets_at_utc_midnight_and_keys_hold_no_raw_ip(clean_db, re
     assert usage.reset_at % 86400 == 0 and 0 < usage.reset_at - time.time() <= 86400
     keys = [k.decode() for k in redis_conn.scan_iter(match="*lashme-daily-jobs*")]
     assert keys and not any("203.0.113.7" in k or "tok-x" in k for k in keys)
+
+
+def test_price_cli_sets_and_lists_prices(clean_db, capsys):
+    assert cli.main(["price", "set", "generation_cost", "2"]) == 0
+    assert "generation_cost: 0 -> 2" in capsys.readouterr().out
+    assert cli.main(["price", "set", "no_such_price", "1"]) == 2
+    assert cli.main(["price", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "generation_cost         2" in out and "pack pack_50" in out and "(popular)" in out
