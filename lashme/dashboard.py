@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from lashme import cancel, daily_limits, jobs, pricing, queue
 from lashme.db import session_scope
-from lashme.errors import DomainError
+from lashme.errors import MESSAGES, DomainError
 from lashme.jobs import InvalidTransition
 from lashme.models import Job, JobStatus, Variant
 
@@ -70,7 +70,7 @@ def recent_jobs(
         elif status == JobStatus.DONE:
             key, n = "dash.stage_done", n_variants
         elif status == JobStatus.FAILED:
-            key = job.error_key or "generation.failed"
+            key = job.error_key if job.error_key in MESSAGES else "generation.failed"
         else:
             key = "dash.stage_canceled"
         out.append(

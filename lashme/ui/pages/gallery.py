@@ -12,7 +12,7 @@ import reflex as rx
 
 from lashme import gallery, i18n
 from lashme.db import session_scope
-from lashme.errors import DomainError
+from lashme.errors import MESSAGES, DomainError
 from lashme.models import JobStatus
 from lashme.settings import get_settings
 from lashme.storage import get_storage
@@ -39,7 +39,9 @@ def item_dict(item: gallery.GalleryItem, locale: str, storage, ttl: int) -> dict
         "filtered": item.filtered,
         "date": i18n.format_dt(item.created_at, locale, fmt="short"),
         "note": item.note,
-        "error": i18n.translate(item.error_key, locale) if item.error_key else "",
+        "error": i18n.translate(item.error_key if item.error_key in MESSAGES else "generation.failed", locale)
+        if item.error_key
+        else "",
         "final": item.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELED),
     }
 
