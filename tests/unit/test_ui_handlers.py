@@ -156,3 +156,18 @@ def test_sign_out_leaves_nothing_of_the_user_in_any_page_state(world):
     assert session.anon_token == "tablet"  # the browser keeps its own visitor token
     with session_scope() as s:
         assert auth.user_for_token(s, world["alice_token"]) is None
+
+
+def test_ledger_page_numbers_from_the_client_are_clamped():
+    from lashme.ui.ledger_rows import clamp_page
+
+    assert [clamp_page(v, 4) for v in (2, "3", 99, -5, None, "x", float("inf"), float("nan"))] == [
+        2,
+        3,
+        4,
+        1,
+        1,
+        1,
+        1,
+        1,
+    ]

@@ -10,12 +10,13 @@ import asyncio
 
 import reflex as rx
 
-from lashme import i18n, ledger, payments, pricing
+from lashme import i18n, payments, pricing
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.settings import get_settings
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.ledger_rows import clamp_page, ledger_page
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 20
@@ -65,28 +66,9 @@ class CreditsState(SessionState):
                 }
                 for o in payments.orders_of(s, user_id)
             ]
-            total = ledger.count_entries(s, user_id)
-            self.ledger_pages = max(1, -(-total // LEDGER_PAGE_SIZE))
-            self.ledger_page = min(max(1, self.ledger_page), self.ledger_pages)
-            self.ledger_rows = [
-                {
-                    "id": e.id,
-                    "date": _date(e.created_at, loc),
-                    "kind": i18n.translate(f"kind.{e.kind}", loc),
-                    "delta": f"{e.delta:+d}"
-                    if e.delta
-                    else (
-                        i18n.translate("credits.held_change", loc, n=f"{e.held_delta:+d}")
-                        if e.held_delta
-                        else "0"
-                    ),
-                    "balance": e.balance_after,
-                    "reason": e.reason,
-                }
-                for e in ledger.entries(
-                    s, user_id, limit=LEDGER_PAGE_SIZE, offset=(self.ledger_page - 1) * LEDGER_PAGE_SIZE
-                )
-            ]
+            self.ledger_rows, self.ledger_page, self.ledger_pages = ledger_page(
+                s, user_id, page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, locale=loc
+            )
 
     @rx.event
     def on_load(self):
@@ -106,10 +88,7 @@ class CreditsState(SessionState):
         user_id = self._user_id()
         if user_id is None:
             return rx.redirect("/login?next=/credits")
-        try:
-            self.ledger_page = int(page)
-        except (TypeError, ValueError):
-            return
+        self.ledger_page = clamp_page(page, self.ledger_pages)
         self._load(user_id)
 
     @rx.event

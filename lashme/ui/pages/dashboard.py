@@ -6,11 +6,12 @@ import asyncio
 
 import reflex as rx
 
-from lashme import dashboard, i18n, ledger
+from lashme import dashboard, i18n
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.ledger_rows import clamp_page, ledger_page
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 10
@@ -40,28 +41,9 @@ class DashboardState(SessionState):
                 }
                 for j in dashboard.recent_jobs(s, user_id=user_id)
             ]
-            total = ledger.count_entries(s, user_id)
-            self.ledger_pages = max(1, -(-total // LEDGER_PAGE_SIZE))
-            self.ledger_page = min(max(1, self.ledger_page), self.ledger_pages)
-            self.ledger_rows = [
-                {
-                    "id": e.id,
-                    "date": i18n.format_dt(e.created_at, loc, fmt="short"),
-                    "kind": i18n.translate(f"kind.{e.kind}", loc),
-                    "delta": f"{e.delta:+d}"
-                    if e.delta
-                    else (
-                        i18n.translate("credits.held_change", loc, n=f"{e.held_delta:+d}")
-                        if e.held_delta
-                        else "0"
-                    ),
-                    "balance": e.balance_after,
-                    "reason": e.reason,
-                }
-                for e in ledger.entries(
-                    s, user_id, limit=LEDGER_PAGE_SIZE, offset=(self.ledger_page - 1) * LEDGER_PAGE_SIZE
-                )
-            ]
+            self.ledger_rows, self.ledger_page, self.ledger_pages = ledger_page(
+                s, user_id, page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, locale=loc
+            )
 
     @rx.event
     def on_load(self):
@@ -80,10 +62,7 @@ class DashboardState(SessionState):
         user_id = self._user_id()
         if user_id is None:
             return rx.redirect("/login?next=/dashboard")
-        try:
-            self.ledger_page = int(page)
-        except (TypeError, ValueError):
-            return None
+        self.ledger_page = clamp_page(page, self.ledger_pages)
         self._load(user_id)
         return None
 
