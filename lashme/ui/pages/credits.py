@@ -14,6 +14,7 @@ from lashme import i18n, payments, pricing
 from lashme.db import session_scope
 from lashme.errors import DomainError
 from lashme.settings import get_settings
+from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.ledger_rows import clamp_page, ledger_page
@@ -257,23 +258,7 @@ def credits_page() -> rx.Component:
             ],
             "ledger",
         ),
-        rx.hstack(
-            rx.button(
-                tr("credits.newer"),
-                on_click=CreditsState.go_to_ledger_page(CreditsState.ledger_page - 1),
-                disabled=CreditsState.ledger_page <= 1,
-                variant="soft",
-            ),
-            rx.text(CreditsState.ledger_page, " / ", CreditsState.ledger_pages, size="2"),
-            rx.button(
-                tr("credits.older"),
-                on_click=CreditsState.go_to_ledger_page(CreditsState.ledger_page + 1),
-                disabled=CreditsState.ledger_page >= CreditsState.ledger_pages,
-                variant="soft",
-            ),
-            align="center",
-            spacing="3",
-        ),
+        pager(CreditsState.ledger_page, CreditsState.ledger_pages, CreditsState.go_to_ledger_page),
     )
 
 

@@ -9,6 +9,7 @@ import reflex as rx
 from lashme import dashboard, i18n
 from lashme.db import session_scope
 from lashme.errors import DomainError
+from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.ledger_rows import clamp_page, ledger_page
@@ -234,21 +235,5 @@ def dashboard_page() -> rx.Component:
             width="100%",
             overflow_x="auto",
         ),
-        rx.hstack(
-            rx.button(
-                tr("credits.newer"),
-                on_click=DashboardState.go_to_ledger_page(DashboardState.ledger_page - 1),
-                disabled=DashboardState.ledger_page <= 1,
-                variant="soft",
-            ),
-            rx.text(DashboardState.ledger_page, " / ", DashboardState.ledger_pages, size="2"),
-            rx.button(
-                tr("credits.older"),
-                on_click=DashboardState.go_to_ledger_page(DashboardState.ledger_page + 1),
-                disabled=DashboardState.ledger_page >= DashboardState.ledger_pages,
-                variant="soft",
-            ),
-            align="center",
-            spacing="3",
-        ),
+        pager(DashboardState.ledger_page, DashboardState.ledger_pages, DashboardState.go_to_ledger_page),
     )
