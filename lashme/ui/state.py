@@ -18,7 +18,7 @@ import secrets
 
 import reflex as rx
 
-from lashme import auth, i18n, ledger
+from lashme import auth, i18n, ledger, pricing
 from lashme.db import session_scope
 from lashme.models import User
 
@@ -36,6 +36,8 @@ class SessionState(rx.State):
     user_email: str = ""
     balance: int = 0
     held: int = 0
+    unlock_cost: int = 1
+    signup_bonus: int = 3
 
     @rx.var
     def signed_in(self) -> bool:
@@ -51,6 +53,24 @@ class SessionState(rx.State):
     def balance_unit(self) -> str:
         """The unit after the balance, pluralized for the language (3 → "кредита", 5 → "кредитов")."""
         return i18n.translate_plural("plural.credits_unit", self.balance, self.locale)
+
+    @rx.var
+    def unlock_label(self) -> str:
+        """The unlock button's text with the current price ("Unlock · 1 credit")."""
+        price = i18n.translate_plural("plural.credits", self.unlock_cost, self.locale)
+        return i18n.translate("job.unlock", self.locale, price=price)
+
+    @rx.var
+    def signup_pitch(self) -> str:
+        """The job page's call to sign up, with the current sign-up bonus."""
+        bonus = i18n.translate_plural("plural.free_credits", self.signup_bonus, self.locale)
+        return i18n.translate("job.cta", self.locale, bonus=bonus)
+
+    @rx.var
+    def signup_subtitle(self) -> str:
+        """The sign-up page's subtitle, with the current sign-up bonus."""
+        bonus = i18n.translate_plural("plural.free_credits", self.signup_bonus, self.locale)
+        return i18n.translate("auth.signup_subtitle", self.locale, bonus=bonus)
 
     @rx.var
     def lang(self) -> str:
@@ -90,10 +110,12 @@ class SessionState(rx.State):
         return self.anon_token
 
     def _refresh_user(self) -> int | None:
-        """Reload email and balance from the database; returns the user id."""
+        """Reload email, balance and the current prices from the database; returns the user id."""
         with session_scope() as s:
             user = auth.user_for_token(s, self.auth_token)
             self._resolve_locale(user)
+            prices = pricing.get_prices(s)
+            self.unlock_cost, self.signup_bonus = prices.unlock_cost, prices.signup_bonus
             if user is None:
                 self.user_email, self.balance, self.held = "", 0, 0
                 return None

@@ -140,7 +140,7 @@ def signup_page() -> rx.Component:
     return page_shell(
         _form(
             tr("auth.signup_title"),
-            tr("auth.signup_subtitle"),
+            SessionState.signup_subtitle,
             tr("auth.signup_button"),
             AuthState.sign_up,
             tr("auth.have_account"),

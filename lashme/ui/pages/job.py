@@ -240,7 +240,7 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
                 ),
                 rx.button(
                     rx.icon("lock_open", size=14),
-                    tr("job.unlock"),
+                    SessionState.unlock_label,
                     size="2",
                     width="100%",
                     on_click=JobState.unlock(v["id"].to(str)),
@@ -304,7 +304,7 @@ def job_page() -> rx.Component:
                     (JobState.status == "DONE") & ~JobState.signed_in,
                     rx.callout(
                         rx.hstack(
-                            rx.text(tr("job.cta")),
+                            rx.text(SessionState.signup_pitch),
                             rx.link(
                                 rx.button(tr("job.signup_free"), size="2", color_scheme="pink"),
                                 href="/signup?next=/job/" + JobState.shown_job_id,

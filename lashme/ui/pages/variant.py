@@ -237,7 +237,7 @@ def _actions() -> rx.Component:
             ),
             rx.button(
                 rx.icon("lock_open", size=16),
-                tr("job.unlock"),
+                SessionState.unlock_label,
                 on_click=VariantState.unlock,
                 size="3",
                 width="100%",
