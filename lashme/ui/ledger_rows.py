@@ -6,6 +6,9 @@ from sqlmodel import Session
 
 from lashme import i18n, ledger
 
+#: kinds whose stored reason a person wrote (shown as written); the others get a translated text
+HUMAN_REASON_KINDS = frozenset({"admin_adjust", "grant"})
+
 
 def clamp_page(value: object, pages: int) -> int:
     """A client-sent page number as an int in ``1..pages`` (garbage, NaN or ±Infinity → 1 or the edge)."""
@@ -35,9 +38,13 @@ def ledger_page(
             "kind": i18n.translate(f"kind.{e.kind}", locale),
             "delta": f"{e.delta:+d}"
             if e.delta
-            else (i18n.translate("credits.held_change", locale, n=f"{e.held_delta:+d}") if e.held_delta else "0"),
+            else (
+                i18n.translate("credits.held_change", locale, n=f"{e.held_delta:+d}") if e.held_delta else "0"
+            ),
             "balance": e.balance_after,
-            "reason": e.reason,
+            "reason": e.reason
+            if e.kind in HUMAN_REASON_KINDS
+            else i18n.translate(f"reason.{e.kind}", locale),
         }
         for e in ledger.entries(session, user_id, limit=page_size, offset=(page - 1) * page_size)
     ]

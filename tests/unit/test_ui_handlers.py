@@ -171,3 +171,19 @@ def test_ledger_page_numbers_from_the_client_are_clamped():
         1,
         1,
     ]
+
+
+def test_ledger_rows_are_in_the_readers_language_but_keep_what_an_admin_wrote(world):
+    from lashme import ledger
+    from lashme.ui.ledger_rows import ledger_page
+
+    with session_scope() as s:
+        ledger.adjust(
+            s, user_id=world["alice"], delta=2, reason="Sorry for the wait", actor="admin:1", idempotency_key="a1"
+        )
+        rows, page, pages = ledger_page(s, world["alice"], page=1, page_size=10, locale="ru")
+    assert (page, pages) == (1, 1)
+    assert [(r["delta"], r["reason"]) for r in rows] == [
+        ("+2", "Sorry for the wait"),
+        ("+3", "Бесплатные кредиты за регистрацию"),
+    ]
