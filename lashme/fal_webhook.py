@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -112,7 +113,8 @@ def verify(headers, body: bytes, *, now: float | None = None) -> str:
 
     Raises:
         WebhookRejected: a header is missing, the timestamp is more than
-            300 s off, or no key verifies the signature.
+            300 s off, no key verifies the signature, or the signed user id is
+            not ``LASHME_FAL_USER_ID`` (when that is set).
     """
     request_id = headers.get("x-fal-webhook-request-id", "")
     user_id = headers.get("x-fal-webhook-user-id", "")
@@ -127,6 +129,9 @@ def verify(headers, body: bytes, *, now: float | None = None) -> str:
         raise WebhookRejected("malformed timestamp or signature") from None
     if skew > MAX_SKEW_S:
         raise WebhookRejected(f"timestamp {skew:.0f}s off")
+    ours = get_settings().fal_user_id
+    if ours and not hmac.compare_digest(user_id, ours):
+        raise WebhookRejected("webhook for another fal account")
     message = signed_message(request_id, user_id, timestamp, body)
     if _verifies(public_keys(), sig, message):
         return request_id

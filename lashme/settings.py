@@ -61,6 +61,8 @@ class Settings(BaseSettings):
         default="https://rest.alpha.fal.ai/.well-known/jwks.json", validation_alias="LASHME_FAL_JWKS_URL"
     )
     fal_jwks_ttl: int = Field(default=24 * 3600, validation_alias="LASHME_FAL_JWKS_TTL")
+    #: our fal account's user id: when set, webhooks signed for any other fal account are refused
+    fal_user_id: str | None = Field(default=None, validation_alias="LASHME_FAL_USER_ID")
 
     # signed file URLs
     url_ttl: int = Field(default=3600, validation_alias="LASHME_URL_TTL")

@@ -117,3 +117,15 @@ def test_verify_checks_signature_and_window_and_caches_keys(keyring):
     fal_webhook._cache["fetched"] -= 24 * 3600 + 1
     fal_webhook.verify(_headers(key, body, now), body)
     assert len(fetches) == 2
+
+
+def test_verify_refuses_webhooks_of_another_fal_account_when_ours_is_set(keyring, monkeypatch):
+    from lashme.settings import get_settings
+
+    key, _ = keyring
+    body, now = b'{"status": "OK"}', int(time.time())
+    monkeypatch.setattr(get_settings(), "fal_user_id", "someone-else")
+    with pytest.raises(fal_webhook.WebhookRejected):
+        fal_webhook.verify(_headers(key, body, now), body)
+    monkeypatch.setattr(get_settings(), "fal_user_id", "uid")
+    assert fal_webhook.verify(_headers(key, body, now), body) == "rid"
