@@ -6,12 +6,18 @@
   concurrently.  200 with ``{"status": "ok", "checks": {...}}`` or 503 with
   ``"status": "fail"`` and, per failed part, the error type (never a URL or
   credential).
+
+Checks run on a small executor of their own, at most one per part at a time:
+during an outage a hung check is reported as still running instead of
+piling up threads in the pool the rest of the backend shares.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 
 from redis import Redis
@@ -60,9 +66,27 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-async def _run(check: Callable[[], None], timeout: float) -> str:
+_executor = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readyz")
+_inflight: dict[str, Future] = {}
+_inflight_lock = threading.Lock()
+
+
+def _submit(name: str, check: Callable[[], None]) -> Future | None:
+    """Start ``check`` unless the previous run of the same part is still going (then None)."""
+    with _inflight_lock:
+        running = _inflight.get(name)
+        if running is not None and not running.done():
+            return None
+        _inflight[name] = _executor.submit(check)
+        return _inflight[name]
+
+
+async def _run(name: str, check: Callable[[], None], timeout: float) -> str:
+    future = _submit(name, check)
+    if future is None:
+        return "fail: previous check still running"
     try:
-        await asyncio.wait_for(asyncio.to_thread(check), timeout)
+        await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
     except TimeoutError:
         return f"fail: no answer within {timeout:g}s"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
@@ -72,7 +96,7 @@ async def _run(check: Callable[[], None], timeout: float) -> str:
 
 async def readiness(timeout: float = CHECK_TIMEOUT) -> dict[str, str]:
     """Run every check concurrently; returns ``{part: "ok" | "fail: <reason>"}``."""
-    results = await asyncio.gather(*(_run(fn, timeout) for fn in CHECKS.values()))
+    results = await asyncio.gather(*(_run(name, fn, timeout) for name, fn in CHECKS.items()))
     return dict(zip(CHECKS, results, strict=True))
 
 
