@@ -117,11 +117,23 @@ class SessionState(rx.State):
             prices = pricing.get_prices(s)
             self.unlock_cost, self.signup_bonus = prices.unlock_cost, prices.signup_bonus
             if user is None:
+                if self.user_email:  # the sign-in session ended elsewhere: drop what this tab held
+                    self._forget_user()
                 self.user_email, self.balance, self.held = "", 0, 0
                 return None
             bal = ledger.get_balance(s, user.id)
             self.user_email, self.balance, self.held = user.email, bal.available, bal.held
             return user.id
+
+    def _forget_user(self) -> None:
+        """Reset this tab's whole session state (every page's data) except the visitor token and language."""
+        session = self
+        while type(session) is not SessionState and session.parent_state is not None:
+            session = session.parent_state
+        anon, locale = session.anon_token, session.locale
+        session.reset()
+        session.auth_token = ""
+        session.anon_token, session.locale = anon, locale
 
     @rx.event
     def load_session(self):
@@ -139,10 +151,7 @@ class SessionState(rx.State):
         """
         with session_scope() as s:
             auth.end_session(s, self.auth_token)
-        anon, locale = self.anon_token, self.locale
-        self.reset()
-        self.auth_token = ""
-        self.anon_token, self.locale = anon, locale
+        self._forget_user()
         return rx.redirect("/")
 
     def _apply_language(self, code: str) -> bool:

@@ -187,3 +187,13 @@ def test_ledger_rows_are_in_the_readers_language_but_keep_what_an_admin_wrote(wo
         ("+2", "Sorry for the wait"),
         ("+3", "Бесплатные кредиты за регистрацию"),
     ]
+
+
+def test_a_session_ended_elsewhere_clears_the_tab_on_the_next_page_load(world):
+    alice = _state(GalleryState, token=world["alice_token"], anon="tablet")
+    GalleryState.on_load.fn(alice)
+    assert alice.items and alice.user_email == "alice@example.com"
+    with session_scope() as s:  # e.g. signed out on another device, or expired
+        auth.end_session(s, world["alice_token"])
+    assert "/login" in _spec_text(GalleryState.on_load.fn(alice))
+    assert alice.items == [] and alice.user_email == "" and alice.anon_token == "tablet"
