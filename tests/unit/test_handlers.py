@@ -10,15 +10,13 @@ import asyncio
 import io
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import reflex as rx
 from reflex.istate.data import RouterData
 from starlette.datastructures import UploadFile
 
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme import auth, ledger, uploads
+from lashme import ledger, uploads
 from lashme.db import session_scope
-from lashme.generation import run as run_job
 from lashme.models import Job, LedgerEntry, Unlock
 from lashme.ui.pages.auth import AuthState
 from lashme.ui.pages.job import JobState
@@ -32,34 +30,6 @@ def _state(cls, *, token="", anon=""):
     st = root.get_substate(cls.get_full_name().split(".")[1:])
     st.auth_token, st.anon_token = token, anon
     return st
-
-
-def _user(email):
-    with session_scope() as s:
-        user = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3)
-        return user.id, auth.start_session(s, user_id=user.id)
-
-
-@pytest.fixture
-def world(clean_db, redis_conn):
-    alice, alice_token = _user("alice@example.com")
-    _, bob_token = _user("bob@example.com")
-    job = uploads.submit_photo(chelsea_jpeg(), user_id=alice, anon_token=None, enqueue=False)
-    run_job(job.id)
-    anon_job = uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="alice-browser", enqueue=False)
-    run_job(anon_job.id)
-    with session_scope() as s:
-        from lashme.jobs import variants_of
-
-        vids = [v.id for v in variants_of(s, job.id)]
-    return {
-        "alice": alice,
-        "alice_token": alice_token,
-        "bob_token": bob_token,
-        "job": job.id,
-        "vids": vids,
-        "anon_job": anon_job.id,
-    }
 
 
 def _charges():

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme import auth, i18n, uploads
+from lashme import auth, i18n
 from lashme.db import session_scope
-from lashme.generation import run as run_job
 from lashme.jobs import variants_of
 from lashme.models import Job, LedgerEntry, Unlock, User, Variant
 from lashme.ui.pages.dashboard import DashboardState
@@ -15,25 +12,7 @@ from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.variant import VariantState
 from lashme.ui.state import SessionState
 from tests.dbutil import count
-from tests.photos import chelsea_jpeg
 from tests.unit.test_handlers import _drain, _spec_text, _state
-
-
-def _user(email):
-    with session_scope() as s:
-        user = auth.sign_up(s, email=email, password="Secret123", signup_bonus=3)
-        return user.id, auth.start_session(s, user_id=user.id)
-
-
-@pytest.fixture
-def world(clean_db, redis_conn):
-    alice, alice_token = _user("alice@example.com")
-    _, bob_token = _user("bob@example.com")
-    job = uploads.submit_photo(chelsea_jpeg(), user_id=alice, anon_token=None, enqueue=False)
-    run_job(job.id)
-    with session_scope() as s:
-        vids = [v.id for v in variants_of(s, job.id)]
-    return {"alice": alice, "alice_token": alice_token, "bob_token": bob_token, "job": job.id, "vids": vids}
 
 
 def test_gallery_state_holds_only_the_callers_tiles(world):
