@@ -17,9 +17,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from lashme import ledger
+from lashme import ledger, roles
 from lashme.errors import AuthError
 from lashme.models import AuthSession, Job, LedgerKind, User, utcnow
+from lashme.settings import get_settings
 
 _pwd = CryptContext(schemes=["argon2"], deprecated="auto")
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -117,6 +118,7 @@ def sign_up(
             idempotency_key=f"signup_bonus:{user.id}",
         )
     claim_anonymous_jobs(session, user_id=user.id, anon_token=anon_token)
+    roles.grant_from_settings(session, user, roles.parse_admin_emails(get_settings().admin_emails))
     return user
 
 

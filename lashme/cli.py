@@ -120,6 +120,23 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_admin(args: argparse.Namespace) -> int:
+    """Make an existing account a super admin (the first one; later ones are granted in /admin)."""
+    from lashme import roles
+    from lashme.db import session_scope
+    from lashme.errors import DomainError
+
+    try:
+        with session_scope() as s:
+            user, granted = roles.bootstrap_super_admin(s, args.email)
+            email = user.email
+    except (LookupError, DomainError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{email} is {'now' if granted else 'already'} a super admin")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per operator task."""
     parser = argparse.ArgumentParser(prog="lashme", description="LashMe operator commands")
@@ -144,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cleanup", help="delete jobs and files past their retention")
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     p.set_defaults(handler=_cleanup)
+    p = sub.add_parser("create-admin", help="make an existing account a super admin")
+    p.add_argument("email")
+    p.set_defaults(handler=_create_admin)
     p = sub.add_parser("stats", help="stored objects and bytes, jobs by status and age")
     p.set_defaults(handler=_stats)
     return parser

@@ -55,6 +55,13 @@ MESSAGES: dict[str, str] = {
     "job.not_cancelable": "This job is already finished and cannot be canceled.",
     "generation.timeout": "Enhancing this photo took too long. Please try again.",
     "generation.interrupted": "Enhancing this photo was interrupted. Please try again.",
+    # admin
+    "admin.forbidden": "This page is for LashMe staff only.",
+    "admin.super_required": "Only a super admin can do this.",
+    "admin.reason_required": "Please give a reason.",
+    "admin.bad_amount": "Enter a whole number of credits other than zero (at most {max} at once).",
+    "admin.self_action": "You cannot do this to your own account.",
+    "admin.user_not_found": "There is no such user.",
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",

@@ -4,6 +4,7 @@ import reflex as rx
 
 from lashme.files_api import build_api
 from lashme.logging_setup import configure as configure_logging
+from lashme.ui.admin.routes import register_admin_pages
 from lashme.ui.pages.auth import AuthState, login_page, signup_page
 from lashme.ui.pages.credits import CheckoutReturnState, CreditsState, checkout_return_page, credits_page
 from lashme.ui.pages.dashboard import DashboardState, dashboard_page
@@ -47,3 +48,4 @@ app.add_page(
 )
 app.add_page(dashboard_page, route="/dashboard", title="Dashboard — LashMe", on_load=DashboardState.on_load)
 app.add_page(not_found_page, route="404", title="Not found — LashMe", on_load=SessionState.load_session)
+register_admin_pages(app)

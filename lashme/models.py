@@ -326,3 +326,46 @@ class ProviderRequest(SQLModel, table=True):
     submitted_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
     webhook_at: datetime | None = None
+
+
+class Role(StrEnum):
+    """Staff roles (``user_roles``); only a super admin grants or removes them."""
+
+    ADMIN = "admin"
+    SUPER_ADMIN = "super_admin"
+
+
+class UserRole(SQLModel, table=True):
+    """One staff role held by a user; ``(user_id, role)`` is unique."""
+
+    __tablename__ = "user_roles"
+    __table_args__ = (UniqueConstraint("user_id", "role", name="uq_user_roles_user_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    role: Role = Field(sa_type=String(16))
+    #: who granted it: ``admin:{id}``, ``cli`` or ``setting:ADMIN_EMAILS``
+    granted_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AdminAction(SQLModel, table=True):
+    """Audit log: one row per admin action, written in the same transaction as the action.
+
+    ``before``/``after`` are JSON snapshots of what changed (e.g. ``{"balance": 3}``
+    → ``{"balance": 8}``).  ``target_type``/``target_id`` name the object
+    (``user``/``42``, ``job``/hex id, ``preset``/``fal:natural``, ``price``/``unlock_cost``…).
+    """
+
+    __tablename__ = "admin_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, index=True)
+    actor_email: str = Field(max_length=254)
+    action: str = Field(max_length=48, index=True)
+    target_type: str = Field(max_length=24, index=True)
+    target_id: str = Field(max_length=128, index=True)
+    reason: str | None = Field(default=None, max_length=255)
+    before: dict | None = Field(default=None, sa_column=Column(JSON))
+    after: dict | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     download_ttl: int = Field(default=300, validation_alias="LASHME_DOWNLOAD_TTL")
 
     session_days: int = 30
+    #: emails that become super admins when they sign up (comma-separated); see ``lashme.roles``
+    admin_emails: str = Field(default="", validation_alias="ADMIN_EMAILS")
 
     # S3-compatible storage (AWS S3, Cloudflare R2, MinIO); used when S3_BUCKET is set
     s3_bucket: str | None = Field(default=None, validation_alias="S3_BUCKET")

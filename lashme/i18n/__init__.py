@@ -31,8 +31,35 @@ CATALOG_DIR = Path(__file__).resolve().parent / "locales"
 
 
 def po_path(locale: str) -> Path:
-    """Path of ``locale``'s ``messages.po``."""
+    """Path of ``locale``'s main catalog, ``messages.po``."""
     return CATALOG_DIR / locale / "LC_MESSAGES" / "messages.po"
+
+
+def po_paths(locale: str) -> list[Path]:
+    """Every ``.po`` file of ``locale``: ``messages.po`` first, then the area catalogs by file name."""
+    main = po_path(locale)
+    return [main, *sorted(p for p in main.parent.glob("*.po") if p != main)]
+
+
+def read_catalog(locale: str):
+    """``locale``'s messages from all its ``.po`` files merged into one Babel ``Catalog``.
+
+    Raises:
+        OSError: ``messages.po`` is missing.
+        ValueError: two files define the same message id.
+    """
+    paths = po_paths(locale)
+    with paths[0].open("rb") as f:
+        merged = read_po(f, locale=locale)
+    for path in paths[1:]:
+        with path.open("rb") as f:
+            for message in read_po(f, locale=locale):
+                if not message.id:
+                    continue
+                if message.id in merged:
+                    raise ValueError(f"{path.name}: message {message.id!r} is already defined")
+                merged[message.id] = message
+    return merged
 
 
 @lru_cache(maxsize=len(LOCALES))
@@ -43,8 +70,7 @@ def translations(locale: str) -> gettext.GNUTranslations:
         OSError: the ``.po`` file is missing.
     """
     locale = normalize(locale) or DEFAULT_LOCALE
-    with po_path(locale).open("rb") as f:
-        catalog = read_po(f, locale=locale)
+    catalog = read_catalog(locale)
     buf = io.BytesIO()
     write_mo(buf, catalog)
     buf.seek(0)
@@ -58,8 +84,7 @@ def translations(locale: str) -> gettext.GNUTranslations:
 def catalog(locale: str) -> dict[str, str]:
     """Every message of ``locale`` as ``{key: text}`` (English fills gaps); for the UI's state."""
     locale = normalize(locale) or DEFAULT_LOCALE
-    with po_path(DEFAULT_LOCALE).open("rb") as f:
-        keys = [m.id for m in read_po(f) if m.id]
+    keys = [m.id for m in read_catalog(DEFAULT_LOCALE) if m.id]
     tr = translations(locale)
     return {k: tr.gettext(k) for k in keys}
 

@@ -142,6 +142,7 @@ def header() -> rx.Component:
             rx.hstack(
                 *[_nav_link(*item) for item in NAV],
                 _nav_link("/credits", "nav.credits", "gem", "nav-credits-page"),
+                rx.cond(SessionState.is_staff, _nav_link("/admin", "nav.admin", "shield", "nav-admin")),
                 wrap="wrap",
                 spacing="1",
                 width="100%",

@@ -18,7 +18,7 @@ import secrets
 
 import reflex as rx
 
-from lashme import auth, i18n, ledger, pricing
+from lashme import auth, i18n, ledger, pricing, roles
 from lashme.db import session_scope
 from lashme.models import User
 
@@ -38,6 +38,8 @@ class SessionState(rx.State):
     held: int = 0
     unlock_cost: int = 1
     signup_bonus: int = 3
+    #: shows the header's Admin link; a display hint only, every admin handler re-checks the role
+    is_staff: bool = False
 
     @rx.var
     def signed_in(self) -> bool:
@@ -119,10 +121,11 @@ class SessionState(rx.State):
             if user is None:
                 if self.user_email:  # the sign-in session ended elsewhere: drop what this tab held
                     self._forget_user()
-                self.user_email, self.balance, self.held = "", 0, 0
+                self.user_email, self.balance, self.held, self.is_staff = "", 0, 0, False
                 return None
             bal = ledger.get_balance(s, user.id)
             self.user_email, self.balance, self.held = user.email, bal.available, bal.held
+            self.is_staff = roles.is_staff(s, user.id)
             return user.id
 
     def _forget_user(self) -> None:

@@ -36,3 +36,20 @@ def world(clean_db, redis_conn):
         "vids": vids,
         "anon_job": anon_job.id,
     }
+
+
+@pytest.fixture
+def staff(world):
+    """``world`` plus Ada (``admin``) and Sam (``super_admin``), each signed in.
+
+    Keys added: ``admin``/``admin_token`` and ``super``/``super_token``.
+    """
+    from lashme import roles
+    from lashme.models import Role
+
+    admin, admin_token = _user("ada@staff.example.com")
+    sup, super_token = _user("sam@staff.example.com")
+    with session_scope() as s:
+        roles.add_role(s, admin, Role.ADMIN, granted_by="test")
+        roles.add_role(s, sup, Role.SUPER_ADMIN, granted_by="test")
+    return {**world, "admin": admin, "admin_token": admin_token, "super": sup, "super_token": super_token}

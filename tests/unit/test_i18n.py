@@ -6,8 +6,6 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from babel.messages.pofile import read_po
-
 from lashme import i18n, pricing
 from lashme.errors import MESSAGES, DomainError
 
@@ -15,8 +13,13 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _po(locale):
-    with i18n.po_path(locale).open("rb") as f:
-        return {m.id: m.string for m in read_po(f) if m.id}
+    return {m.id: m.string for m in i18n.read_catalog(locale) if m.id}
+
+
+def test_each_area_catalog_exists_in_both_languages():
+    names = {loc: [p.name for p in i18n.po_paths(loc)] for loc in i18n.LOCALES}
+    assert names["en"] == names["ru"]
+    assert names["en"][0] == "messages.po"
 
 
 def test_every_key_is_translated_in_both_languages_with_the_same_placeholders():

@@ -1,0 +1,85 @@
+"""Base state of every admin page: who is asking, checked against the database on every event.
+
+Pattern for a handler (every handler is a public API; the check happens in
+the service, in the same transaction as the change)::
+
+    @rx.event
+    def block(self, user_id: int):
+        try:
+            self._service(admin_users.set_blocked, int(user_id), True)
+        except AdminRequired:
+            return self._turn_away()
+        except DomainError as exc:
+            return rx.toast.error(self._err(exc))
+        ...
+
+A refused caller gets nothing: no state var is filled before the service
+answered, and they are sent to ``/`` (the guard has already written the
+``admin.denied`` log line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from lashme.admin.guard import AdminRequired, require_admin
+from lashme.db import session_scope
+from lashme.ui.state import SessionState
+
+T = TypeVar("T")
+
+
+class AdminState(SessionState):
+    """Shared by the admin page states: the caller's super-admin flag and the guard helpers."""
+
+    is_super: bool = False
+
+    def _service(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(session, caller_id, *args, **kwargs)`` in one transaction and return its result.
+
+        ``caller_id`` is re-read from the sign-in cookie's server-side session
+        (None for visitors); ``fn`` must check the role itself.
+
+        Raises:
+            AdminRequired: the caller is not an admin (nothing was changed).
+            DomainError: whatever ``fn`` refused.
+        """
+        caller = self._user_id()
+        with session_scope() as s:
+            return fn(s, caller, *args, **kwargs)
+
+    def _admin_id(self, action: str) -> int | None:
+        """The caller's user id when they are an admin now (and refresh ``is_super``), else None (logged)."""
+        caller = self._user_id()
+        try:
+            with session_scope() as s:
+                admin = require_admin(s, caller, action=action)
+        except AdminRequired:
+            return None
+        self.is_super = admin.is_super
+        return admin.id
+
+    def _turn_away(self) -> list:
+        """Events for a refused caller: a toast and a redirect to the upload page."""
+        return [rx.toast.error(self._tr("admin.forbidden")), rx.redirect("/")]
+
+    def _open_admin_page(self, path: str) -> int | None | list:
+        """Common ``on_load`` start: refresh the header, then check the role.
+
+        Returns:
+            The admin's user id, or the events to return instead (sign-in
+            redirect for visitors, :meth:`_turn_away` for non-admins).
+        """
+        self._ensure_anon()
+        if self._refresh_user() is None:
+            return [rx.redirect(f"/login?next={path}")]
+        admin_id = self._admin_id(f"open {path}")
+        if admin_id is None:
+            return self._turn_away()
+        return admin_id
+
+
+__all__ = ["AdminRequired", "AdminState"]
