@@ -74,11 +74,10 @@ class AdminState(SessionState):
             redirect for visitors, :meth:`_turn_away` for non-admins).
         """
         self._ensure_anon()
-        if self._refresh_user() is None:
-            return [rx.redirect(f"/login?next={path}")]
-        admin_id = self._admin_id(f"open {path}")
+        signed_in = self._refresh_user() is not None
+        admin_id = self._admin_id(f"open {path}")  # logs the refusal, visitors included
         if admin_id is None:
-            return self._turn_away()
+            return self._turn_away() if signed_in else [rx.redirect(f"/login?next={path}")]
         return admin_id
 
 
