@@ -243,6 +243,7 @@ def _filters() -> rx.Component:
                     on_change=s.set_actor_filter,
                     name="actor",
                     id="admin-audit-actor",
+                    width="100%",
                     max_length=254,
                 ),
             ),
@@ -253,6 +254,7 @@ def _filters() -> rx.Component:
                     on_change=s.set_target_type_filter,
                     name="target_type",
                     id="admin-audit-target-type",
+                    width="100%",
                     max_length=24,
                 ),
             ),
@@ -263,6 +265,7 @@ def _filters() -> rx.Component:
                     on_change=s.set_target_id_filter,
                     name="target_id",
                     id="admin-audit-target-id",
+                    width="100%",
                     max_length=128,
                 ),
             ),
@@ -274,12 +277,18 @@ def _filters() -> rx.Component:
                     type="date",
                     name="from",
                     id="admin-audit-from",
+                    width="100%",
                 ),
             ),
             _field(
                 "admin.audit.to",
                 rx.input(
-                    value=s.f_to, on_change=s.set_to_filter, type="date", name="to", id="admin-audit-to"
+                    value=s.f_to,
+                    on_change=s.set_to_filter,
+                    type="date",
+                    name="to",
+                    id="admin-audit-to",
+                    width="100%",
                 ),
             ),
             rx.hstack(
