@@ -382,16 +382,14 @@ def test_pages_turn_away_normal_users_and_fill_nothing(staff, cls):
 def test_user_page_handlers_for_a_normal_user_change_nothing(staff):
     alice = staff["alice"]
     st = _with_path(_state(AdminUserState, token=staff["bob_token"]), f"/admin/users/{alice}")
-    st.shown_id = alice
     assert _turned_away(AdminUserState.set_amount.fn(st, "50"))
     assert _turned_away(AdminUserState.set_reason.fn(st, "free"))
     assert st.amount == st.reason == ""
-    st.amount, st.reason = "50", "free"  # as if the client had forged them
-    assert _turned_away(AdminUserState.submit_adjust.fn(st, {}))
-    assert _turned_away(AdminUserState.set_blocked.fn(st, True))
-    assert _turned_away(AdminUserState.change_role.fn(st, "super_admin", True))
+    assert _turned_away(AdminUserState.submit_adjust.fn(st, {"amount": "50", "reason": "free"}))
+    assert _turned_away(AdminUserState.set_blocked.fn(st, alice, True))
+    assert _turned_away(AdminUserState.change_role.fn(st, alice, "super_admin", True))
     assert _turned_away(AdminUserState.go_to_ledger_page.fn(st, 2))
-    assert st.u_email == "" and st.ledger_rows == []
+    assert st.u_email == "" and st.ledger_rows == [] and st.shown_id == 0
     assert _adjust_entries(alice) == [] and _audit_rows() == []
     with session_scope() as s:
         assert not s.get(User, alice).is_blocked
@@ -411,26 +409,35 @@ def test_admin_adjusts_credits_once_on_a_double_click(staff):
     assert [j["id"] for j in st.jobs] == [staff["job"]] and st.ledger_rows
     AdminUserState.set_amount.fn(st, "5")
     AdminUserState.set_reason.fn(st, "sorry for the wait")
-    first = AdminUserState.submit_adjust.fn(st, {})
-    second = AdminUserState.submit_adjust.fn(st, {"amount": "5", "reason": "sorry for the wait"})
+    form = {"amount": " +5 ", "reason": "sorry for the wait"}
+    first = AdminUserState.submit_adjust.fn(st, form)
+    second = AdminUserState.submit_adjust.fn(st, dict(form))  # the double click's second submission
     assert "Available credits now" in _spec_text(first) and second is None
     assert st.u_available == avail0 + 5 and _balance(alice)[0] == avail0 + 5
     assert len(_adjust_entries(alice)) == 1 and len(_audit_rows(action="adjust_credits")) == 1
     assert st.ledger_rows[0]["reason"] == "sorry for the wait" and st.amount == st.reason == ""
 
-    AdminUserState.set_amount.fn(st, "-1000")
-    AdminUserState.set_reason.fn(st, "too much")
-    assert "below zero" in _spec_text(AdminUserState.submit_adjust.fn(st, {}))
-    AdminUserState.set_amount.fn(st, "lots")
-    assert "whole number" in _spec_text(AdminUserState.submit_adjust.fn(st, {}))
-    assert "super admin" in _spec_text(AdminUserState.change_role.fn(st, "admin", True))
-    assert AdminUserState.change_role.fn(st, "owner", True) is None
-    assert len(_adjust_entries(alice)) == 1
+    # typing into the form again makes the next submission a new adjustment
+    AdminUserState.set_amount.fn(st, "5")
+    assert "Available credits now" in _spec_text(AdminUserState.submit_adjust.fn(st, form))
+    assert _balance(alice)[0] == avail0 + 10 and len(_audit_rows(action="adjust_credits")) == 2
 
-    AdminUserState.set_blocked.fn(st, True)
+    AdminUserState.set_amount.fn(st, "-1000")
+    out = AdminUserState.submit_adjust.fn(st, {"amount": "-1000", "reason": "too much"})
+    assert "below zero" in _spec_text(out)
+    for amount in ("lots", "", "1.5", "99999"):
+        out = AdminUserState.submit_adjust.fn(st, {"amount": amount, "reason": "x"})
+        assert "whole number" in _spec_text(out), amount
+    assert "give a reason" in _spec_text(AdminUserState.submit_adjust.fn(st, {"amount": "2", "reason": " "}))
+    assert "super admin" in _spec_text(AdminUserState.change_role.fn(st, alice, "admin", True))
+    assert AdminUserState.change_role.fn(st, alice, "owner", True) is None
+    assert len(_adjust_entries(alice)) == 2
+
+    AdminUserState.set_blocked.fn(st, alice, True)
     assert st.u_blocked
     with session_scope() as s:
         assert s.get(User, alice).is_blocked
+    assert "own account" in _spec_text(AdminUserState.set_blocked.fn(st, staff["admin"], True))
 
 
 def test_audit_page_filters_from_the_url_and_the_form(staff):

@@ -1,10 +1,10 @@
 """``/admin/users/[user_id]``: one account — balance, block, roles, credit adjustment, jobs, orders, ledger.
 
-The credit form carries an idempotency key made on the server when the form
-is opened or reset (backend-only ``_adjust_key``): a double click sends the
-same adjustment twice in a row, the second finds the form already reset
-(empty) and does nothing, and a retried request with the old key is a
-ledger no-op.
+The credit form's idempotency key is made on the server (backend-only
+``_adjust_key``) when the page opens, and renewed only when the form is edited
+after a submission was applied.  A double click sends the same form twice;
+both carry the same key, so the second is a ledger replay that changes
+nothing and writes no audit row.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class AdminUserState(AdminState):
     amount: str = ""
     reason: str = ""
     _adjust_key: str = ""
+    _adjust_used: bool = False
 
     def _route_user_id(self) -> int:
         parts = [p for p in self.router.url.path.split("/") if p]
@@ -77,8 +78,14 @@ class AdminUserState(AdminState):
         self.ledger_page, self.ledger_pages = 1, 1
 
     def _reset_form(self) -> None:
+        """Empty the credit form and give it a fresh idempotency key."""
         self.amount, self.reason = "", ""
-        self._adjust_key = uuid.uuid4().hex
+        self._adjust_key, self._adjust_used = uuid.uuid4().hex, False
+
+    def _edited(self) -> None:
+        """The form changed: once its key was used, the next submission is a new adjustment."""
+        if self._adjust_used or not self._adjust_key:
+            self._adjust_key, self._adjust_used = uuid.uuid4().hex, False
 
     def _load(self, uid: int, page: object) -> None:
         """Fill every data var for ``uid``.
@@ -152,6 +159,7 @@ class AdminUserState(AdminState):
         if self._admin_id("users.form") is None:
             return self._turn_away()
         self.amount = str(value)[:12]
+        self._edited()
         return None
 
     @rx.event
@@ -160,44 +168,52 @@ class AdminUserState(AdminState):
         if self._admin_id("users.form") is None:
             return self._turn_away()
         self.reason = str(value)[: admin_users.MAX_REASON]
+        self._edited()
         return None
 
     @rx.event
-    def submit_adjust(self, form_data: dict | None = None):
-        """Add or remove credits as typed in the form (``form_data`` is ignored: the fields are state).
+    def submit_adjust(self, form_data: dict):
+        """Add or remove credits for the account in the URL, as the form showed them when it was sent.
 
-        An empty form does nothing: that is the second click of a double click,
-        arriving after the first one reset the form.
+        Args:
+            form_data: ``amount`` (whole credits, signed) and ``reason``.
         """
-        if not self.amount.strip() and not self.reason.strip():
-            return None
+        data = form_data if isinstance(form_data, dict) else {}
+        amount, reason = data.get("amount", ""), data.get("reason", "")
         try:
-            delta = int(self.amount.strip())
+            delta = int(str(amount).strip()[:12])
         except ValueError:
-            return rx.toast.error(self._err(DomainError("admin.bad_amount", max=admin_users.MAX_ADJUST)))
+            delta = 0  # refused by the service as admin.bad_amount (after the role check)
+        if not self._adjust_key:
+            self._edited()
+        uid = self._route_user_id()
         try:
             result = self._service(
                 admin_users.adjust_credits,
-                self.shown_id,
+                uid,
                 delta,
-                self.reason,
+                reason if isinstance(reason, str) else "",
                 idempotency_key=self._adjust_key,
             )
         except AdminRequired:
             return self._turn_away()
         except DomainError as exc:
             return rx.toast.error(self._err(exc))
-        self._reset_form()
+        if not result.created:  # the second click of a double click: already applied
+            return None
+        self.amount, self.reason, self._adjust_used = "", "", True
         return self._reload(
-            rx.toast.success(self._tr("admin.user.adjusted", available=result.available))
-            if result.created
-            else None
+            uid, rx.toast.success(self._tr("admin.user.adjusted", available=result.available))
         )
 
-    def _reload(self, ok_event=None, page: object = None):
-        """Refresh the shown account (ledger ``page``, default the current one); returns the events to send."""
+    def _reload(self, uid: int, ok_event=None, page: object = None):
+        """Show account ``uid`` again after a change (ledger ``page``, default the current one).
+
+        Returns:
+            ``ok_event``, or the turn-away events when the caller is no admin any more.
+        """
         try:
-            self._load(self.shown_id, self.ledger_page if page is None else page)
+            self._load(uid, self.ledger_page if page is None else page)
         except AdminRequired:
             return self._turn_away()
         except NotFound:
@@ -207,39 +223,38 @@ class AdminUserState(AdminState):
         return ok_event
 
     @rx.event
-    def set_blocked(self, blocked: bool):
-        """Block (True) or unblock (False) the shown account."""
+    def set_blocked(self, user_id: int, blocked: bool):
+        """Block (True) or unblock (False) account ``user_id``."""
         if not isinstance(blocked, bool):
             return None
         try:
-            self._service(admin_users.set_blocked, self.shown_id, blocked)
+            self._service(admin_users.set_blocked, user_id, blocked)
         except AdminRequired:
             return self._turn_away()
         except DomainError as exc:
             return rx.toast.error(self._err(exc))
-        return self._reload(
-            rx.toast.success(self._tr("admin.user.blocked" if blocked else "admin.user.unblocked"))
-        )
+        key = "admin.user.blocked" if blocked else "admin.user.unblocked"
+        return self._reload(int(user_id), rx.toast.success(self._tr(key)))
 
     @rx.event
-    def change_role(self, role: str, granted: bool):
-        """Grant (``granted``) or revoke ``role`` (``admin``/``super_admin``); super admins only."""
+    def change_role(self, user_id: int, role: str, granted: bool):
+        """Grant (``granted``) or revoke ``role`` (``admin``/``super_admin``) of ``user_id``; super admins only."""
         if role not in ROLE_NAMES or not isinstance(granted, bool):
             return None
         try:
-            self._service(admin_users.set_role, self.shown_id, role, granted)
+            self._service(admin_users.set_role, user_id, role, granted)
         except AdminRequired as exc:
             if exc.key == "admin.super_required":  # still an admin, just not a super admin
                 return rx.toast.error(self._err(exc))
             return self._turn_away()
         except DomainError as exc:
             return rx.toast.error(self._err(exc))
-        return self._reload(rx.toast.success(self._tr("admin.user.roles_saved")))
+        return self._reload(int(user_id), rx.toast.success(self._tr("admin.user.roles_saved")))
 
     @rx.event
     def go_to_ledger_page(self, page: int):
-        """Show ledger page ``page`` (1-based, clamped)."""
-        return self._reload(page=page)
+        """Show ledger page ``page`` of the shown account (1-based, clamped)."""
+        return self._reload(self.shown_id, page=page)
 
 
 ON_LOAD = AdminUserState.on_load
@@ -263,7 +278,7 @@ def _role_button(role: str) -> rx.Component:
     held = AdminUserState.u_roles.contains(role)
     return rx.button(
         rx.cond(held, tr(f"admin.user.revoke_{role}"), tr(f"admin.user.grant_{role}")),
-        on_click=AdminUserState.change_role(role, ~held),
+        on_click=AdminUserState.change_role(AdminUserState.shown_id, role, ~held),
         variant=rx.cond(held, "outline", "soft"),
         color_scheme=rx.cond(held, "red", "violet"),
         id=f"admin-role-{role}",
@@ -298,7 +313,7 @@ def _summary() -> rx.Component:
             rx.flex(
                 rx.button(
                     rx.cond(s.u_blocked, tr("admin.user.unblock"), tr("admin.user.block")),
-                    on_click=AdminUserState.set_blocked(~s.u_blocked),
+                    on_click=AdminUserState.set_blocked(s.shown_id, ~s.u_blocked),
                     color_scheme=rx.cond(s.u_blocked, "green", "red"),
                     variant="soft",
                     disabled=s.is_self,
