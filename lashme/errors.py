@@ -62,6 +62,7 @@ MESSAGES: dict[str, str] = {
     "admin.bad_amount": "Enter a whole number of credits other than zero (at most {max} at once).",
     "admin.self_action": "You cannot do this to your own account.",
     "admin.user_not_found": "There is no such user.",
+    "admin.insufficient": "Available credits: {available}. A removal cannot take the balance below zero.",
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from lashme import daily_limits, imaging, jobs, ledger, pricing, queue
 from lashme.db import session_scope
-from lashme.errors import InsufficientCredits
+from lashme.errors import AuthError, InsufficientCredits
 from lashme.generation import fail
-from lashme.models import Job, new_id
+from lashme.models import Job, User, new_id
 from lashme.providers.registry import presets_for
 from lashme.settings import get_settings
 from lashme.storage import Storage, get_storage
@@ -54,6 +55,7 @@ def submit_photo(
         DailyLimitReached: today's jobs are used up (``limits.daily_reached``).
         InsufficientCredits: ``credits.insufficient_generation`` when a generation
             price is set and the available balance is short.
+        AuthError: ``auth.blocked`` when ``user_id`` is a blocked account.
         ValueError: no owner.
     """
     s = get_settings()
@@ -63,6 +65,8 @@ def submit_photo(
     if user_id is None and not anon_token:
         raise ValueError("a job needs an owner")
     with session_scope(engine) as session:
+        if user_id is not None and session.scalar(select(User.is_blocked).where(User.id == user_id)):
+            raise AuthError("auth.blocked")
         prices = pricing.get_prices(session)
         cost = prices.generation_cost if user_id is not None else 0
         if cost and ledger.get_balance(session, user_id).available < cost:
