@@ -84,13 +84,14 @@ SERVICES = [
 
 @pytest.mark.parametrize("name,fn,args,kwargs", SERVICES, ids=[s[0] for s in SERVICES])
 def test_every_service_refuses_visitors_and_normal_users(staff, name, fn, args, kwargs):
-    args = tuple(_pack_id("pack_10") if a == "PACK" else a for a in args)
+    pack_10 = _pack_id("pack_10")
+    args = tuple(pack_10 if a == "PACK" else a for a in args)
     for caller in (None, staff["alice"]):
         with pytest.raises(AdminRequired):
             _call(fn, caller, *args, **kwargs)
     with session_scope() as s:
         assert pricing.get_prices(s).unlock_cost == 1
-        assert s.get(CreditPack, _pack_id("pack_10")).credits == 10
+        assert s.get(CreditPack, pack_10).credits == 10
         assert s.execute(select(CreditPack).where(CreditPack.code == "pack_x")).first() is None
         assert count(s, AdminAction) == 0
 
@@ -261,12 +262,13 @@ def test_create_and_update_pack_are_audited_and_inactive_packs_stay_listed(staff
     ],
 )
 def test_update_pack_validates_and_changes_nothing_on_error(staff, pack_id, fields, error):
-    pack_id = _pack_id("pack_10") if pack_id == "PACK" else pack_id
+    pack_10 = _pack_id("pack_10")
+    pack_id = pack_10 if pack_id == "PACK" else pack_id
     with pytest.raises(DomainError) as exc:
         _call(admin_pricing.update_pack, staff["admin"], pack_id, **fields)
     assert exc.value.key == error
     with session_scope() as s:
-        p = s.get(CreditPack, _pack_id("pack_10"))
+        p = s.get(CreditPack, pack_10)
         assert (p.credits, p.price_cents, p.currency, p.active) == (10, 500, "usd", True)
     assert _audit("update_pack") == []
 

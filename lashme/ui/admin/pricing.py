@@ -120,7 +120,9 @@ class AdminPricingState(AdminState):
         except DomainError as exc:
             return rx.toast.error(self._err(exc))
         self._load()
-        return rx.toast.success(self._tr("admin.pricing.saved", key=row.key, value=row.value))
+        return rx.toast.success(
+            self._tr("admin.pricing.saved", name=self._tr(f"admin.pricing.key.{row.key}"), value=row.value)
+        )
 
     @rx.event
     def start_edit(self, pack_id: int):
