@@ -318,7 +318,12 @@ def page() -> rx.Component:
         rx.heading(tr("admin.payments.orders"), size="4", align_self="start"),
         order_filters(),
         rx.text(
-            tr("admin.payments.found"), " ", AdminPaymentsState.orders_total, size="2", color_scheme="gray"
+            tr("admin.payments.found"),
+            " ",
+            AdminPaymentsState.orders_total,
+            size="2",
+            color_scheme="gray",
+            align_self="start",
         ),
         orders_table(),
         rx.box(
@@ -332,7 +337,12 @@ def page() -> rx.Component:
         rx.heading(tr("admin.payments.webhooks"), size="4", align_self="start"),
         event_filters(),
         rx.text(
-            tr("admin.payments.found"), " ", AdminPaymentsState.events_total, size="2", color_scheme="gray"
+            tr("admin.payments.found"),
+            " ",
+            AdminPaymentsState.events_total,
+            size="2",
+            color_scheme="gray",
+            align_self="start",
         ),
         events_table(),
         rx.box(
