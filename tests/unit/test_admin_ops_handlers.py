@@ -221,3 +221,62 @@ def test_queue_page_reads_redis_and_says_when_it_is_unreachable(staff, redis_con
     bob = _state(AdminQueueState, token=staff["bob_token"])
     assert "staff only" in _spec_text(_drain(AdminQueueState.refresh.fn(bob)))
     assert bob.queue_name == "" and bob.workers == []
+
+
+#: every handler of the ops pages with sample arguments a browser could send
+HANDLER_ARGS = {
+    AdminPricingState: {
+        "on_load": (),
+        "set_draft": ("unlock_cost", "9"),
+        "save_price": ("unlock_cost",),
+        "start_edit": ("PACK",),
+        "cancel_edit": (),
+        "set_edit_field": ("price", "1"),
+        "set_edit_flag": ("active", False),
+        "save_pack": (),
+        "set_new_currency": ("eur",),
+        "set_new_flag": ("popular", True),
+        "create_pack": ({"code": "pack_x", "credits": "1", "price": "1", "active": "on"},),
+    },
+    AdminPaymentsState: {
+        "on_load": (),
+        "set_status_filter": ("paid",),
+        "search_email": ({"email": "alice"},),
+        "go_to_orders_page": (2,),
+        "set_type_filter": ("checkout.session.completed",),
+        "set_result_filter": ("granted",),
+        "go_to_events_page": (2,),
+    },
+    AdminStatsState: {"on_load": (), "set_days": ("7",)},
+    AdminQueueState: {"on_load": (), "refresh": ()},
+    AdminHomeState: {"on_load": ()},
+}
+
+
+def _own_vars(cls, st) -> dict:
+    from lashme.ui.admin.state import AdminState
+
+    return {name: getattr(st, name) for name in set(cls.base_vars) - set(AdminState.base_vars)}
+
+
+@pytest.mark.parametrize("cls", list(HANDLER_ARGS), ids=[c.__name__ for c in HANDLER_ARGS])
+def test_every_handler_called_by_a_visitor_or_user_changes_nothing(staff, cls):
+    from lashme.ui.admin.state import AdminState
+
+    assert set(cls.event_handlers) - set(AdminState.event_handlers) == set(HANDLER_ARGS[cls])
+    with session_scope() as s:
+        pack_id = s.execute(select(CreditPack.id).where(CreditPack.code == "pack_10")).scalar_one()
+        prices_before = pricing.get_prices(s)
+    for token in ("", staff["bob_token"]):
+        st = _state(cls, token=token, anon="v")
+        before = _own_vars(cls, st)
+        for name, args in HANDLER_ARGS[cls].items():
+            args = tuple(pack_id if a == "PACK" else a for a in args)
+            out = getattr(cls, name).fn(st, *args)
+            if hasattr(out, "__aiter__"):
+                out = _drain(out)
+            assert _own_vars(cls, st) == before, name
+    with session_scope() as s:
+        assert pricing.get_prices(s) == prices_before
+        assert s.execute(select(CreditPack).where(CreditPack.code == "pack_x")).first() is None
+        assert count(s, AdminAction) == 0

@@ -99,17 +99,28 @@ class AdminPaymentsState(AdminState):
         ]
         self.events_total, self.events_pages = total, _pages(total)
 
-    def _refresh(self, *, orders: bool = True, events: bool = True):
-        """Reload the lists; the events for a refused caller or a bad filter, else None."""
+    def _refresh(self, *, orders: bool = True, events: bool = True, **changes: object):
+        """Apply filter/page ``changes`` and reload; a refused caller or a bad filter keeps the old values.
+
+        Returns:
+            The events for a refused caller or a bad filter, else None.
+        """
+        before = {name: getattr(self, name) for name in changes}
+        for name, value in changes.items():
+            setattr(self, name, value)
         try:
             if orders:
                 self._load_orders()
             if events:
                 self._load_events()
         except AdminRequired:
+            for name, value in before.items():
+                setattr(self, name, value)
             self._clear()
             return self._turn_away()
         except DomainError as exc:
+            for name, value in before.items():
+                setattr(self, name, value)
             return rx.toast.error(self._err(exc))
         return None
 
@@ -133,44 +144,39 @@ class AdminPaymentsState(AdminState):
     def set_status_filter(self, value: str):
         """Orders in one status (``all`` = any)."""
         value = str(value)
-        self.status_filter = value if value in admin_payments.ORDER_STATUSES else ""
-        self.orders_page = 1
-        return self._refresh(events=False)
+        status = value if value in admin_payments.ORDER_STATUSES else ""
+        return self._refresh(events=False, status_filter=status, orders_page=1)
 
     @rx.event
     def search_email(self, form: dict):
         """Orders whose buyer's email contains the typed text."""
-        self.email_filter = str((form or {}).get("email", "") if isinstance(form, dict) else "").strip()[:254]
-        self.orders_page = 1
-        return self._refresh(events=False)
+        email = str(form.get("email", "") if isinstance(form, dict) else "").strip()[:254]
+        return self._refresh(events=False, email_filter=email, orders_page=1)
 
     @rx.event
     def go_to_orders_page(self, page: int):
         """Orders page ``page`` (1-based, clamped)."""
-        self.orders_page = clamp_page(page, self.orders_pages)
-        return self._refresh(events=False)
+        return self._refresh(events=False, orders_page=clamp_page(page, self.orders_pages))
 
     @rx.event
     def set_type_filter(self, value: str):
         """Events of one type (``all`` = any)."""
         value = str(value)
-        self.type_filter = value if value in self.event_types else ""
-        self.events_page = 1
-        return self._refresh(orders=False)
+        return self._refresh(
+            orders=False, type_filter=value if value in self.event_types else "", events_page=1
+        )
 
     @rx.event
     def set_result_filter(self, value: str):
         """Events with one result (``all`` = any)."""
         value = str(value)
-        self.result_filter = value if value in self.event_results else ""
-        self.events_page = 1
-        return self._refresh(orders=False)
+        result = value if value in self.event_results else ""
+        return self._refresh(orders=False, result_filter=result, events_page=1)
 
     @rx.event
     def go_to_events_page(self, page: int):
         """Webhook log page ``page`` (1-based, clamped)."""
-        self.events_page = clamp_page(page, self.events_pages)
-        return self._refresh(orders=False)
+        return self._refresh(orders=False, events_page=clamp_page(page, self.events_pages))
 
 
 def _status_badge(o) -> rx.Component:

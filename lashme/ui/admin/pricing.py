@@ -50,11 +50,13 @@ class AdminPricingState(AdminState):
     new_currency: str = "usd"
     new_active: bool = True
     new_popular: bool = False
+    #: the lists were loaded for an admin (the edit handlers do nothing before that)
+    loaded: bool = False
 
     def _clear(self) -> None:
         self.prices = {k: dict(_EMPTY_PRICE) for k in PRICE_KEYS}
         self.drafts = {k: "" for k in PRICE_KEYS}
-        self.packs, self.editing = [], 0
+        self.packs, self.editing, self.loaded = [], 0, False
 
     def _load(self) -> None:
         """Reload prices and packs through the services (raises AdminRequired for non-admins)."""
@@ -88,6 +90,7 @@ class AdminPricingState(AdminState):
             }
             for p in pack_rows
         ]
+        self.loaded = True
 
     @rx.event
     def on_load(self):
@@ -106,7 +109,7 @@ class AdminPricingState(AdminState):
     @rx.event
     def set_draft(self, key: str, value: str):
         """Keep what the admin types into a price's input."""
-        if key in PRICE_KEYS:
+        if self.loaded and key in PRICE_KEYS:
             self.drafts = {**self.drafts, key: str(value)[:12]}
 
     @rx.event
@@ -143,13 +146,13 @@ class AdminPricingState(AdminState):
     @rx.event
     def set_edit_field(self, name: str, value: str):
         """Keep a text field of the inline edit (``credits``, ``price``, ``currency``, ``sort``)."""
-        if name in ("credits", "price", "currency", "sort"):
+        if self.editing and name in ("credits", "price", "currency", "sort"):
             setattr(self, f"edit_{name}", str(value)[:16])
 
     @rx.event
     def set_edit_flag(self, name: str, value: bool):
         """Keep a checkbox of the inline edit (``active``, ``popular``)."""
-        if name in ("active", "popular"):
+        if self.editing and name in ("active", "popular"):
             setattr(self, f"edit_{name}", bool(value))
 
     @rx.event
@@ -180,12 +183,13 @@ class AdminPricingState(AdminState):
     @rx.event
     def set_new_currency(self, value: str):
         """The new pack's currency."""
-        self.new_currency = str(value)[:3]
+        if self.loaded:
+            self.new_currency = str(value)[:3]
 
     @rx.event
     def set_new_flag(self, name: str, value: bool):
         """A checkbox of the new pack form (``active``, ``popular``)."""
-        if name in ("active", "popular"):
+        if self.loaded and name in ("active", "popular"):
             setattr(self, f"new_{name}", bool(value))
 
     @rx.event

@@ -129,10 +129,11 @@ class AdminStatsState(AdminState):
         value = str(value)
         if value not in RANGES:
             return rx.toast.error(self._err(DomainError("admin.stats.bad_range")))
-        self.days = value
+        before, self.days = self.days, value
         try:
             self._load()
         except AdminRequired:
+            self.days = before
             self._clear()
             return self._turn_away()
         return None
