@@ -62,6 +62,9 @@ MESSAGES: dict[str, str] = {
     "admin.bad_amount": "Enter a whole number of credits other than zero (at most {max} at once).",
     "admin.self_action": "You cannot do this to your own account.",
     "admin.user_not_found": "There is no such user.",
+    # files
+    "files.link_invalid": "This link is not valid.",
+    "files.link_expired": "This link has expired. Please reload the page.",
     # admin: pricing, payments, stats
     "admin.pricing.unknown_key": "There is no such price or limit.",
     "admin.pricing.bad_value": "Enter a whole number from {min} to {max}.",
@@ -75,9 +78,6 @@ MESSAGES: dict[str, str] = {
     "admin.pricing.pack_not_found": "There is no such credit pack.",
     "admin.payments.bad_filter": "This filter value is not valid.",
     "admin.stats.bad_range": "Choose 7, 30 or 90 days.",
-    # files
-    "files.link_invalid": "This link is not valid.",
-    "files.link_expired": "This link has expired. Please reload the page.",
 }
 
 
