@@ -66,6 +66,19 @@ MESSAGES: dict[str, str] = {
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",
+    # admin: pricing, payments, stats
+    "admin.pricing.unknown_key": "There is no such price or limit.",
+    "admin.pricing.bad_value": "Enter a whole number from {min} to {max}.",
+    "admin.pricing.bad_credits": "A pack must have a whole number of credits from {min} to {max}.",
+    "admin.pricing.bad_price": "Enter a price greater than zero, for example 18.00.",
+    "admin.pricing.bad_currency": "Choose one of these currencies: {allowed}.",
+    "admin.pricing.bad_code": "The pack code must be 1–32 lower-case Latin letters, digits or underscores.",
+    "admin.pricing.code_taken": "A pack with the code {code} already exists.",
+    "admin.pricing.bad_sort": "The position must be a whole number from {min} to {max}.",
+    "admin.pricing.bad_flag": "This on/off value is not valid.",
+    "admin.pricing.pack_not_found": "There is no such credit pack.",
+    "admin.payments.bad_filter": "This filter value is not valid.",
+    "admin.stats.bad_range": "Choose 7, 30 or 90 days.",
 }
 
 
