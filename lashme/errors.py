@@ -74,7 +74,7 @@ MESSAGES: dict[str, str] = {
     "admin.presets.prompt_required": "Please enter a prompt.",
     "admin.presets.prompt_too_long": "The prompt may have at most {max} characters.",
     "admin.presets.params_not_object": "Parameters must be a JSON object: parameter names in quotes with their values.",
-    "admin.presets.bad_param": "The parameter {key} is not allowed for this provider, or its value is out of range.",
+    "admin.presets.bad_param": "The parameter {name} is not allowed for this provider, or its value is out of range.",
     "admin.presets.bad_model": "Enter a valid model id (letters, digits and . _ - /).",
     "admin.presets.already_off": "This preset is already switched off.",
     # files

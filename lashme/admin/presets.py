@@ -234,7 +234,7 @@ def check_params(provider: str, params: object) -> dict[str, Any]:
 
     Raises:
         DomainError: ``admin.presets.params_not_object`` when not a dict (or too many keys);
-            ``admin.presets.bad_param`` (with ``key``) for an unknown key or a bad value.
+            ``admin.presets.bad_param`` (with ``name``) for an unknown key or a bad value.
     """
     if not isinstance(params, dict) or len(params) > MAX_PARAMS:
         raise DomainError("admin.presets.params_not_object")
@@ -242,11 +242,11 @@ def check_params(provider: str, params: object) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in params.items():
         if not isinstance(key, str) or key not in rules:
-            raise DomainError("admin.presets.bad_param", key=str(key)[:40])
+            raise DomainError("admin.presets.bad_param", name=str(key)[:40])
         try:
             clean[key] = _param_value(rules[key], value)
         except ValueError:
-            raise DomainError("admin.presets.bad_param", key=key) from None
+            raise DomainError("admin.presets.bad_param", name=key) from None
     return clean
 
 
