@@ -360,12 +360,17 @@ def job_detail(session: Session, actor_id: int | None, job_id: str) -> JobDetail
     if job.preset_version_ids:
         ids = [i for i in job.preset_version_ids if isinstance(i, int)]
         found = {
-            v.id: v
-            for v in session.execute(select(PresetVersion).where(PresetVersion.id.in_(ids))).scalars()
+            v.id: v for v in session.execute(select(PresetVersion).where(PresetVersion.id.in_(ids))).scalars()
         }
         pinned = [
-            PresetUsed(id=v.id, provider=v.provider, name=v.name, version=v.version, strength=v.strength,
-                       active=v.active)
+            PresetUsed(
+                id=v.id,
+                provider=v.provider,
+                name=v.name,
+                version=v.version,
+                strength=v.strength,
+                active=v.active,
+            )
             for v in (found.get(i) for i in ids)
             if v is not None
         ]
@@ -424,8 +429,13 @@ def job_detail(session: Session, actor_id: int | None, job_id: str) -> JobDetail
         reserved_credits=job.reserved_credits,
         variants=n_variants,
         events=[
-            EventRow(at=e.created_at, kind=e.kind, from_status=e.from_status, to_status=e.to_status,
-                     message=e.message)
+            EventRow(
+                at=e.created_at,
+                kind=e.kind,
+                from_status=e.from_status,
+                to_status=e.to_status,
+                message=e.message,
+            )
             for e in jobs.events_of(session, job.id)
         ],
         requests=requests,
@@ -469,7 +479,9 @@ def retry_job(session: Session, actor_id: int | None, job_id: str) -> str:
         "held": ledger.get_balance(session, job.user_id).held if job.user_id is not None else None,
     }
     try:
-        jobs.transition(session, job.id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=RETRY_MESSAGE)
+        jobs.transition(
+            session, job.id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=RETRY_MESSAGE
+        )
     except InvalidTransition:
         raise DomainError("job.not_retryable") from None
     session.execute(
@@ -482,8 +494,9 @@ def retry_job(session: Session, actor_id: int | None, job_id: str) -> str:
         "error_key": None,
         "held": ledger.get_balance(session, job.user_id).held if job.user_id is not None else None,
     }
-    audit.record(session, admin, action="retry_job", target_type="job", target_id=job.id, before=before,
-                 after=after)
+    audit.record(
+        session, admin, action="retry_job", target_type="job", target_id=job.id, before=before, after=after
+    )
     return job.id
 
 
@@ -558,8 +571,13 @@ def refund_job(session: Session, actor_id: int | None, job_id: str, reason: str)
         target_type="job",
         target_id=job.id,
         before={"balance": before.total, "held": before.held, "charged": charged, "refunded": refunded},
-        after={"balance": after.total, "held": after.held, "amount": due, "refunded": refunded + due,
-               "ledger_entry_id": entry.id},
+        after={
+            "balance": after.total,
+            "held": after.held,
+            "amount": due,
+            "refunded": refunded + due,
+            "ledger_entry_id": entry.id,
+        },
         reason=reason,
     )
     return RefundResult(

@@ -365,8 +365,10 @@ def activate(session: Session, actor_id: int | None, version_id: int) -> int:
         action="preset_activate",
         target_type="preset",
         target_id=f"{target.provider}:{target.name}",
-        before={"active_version_id": active[0].id if active else None,
-                "active_version": active[0].version if active else None},
+        before={
+            "active_version_id": active[0].id if active else None,
+            "active_version": active[0].version if active else None,
+        },
         after={"active_version_id": target.id, "active_version": target.version},
     )
     return version_id

@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image
 
 from lashme import imaging
-from lashme.previews import fit_size, resize_array
 from lashme.presets import PresetMissing
+from lashme.previews import fit_size, resize_array
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, JobContext, ProviderError
 
 __all__ = [

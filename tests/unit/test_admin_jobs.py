@@ -55,7 +55,9 @@ def _verify_ok():
 def _audits(action: str) -> list[AdminAction]:
     with session_scope() as s:
         return list(
-            s.execute(select(AdminAction).where(AdminAction.action == action).order_by(AdminAction.id)).scalars()
+            s.execute(
+                select(AdminAction).where(AdminAction.action == action).order_by(AdminAction.id)
+            ).scalars()
         )
 
 
@@ -89,7 +91,11 @@ def test_filters_by_status_provider_preset_date_and_owner(staff):
     _call(admin_presets.deactivate, admin, "studio", "soft_focus")
     three = uploads.submit_photo(coffee_jpeg(), user_id=alice, anon_token=None, enqueue=False).id
     with session_scope() as s:
-        s.execute(update(Job).where(Job.id == staff["anon_job"]).values(created_at=datetime(2020, 1, 5, 23, 59, tzinfo=UTC)))
+        s.execute(
+            update(Job)
+            .where(Job.id == staff["anon_job"])
+            .values(created_at=datetime(2020, 1, 5, 23, 59, tzinfo=UTC))
+        )
 
     def ids(**kw):
         rows, total = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(**kw), page=1, page_size=50)
@@ -361,3 +367,100 @@ def test_racing_refunds_pay_once(staff):
         assert count(s, LedgerEntry, LedgerEntry.kind == LedgerKind.JOB_REFUND) == 1
     assert len(_audits("refund_job")) == 1
     _verify_ok()
+
+
+# --- page handlers ---------------------------------------------------------------------------------
+
+
+def test_jobs_page_handlers_turn_non_admins_away_and_filter_for_admins(staff):
+    from lashme.ui.admin.jobs import AdminJobsState
+    from tests.unit.test_handlers import _spec_text, _state
+
+    for token in (staff["bob_token"], staff["alice_token"]):
+        st = _state(AdminJobsState, token=token)
+        out = AdminJobsState.on_load.fn(st)
+        assert "redirect" in _spec_text(out).lower() and st.rows == [] and st.total == 0
+        out = AdminJobsState.set_status.fn(st, "DONE")
+        assert "staff only" in _spec_text(out) and st.rows == [] and st.f_status == ""
+    visitor = _state(AdminJobsState, anon="v")
+    assert "/login" in _spec_text(AdminJobsState.on_load.fn(visitor)) and visitor.rows == []
+    assert AdminJobsState.go_to_page.fn(visitor, 1) is not None and visitor.rows == []
+
+    st = _state(AdminJobsState, token=staff["admin_token"])
+    assert AdminJobsState.on_load.fn(st) is None
+    assert st.total == 2 and {r["id"] for r in st.rows} == {staff["job"], staff["anon_job"]}
+    AdminJobsState.search_owner.fn(st, {"owner": "alice"})
+    assert [r["id"] for r in st.rows] == [staff["job"]] and st.rows[0]["owner"] == "alice@example.com"
+    AdminJobsState.reset_filters.fn(st)
+    AdminJobsState.set_status.fn(st, "FAILED")
+    assert (st.f_status, st.rows, st.total) == ("FAILED", [], 0)
+    AdminJobsState.set_status.fn(st, "'; drop table jobs")
+    assert st.f_status == "" and st.total == 2
+    out = AdminJobsState.set_from.fn(st, "2020-13-45")
+    assert "not valid" in _spec_text(out) and st.f_from == "" and st.total == 2
+    AdminJobsState.set_to.fn(st, "2000-01-01")
+    assert st.f_to == "2000-01-01" and st.total == 0
+    AdminJobsState.reset_filters.fn(st)
+    AdminJobsState.go_to_page.fn(st, "NaN")
+    assert st.page == 1 and st.total == 2
+    visitor_row = next(r for r in st.rows if r["id"] == staff["anon_job"])
+    assert visitor_row["owner"] == "visitor" and visitor_row["status"] == "DONE"
+
+
+def test_job_page_handlers_refuse_non_admins_and_refund_for_admins(staff, monkeypatch):
+    from lashme.ui.admin.job_detail import AdminJobState
+    from tests.unit.test_handlers import _spec_text, _state
+
+    jid = _priced_job(staff["alice"])
+    monkeypatch.setattr(AdminJobState, "_route_job_id", lambda self: jid)
+    for token in (staff["bob_token"], staff["alice_token"]):
+        st = _state(AdminJobState, token=token)
+        AdminJobState.on_load.fn(st)
+        assert st.job == {} and st.events == [] and st.ledger_rows == []
+        out = AdminJobState.refund.fn(st, {"reason": "mine"})
+        assert "staff only" in _spec_text(out) and st.job == {}
+    assert _balance(staff["alice"]) == ledger.Balance(total=2, held=0)
+
+    st = _state(AdminJobState, token=staff["admin_token"])
+    AdminJobState.on_load.fn(st)
+    assert st.job["id"] == jid and st.job["owner"] == "alice@example.com" and st.refundable == 1
+    assert [v["version"] for v in st.versions] == ["1"] * 4 and st.owner_id == staff["alice"]
+    assert [e["change"] for e in st.events] == ["∅ → PENDING", "PENDING → PROCESSING", "PROCESSING → DONE"]
+    assert "Please give a reason" in _spec_text(AdminJobState.refund.fn(st, {"reason": " "}))
+    assert _balance(staff["alice"]) == ledger.Balance(total=2, held=0)
+    out = AdminJobState.refund.fn(st, {"reason": "Blurry results"})
+    assert "1" in _spec_text(out) and st.refundable == 0 and st.job["refundable"] == "0"
+    assert _balance(staff["alice"]) == ledger.Balance(total=3, held=0)
+    assert st.ledger_rows[-1]["reason"] == "Blurry results" and st.ledger_rows[-1]["delta"] == "+1"
+    assert "Nothing to refund" in _spec_text(AdminJobState.refund.fn(st, {"reason": "again"}))
+
+    monkeypatch.setattr(AdminJobState, "_route_job_id", lambda self: "nope")
+    AdminJobState.on_load.fn(st)
+    assert st.not_found and st.job == {}
+
+
+def test_job_page_retry_handler_queues_the_failed_job_for_admins_only(staff, monkeypatch, redis_conn):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lashme.ui.admin.job_detail import AdminJobState
+    from tests.unit.test_handlers import _spec_text, _state
+
+    def run(coro):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    jid = uploads.submit_photo(coffee_jpeg(), user_id=staff["alice"], anon_token=None, enqueue=False).id
+    generation.fail(jid, error_key="generation.failed")
+    monkeypatch.setattr(AdminJobState, "_route_job_id", lambda self: jid)
+    bob = _state(AdminJobState, token=staff["bob_token"])
+    assert "staff only" in _spec_text(run(AdminJobState.retry.fn(bob)))
+    with session_scope() as s:
+        assert s.get(Job, jid).status == JobStatus.FAILED
+    st = _state(AdminJobState, token=staff["admin_token"])
+    AdminJobState.on_load.fn(st)
+    assert st.can_retry and st.job["error_key"] == "generation.failed"
+    assert "back in the queue" in _spec_text(run(AdminJobState.retry.fn(st)))
+    assert not st.can_retry and st.job["status"] == "PENDING"
+    assert RQJob.fetch(queue.rq_job_id(jid), connection=redis_conn).get_status() == "queued"
+    assert "Only a job that failed" in _spec_text(run(AdminJobState.retry.fn(st)))

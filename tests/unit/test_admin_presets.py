@@ -39,7 +39,9 @@ def _preset(infos, provider, name):
 def _audits(action):
     with session_scope() as s:
         return list(
-            s.execute(select(AdminAction).where(AdminAction.action == action).order_by(AdminAction.id)).scalars()
+            s.execute(
+                select(AdminAction).where(AdminAction.action == action).order_by(AdminAction.id)
+            ).scalars()
         )
 
 
@@ -51,7 +53,9 @@ def _variant_arrays(job_id) -> dict[str, np.ndarray]:
     storage = get_storage()
     with session_scope() as s:
         return {
-            v.preset: np.asarray(Image.open(io.BytesIO(storage.get(v.full_key))).convert("RGB"), dtype=np.int16)
+            v.preset: np.asarray(
+                Image.open(io.BytesIO(storage.get(v.full_key))).convert("RGB"), dtype=np.int16
+            )
             for v in variants_of(s, job_id)
         }
 
@@ -140,12 +144,22 @@ def test_publish_activate_and_deactivate_with_audit(staff):
     warm = _preset(_call(admin_presets.list_presets, admin), "studio", "warm_glow")
     assert not warm.active and warm.active_version_id is None
     (off,) = _audits("preset_deactivate")
-    assert off.before == {"active_version_id": old, "active_version": 1} and off.after["active_version_id"] is None
+    assert (
+        off.before == {"active_version_id": old, "active_version": 1}
+        and off.after["active_version_id"] is None
+    )
     with pytest.raises(DomainError) as err:
         _call(admin_presets.deactivate, admin, "studio", "warm_glow")
     assert err.value.key == "admin.presets.already_off"
-    fal = _call(admin_presets.publish, admin, "fal", "natural", prompt="A new prompt", strength=0.3,
-                params={"num_inference_steps": 28, "image_size": "square_hd"})
+    fal = _call(
+        admin_presets.publish,
+        admin,
+        "fal",
+        "natural",
+        prompt="A new prompt",
+        strength=0.3,
+        params={"num_inference_steps": 28, "image_size": "square_hd"},
+    )
     assert fal.model == presets.FAL_MODEL and fal.version == 2
 
 
@@ -255,11 +269,15 @@ def test_studio_strength_one_is_the_pipeline_exactly_and_zero_the_original():
     half = provider.generate(data, ["warm_glow"], settings=[studio.StudioSettings(strength=0.5)])[0]
     for a, b, c in zip(plain, full, none, strict=True):
         assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
-        assert np.array_equal(np.asarray(a.image), np.asarray(studio.PIPELINES[a.preset](Image.fromarray(base))))
+        assert np.array_equal(
+            np.asarray(a.image), np.asarray(studio.PIPELINES[a.preset](Image.fromarray(base)))
+        )
         assert np.array_equal(np.asarray(c.image), base)
     warm = np.asarray(plain[1].image, dtype=np.float64)
     assert np.abs(np.asarray(half.image) - (base + warm) / 2).max() <= 1.0
-    grey = provider.generate(data, ["natural"], settings=[studio.StudioSettings.from_version(1.0, {"saturation": 0})])
+    grey = provider.generate(
+        data, ["natural"], settings=[studio.StudioSettings.from_version(1.0, {"saturation": 0})]
+    )
     arr = np.asarray(grey[0].image, dtype=np.int16)
     assert np.abs(arr[..., 0] - arr[..., 2]).max() <= 1
     with pytest.raises(studio.ProviderError):
@@ -284,3 +302,50 @@ def test_migration_seeds_the_studio_presets_like_the_code(clean_db):
                 True,
             )
         assert presets.ensure_studio_defaults(s) == 0
+
+
+def test_presets_page_handlers_refuse_non_admins_and_publish_for_admins(staff):
+    from lashme.ui.admin.presets import AdminPresetsState
+    from tests.unit.test_handlers import _spec_text, _state
+
+    with session_scope() as s:
+        v1 = s.execute(
+            select(PresetVersion.id).where(
+                PresetVersion.provider == "studio", PresetVersion.name == "natural"
+            )
+        ).scalar_one()
+    for token in (staff["bob_token"], staff["alice_token"]):
+        st = _state(AdminPresetsState, token=token)
+        AdminPresetsState.on_load.fn(st)
+        assert st.presets == []
+        AdminPresetsState.start_edit.fn(st, "studio:natural")
+        assert not st.editing and st.e_prompt == ""
+        st.e_provider, st.e_name, st.e_strength, st.e_params = "studio", "natural", "0.1", "{}"
+        assert "staff only" in _spec_text(AdminPresetsState.publish.fn(st))
+        assert "staff only" in _spec_text(AdminPresetsState.deactivate.fn(st, "studio:natural"))
+        assert "staff only" in _spec_text(AdminPresetsState.activate.fn(st, v1))
+        assert st.presets == []
+    with session_scope() as s:
+        assert count(s, PresetVersion) == 8 and count(s, PresetVersion, PresetVersion.active) == 8
+
+    st = _state(AdminPresetsState, token=staff["admin_token"])
+    AdminPresetsState.on_load.fn(st)
+    assert [p["key"] for p in st.presets][:4] == [f"studio:{n}" for n in STUDIO_PRESETS]
+    assert st.presets[0]["versions"][0]["jobs"] == 2
+    AdminPresetsState.start_edit.fn(st, "studio:natural")
+    assert st.editing and st.e_strength == "1" and st.e_params == "{}" and st.e_allowed == "saturation"
+    AdminPresetsState.set_e_params.fn(st, "{saturation: 1}")
+    assert "JSON object" in _spec_text(AdminPresetsState.publish.fn(st)) and st.editing
+    AdminPresetsState.set_e_params.fn(st, '{"saturation": 0.8}')
+    AdminPresetsState.set_e_strength.fn(st, "0.7")
+    assert "Version 2" in _spec_text(AdminPresetsState.publish.fn(st)) and not st.editing
+    natural = st.presets[0]
+    assert [(v["version"], v["active"], v["strength"], v["params"]) for v in natural["versions"]] == [
+        (2, True, "0.7", '{"saturation": 0.8}'),
+        (1, False, "1", "{}"),
+    ]
+    AdminPresetsState.activate.fn(st, v1)
+    assert [v["active"] for v in st.presets[0]["versions"]] == [False, True]
+    AdminPresetsState.deactivate.fn(st, "studio:natural")
+    assert st.presets[0]["active"] is False
+    assert "no such preset" in _spec_text(AdminPresetsState.deactivate.fn(st, "studio:'; drop")).lower()
