@@ -316,7 +316,11 @@ def page() -> rx.Component:
     return admin_shell(
         "admin.job.title",
         rx.link(
-            rx.icon("arrow_left", size=14), tr("admin.job.back"), href="/admin/jobs", id="admin-job-back"
+            rx.icon("arrow_left", size=14),
+            tr("admin.job.back"),
+            href="/admin/jobs",
+            id="admin-job-back",
+            align_self="start",
         ),
         rx.cond(
             AdminJobState.not_found,

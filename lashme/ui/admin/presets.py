@@ -180,38 +180,56 @@ class AdminPresetsState(AdminState):
         return refused or rx.toast.success(self._tr("admin.presets.deactivated"))
 
 
+CLAMP_3_LINES = {
+    "display": "-webkit-box",
+    "-webkit-line-clamp": "3",
+    "-webkit-box-orient": "vertical",
+    "overflow": "hidden",
+}
+
+
 def version_row(v) -> rx.Component:
-    """One version: number, state, strength, parameters, prompt, date, jobs, and Activate."""
-    return rx.table.row(
-        rx.table.cell("v", v["version"].to(str)),
-        rx.table.cell(
-            rx.cond(
-                v["active"].to(bool),
-                rx.badge(tr("admin.presets.active"), color_scheme="green"),
-                rx.button(
-                    tr("admin.presets.activate"),
-                    on_click=AdminPresetsState.activate(v["id"].to(int)),
-                    size="1",
-                    variant="soft",
-                    id="admin-presets-activate-" + v["id"].to(str),
-                    class_name="admin-presets-activate",
+    """One version: number, state (or Activate), strength, jobs, date; then its parameters and prompt."""
+    return rx.fragment(
+        rx.table.row(
+            rx.table.cell("v", v["version"].to(str), font_weight="bold"),
+            rx.table.cell(
+                rx.cond(
+                    v["active"].to(bool),
+                    rx.badge(tr("admin.presets.active"), color_scheme="green"),
+                    rx.button(
+                        tr("admin.presets.activate"),
+                        on_click=AdminPresetsState.activate(v["id"].to(int)),
+                        size="1",
+                        variant="soft",
+                        id="admin-presets-activate-" + v["id"].to(str),
+                        class_name="admin-presets-activate",
+                    ),
+                )
+            ),
+            rx.table.cell(v["strength"].to(str)),
+            rx.table.cell(v["jobs"].to(str), class_name="admin-presets-jobs"),
+            rx.table.cell(v["created"].to(str), white_space="nowrap"),
+            border_bottom="none",
+        ),
+        rx.table.row(
+            rx.table.cell(
+                rx.vstack(
+                    rx.code(v["params"].to(str), size="1", word_break="break-all"),
+                    rx.text(v["prompt"].to(str), size="1", color_scheme="gray", style=CLAMP_3_LINES),
+                    spacing="1",
                 ),
-            )
+                col_span=5,
+                padding_top="0",
+            ),
         ),
-        rx.table.cell(v["strength"].to(str)),
-        rx.table.cell(v["params"].to(str), font_family="monospace", font_size="0.8em"),
-        rx.table.cell(
-            rx.text(v["prompt"].to(str), size="1", max_width="28em", class_name="admin-presets-prompt-text"),
-        ),
-        rx.table.cell(v["created"].to(str), white_space="nowrap"),
-        rx.table.cell(v["jobs"].to(str), class_name="admin-presets-jobs"),
     )
 
 
 def preset_card(p) -> rx.Component:
     """One preset: its name, on/off, actions and the versions table."""
     key = p["key"].to(str)
-    cols = ("version", "state", "strength", "params", "prompt", "created", "jobs")
+    cols = ("version", "state", "strength", "jobs", "created")
     return rx.card(
         rx.vstack(
             rx.flex(
