@@ -320,8 +320,9 @@ def test_presets_page_handlers_refuse_non_admins_and_publish_for_admins(staff):
         assert st.presets == []
         AdminPresetsState.start_edit.fn(st, "studio:natural")
         assert not st.editing and st.e_prompt == ""
-        st.e_provider, st.e_name, st.e_strength, st.e_params = "studio", "natural", "0.1", "{}"
-        assert "staff only" in _spec_text(AdminPresetsState.publish.fn(st))
+        st.e_provider, st.e_name = "studio", "natural"
+        form = {"prompt": "", "strength": "0.1", "params": "{}"}
+        assert "staff only" in _spec_text(AdminPresetsState.publish.fn(st, form))
         assert "staff only" in _spec_text(AdminPresetsState.deactivate.fn(st, "studio:natural"))
         assert "staff only" in _spec_text(AdminPresetsState.activate.fn(st, v1))
         assert st.presets == []
@@ -334,11 +335,11 @@ def test_presets_page_handlers_refuse_non_admins_and_publish_for_admins(staff):
     assert st.presets[0]["versions"][0]["jobs"] == 2
     AdminPresetsState.start_edit.fn(st, "studio:natural")
     assert st.editing and st.e_strength == "1" and st.e_params == "{}" and st.e_allowed == "saturation"
-    AdminPresetsState.set_e_params.fn(st, "{saturation: 1}")
-    assert "JSON object" in _spec_text(AdminPresetsState.publish.fn(st)) and st.editing
-    AdminPresetsState.set_e_params.fn(st, '{"saturation": 0.8}')
-    AdminPresetsState.set_e_strength.fn(st, "0.7")
-    assert "Version 2" in _spec_text(AdminPresetsState.publish.fn(st)) and not st.editing
+    form = {"prompt": st.e_prompt, "strength": "0.7", "params": "{saturation: 1}"}
+    assert "JSON object" in _spec_text(AdminPresetsState.publish.fn(st, form)) and st.editing
+    form["params"] = '{"saturation": 0.8}'
+    assert "from 0 to 1" in _spec_text(AdminPresetsState.publish.fn(st, {**form, "strength": ["1"]}))
+    assert "Version 2" in _spec_text(AdminPresetsState.publish.fn(st, form)) and not st.editing
     natural = st.presets[0]
     assert [(v["version"], v["active"], v["strength"], v["params"]) for v in natural["versions"]] == [
         (2, True, "0.7", '{"saturation": 0.8}'),

@@ -63,6 +63,8 @@ class AdminJobsState(AdminState):
     f_from: str = ""
     f_to: str = ""
     f_owner: str = ""
+    #: changes when the filters are reset, so the uncontrolled inputs remount with empty values
+    form_key: int = 0
 
     def _search(self, wanted: dict, page: object):
         """Run the search with ``wanted`` filter values; set the state only when the service answered.
@@ -165,8 +167,11 @@ class AdminJobsState(AdminState):
 
     @rx.event
     def reset_filters(self):
-        """Every job again."""
-        return self._search({k: "" for k in self._current()}, 1)
+        """Every job again (the date and owner inputs are emptied)."""
+        refused = self._search({k: "" for k in self._current()}, 1)
+        if refused is None:
+            self.form_key += 1
+        return refused
 
     @rx.event
     def go_to_page(self, page: int):
@@ -217,7 +222,7 @@ def filters() -> rx.Component:
                 rx.text(tr("admin.jobs.from"), size="2"),
                 rx.input(
                     type="date",
-                    value=AdminJobsState.f_from,
+                    default_value=AdminJobsState.f_from,
                     on_change=AdminJobsState.set_from,
                     id="admin-jobs-from",
                     size="2",
@@ -228,7 +233,7 @@ def filters() -> rx.Component:
                 rx.text(tr("admin.jobs.to"), size="2"),
                 rx.input(
                     type="date",
-                    value=AdminJobsState.f_to,
+                    default_value=AdminJobsState.f_to,
                     on_change=AdminJobsState.set_to,
                     id="admin-jobs-to",
                     size="2",
@@ -272,6 +277,7 @@ def filters() -> rx.Component:
         ),
         width="100%",
         spacing="2",
+        key=AdminJobsState.form_key,
     )
 
 

@@ -34,6 +34,8 @@ class AdminPresetsState(AdminState):
     e_params: str = ""
     e_model: str = ""
     e_allowed: str = ""
+    #: changes whenever the form opens, so its uncontrolled fields remount with the new defaults
+    form_key: int = 0
 
     def _reload(self):
         """Load the presets; returns events to send instead on refusal, else None."""
@@ -95,6 +97,7 @@ class AdminPresetsState(AdminState):
         self.e_prompt, self.e_strength = base["prompt"], base["strength"]
         self.e_params, self.e_model = base["params"], base["model"]
         self.e_allowed = ", ".join(sorted(rules)) or "—"
+        self.form_key += 1
         return None
 
     @rx.event
@@ -103,29 +106,21 @@ class AdminPresetsState(AdminState):
         self.editing = False
 
     @rx.event
-    def set_e_prompt(self, value: str):
-        """Form field: the prompt / description."""
-        self.e_prompt = str(value)[: admin_presets.MAX_PROMPT + 100]
+    def publish(self, form: dict):
+        """Publish the form (``prompt``, ``strength``, ``params`` JSON, ``model``) as the next version and activate it.
 
-    @rx.event
-    def set_e_strength(self, value: str):
-        """Form field: the strength."""
-        self.e_strength = str(value)[:32]
+        Every field is validated by the service; the preset is the one the form was opened for.
+        """
+        form = form if isinstance(form, dict) else {}
 
-    @rx.event
-    def set_e_params(self, value: str):
-        """Form field: the parameters as JSON text."""
-        self.e_params = str(value)[:MAX_PARAMS_TEXT]
+        def field(name: str, limit: int) -> str:
+            value = form.get(name, "")
+            return value[:limit] if isinstance(value, str) else ""
 
-    @rx.event
-    def set_e_model(self, value: str):
-        """Form field: the fal model id."""
-        self.e_model = str(value)[:200]
-
-    @rx.event
-    def publish(self):
-        """Publish the form as the preset's next version (validated by the service) and activate it."""
-        text = self.e_params.strip() or "{}"
+        prompt = field("prompt", admin_presets.MAX_PROMPT + 1)
+        strength = field("strength", 32)
+        text = field("params", MAX_PARAMS_TEXT + 1).strip() or "{}"
+        model = field("model", 200)
         try:
             if len(text) > MAX_PARAMS_TEXT:
                 raise DomainError("admin.presets.params_not_object")
@@ -137,10 +132,10 @@ class AdminPresetsState(AdminState):
                 admin_presets.publish,
                 self.e_provider,
                 self.e_name,
-                prompt=self.e_prompt,
-                strength=self.e_strength,
+                prompt=prompt,
+                strength=strength,
                 params=params,
-                model=self.e_model if self.e_provider == "fal" else None,
+                model=model if self.e_provider == "fal" else None,
             )
         except AdminRequired:
             return self._turn_away()
@@ -291,81 +286,88 @@ def publish_form() -> rx.Component:
     """The new-version form: prompt, strength, parameters (JSON) and, for fal, the model."""
     s = AdminPresetsState
     return rx.card(
-        rx.vstack(
-            rx.heading(tr("admin.presets.form_title"), " ", s.e_title, size="4"),
-            rx.text(tr("admin.presets.prompt"), size="2", weight="medium"),
-            rx.text_area(
-                value=s.e_prompt,
-                on_change=s.set_e_prompt,
-                max_length=admin_presets.MAX_PROMPT,
-                rows="5",
-                width="100%",
-                id="admin-presets-prompt",
-            ),
-            rx.flex(
-                rx.vstack(
-                    rx.text(tr("admin.presets.strength"), size="2", weight="medium"),
-                    rx.input(
-                        value=s.e_strength,
-                        on_change=s.set_e_strength,
-                        type="number",
-                        min="0",
-                        max="1",
-                        step="0.05",
-                        id="admin-presets-strength",
-                    ),
-                    spacing="1",
+        rx.form(
+            rx.vstack(
+                rx.heading(tr("admin.presets.form_title"), " ", s.e_title, size="4"),
+                rx.text(tr("admin.presets.prompt"), size="2", weight="medium"),
+                rx.text_area(
+                    name="prompt",
+                    default_value=s.e_prompt,
+                    max_length=admin_presets.MAX_PROMPT,
+                    rows="5",
+                    width="100%",
+                    id="admin-presets-prompt",
                 ),
-                rx.cond(
-                    s.e_provider == "fal",
+                rx.flex(
                     rx.vstack(
-                        rx.text(tr("admin.presets.model"), size="2", weight="medium"),
+                        rx.text(tr("admin.presets.strength"), size="2", weight="medium"),
                         rx.input(
-                            value=s.e_model,
-                            on_change=s.set_e_model,
-                            id="admin-presets-model",
-                            width="20em",
-                            max_width="100%",
+                            name="strength",
+                            default_value=s.e_strength,
+                            type="number",
+                            min="0",
+                            max="1",
+                            step="0.05",
+                            id="admin-presets-strength",
                         ),
                         spacing="1",
                     ),
+                    rx.cond(
+                        s.e_provider == "fal",
+                        rx.vstack(
+                            rx.text(tr("admin.presets.model"), size="2", weight="medium"),
+                            rx.input(
+                                name="model",
+                                default_value=s.e_model,
+                                id="admin-presets-model",
+                                width="20em",
+                                max_width="100%",
+                            ),
+                            spacing="1",
+                        ),
+                    ),
+                    gap="3",
+                    wrap="wrap",
+                    width="100%",
                 ),
-                gap="3",
-                wrap="wrap",
-                width="100%",
-            ),
-            rx.text(
-                rx.cond(
-                    s.e_provider == "fal",
-                    tr("admin.presets.strength_fal"),
-                    tr("admin.presets.strength_studio"),
-                ),
-                size="1",
-                color_scheme="gray",
-            ),
-            rx.text(tr("admin.presets.params"), size="2", weight="medium"),
-            rx.text_area(
-                value=s.e_params,
-                on_change=s.set_e_params,
-                rows="3",
-                width="100%",
-                font_family="monospace",
-                id="admin-presets-params",
-            ),
-            rx.text(tr("admin.presets.allowed"), " ", s.e_allowed, size="1", color_scheme="gray"),
-            rx.flex(
-                rx.button(tr("admin.presets.publish"), on_click=s.publish, id="admin-presets-publish"),
-                rx.button(
-                    tr("admin.presets.cancel"),
-                    on_click=s.cancel_edit,
-                    variant="soft",
+                rx.text(
+                    rx.cond(
+                        s.e_provider == "fal",
+                        tr("admin.presets.strength_fal"),
+                        tr("admin.presets.strength_studio"),
+                    ),
+                    size="1",
                     color_scheme="gray",
-                    id="admin-presets-cancel",
                 ),
-                gap="2",
-                wrap="wrap",
+                rx.text(tr("admin.presets.params"), size="2", weight="medium"),
+                rx.text_area(
+                    name="params",
+                    default_value=s.e_params,
+                    rows="3",
+                    width="100%",
+                    font_family="monospace",
+                    id="admin-presets-params",
+                ),
+                rx.text(tr("admin.presets.allowed"), " ", s.e_allowed, size="1", color_scheme="gray"),
+                rx.flex(
+                    rx.button(tr("admin.presets.publish"), type="submit", id="admin-presets-publish"),
+                    rx.button(
+                        tr("admin.presets.cancel"),
+                        type="button",
+                        on_click=s.cancel_edit,
+                        variant="soft",
+                        color_scheme="gray",
+                        id="admin-presets-cancel",
+                    ),
+                    gap="2",
+                    wrap="wrap",
+                ),
+                spacing="2",
+                width="100%",
             ),
-            spacing="2",
+            on_submit=s.publish,
+            reset_on_submit=False,
+            key=s.form_key,
             width="100%",
         ),
         width="100%",
