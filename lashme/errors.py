@@ -55,6 +55,7 @@ MESSAGES: dict[str, str] = {
     "job.not_cancelable": "This job is already finished and cannot be canceled.",
     "generation.timeout": "Enhancing this photo took too long. Please try again.",
     "generation.interrupted": "Enhancing this photo was interrupted. Please try again.",
+    "generation.no_active_presets": "Photo enhancement is paused right now. Please try again later.",
     # admin
     "admin.forbidden": "This page is for LashMe staff only.",
     "admin.super_required": "Only a super admin can do this.",
@@ -63,6 +64,20 @@ MESSAGES: dict[str, str] = {
     "admin.self_action": "You cannot do this to your own account.",
     "admin.user_not_found": "There is no such user.",
     "admin.insufficient": "Available credits: {available}. A removal cannot take the balance below zero.",
+    # admin: jobs and presets
+    "admin.jobs.not_found": "There is no such job.",
+    "admin.jobs.bad_filter": "One of the filters is not valid. Please check it.",
+    "admin.jobs.nothing_to_refund": "Nothing to refund: the owner was not charged for this job, or every charge has already been refunded.",
+    "admin.jobs.reason_too_long": "The reason may have at most {max} characters.",
+    "admin.presets.unknown": "There is no such preset.",
+    "admin.presets.version_not_found": "There is no such preset version.",
+    "admin.presets.bad_strength": "Strength must be a number from 0 to 1.",
+    "admin.presets.prompt_required": "Please enter a prompt.",
+    "admin.presets.prompt_too_long": "The prompt may have at most {max} characters.",
+    "admin.presets.params_not_object": "Parameters must be a JSON object: parameter names in quotes with their values.",
+    "admin.presets.bad_param": "The parameter {name} is not allowed for this provider, or its value is out of range.",
+    "admin.presets.bad_model": "Enter a valid model id (letters, digits and . _ - /).",
+    "admin.presets.already_off": "This preset is already switched off.",
     # files
     "files.link_invalid": "This link is not valid.",
     "files.link_expired": "This link has expired. Please reload the page.",

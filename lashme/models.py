@@ -52,6 +52,7 @@ class LedgerKind(StrEnum):
     RELEASE = "release"
     REFUND = "refund"
     ADMIN_ADJUST = "admin_adjust"
+    JOB_REFUND = "job_refund"  # an admin gave back what a job's owner was charged for it
 
 
 class User(SQLModel, table=True):

@@ -1,8 +1,11 @@
 """Accept an uploaded photo: validate by decoding, check limits and credits, store a clean copy, queue a job.
 
-Order of checks: the bytes (cheapest to reject), then today's job limit,
-then (for a priced generation) the reservation, which is written in the same
-transaction as the job row, so a refused reservation leaves no job behind.
+Order of checks: the bytes (cheapest to reject), then whether any preset is
+switched on, then today's job limit, then (for a priced generation) the
+reservation, which is written in the same transaction as the job row, so a
+refused reservation leaves no job behind.  The job runs the provider's
+active presets and pins their version ids at creation, so later edits of a
+preset never change a job that was already accepted (nor its retries).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def submit_photo(
         InsufficientCredits: ``credits.insufficient_generation`` when a generation
             price is set and the available balance is short.
         AuthError: ``auth.blocked`` when ``user_id`` is a blocked account.
+        NoActivePresets: ``generation.no_active_presets``: an admin switched every preset off.
         ValueError: no owner.
     """
     s = get_settings()
@@ -64,9 +68,11 @@ def submit_photo(
     )
     if user_id is None and not anon_token:
         raise ValueError("a job needs an owner")
+    provider = s.provider_name
     with session_scope(engine) as session:
         if user_id is not None and session.scalar(select(User.is_blocked).where(User.id == user_id)):
             raise AuthError("auth.blocked")
+        presets_for(session, provider)  # refuse before counting the job or storing anything
         prices = pricing.get_prices(session)
         cost = prices.generation_cost if user_id is not None else 0
         if cost and ledger.get_balance(session, user_id).available < cost:
@@ -82,21 +88,23 @@ def submit_photo(
     prefix = job_prefix(job_id, user_id)
     key = original_key(prefix)
     storage.put(key, imaging.encode_jpeg(img, quality=95))
-    provider = s.provider_name
     try:
         with session_scope(engine) as session:
+            versions = presets_for(session, provider)
             job = jobs.create_job(
                 session,
                 job_id=job_id,
                 user_id=user_id,
                 anon_token=anon_token,
                 provider=provider,
-                presets=presets_for(provider),
+                presets=[v.name for v in versions],
                 original_key=key,
                 width=img.width,
                 height=img.height,
                 reserve_credits=cost,
             )
+            job.preset_version_ids = [v.id for v in versions]
+            session.add(job)
     except InsufficientCredits as exc:  # lost a race with another spend: nothing may stay behind
         storage.delete_prefix(prefix)
         raise InsufficientCredits("credits.insufficient_generation", cost=cost) from exc

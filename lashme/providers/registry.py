@@ -1,8 +1,14 @@
-"""Pick the generation provider by name (``Settings.provider_name``)."""
+"""Pick the generation provider by name (``Settings.provider_name``) and the presets a new job runs."""
 
 from __future__ import annotations
 
-from lashme.providers.base import STUDIO_PRESETS, Provider
+from sqlmodel import Session
+
+from lashme.models import PresetVersion
+from lashme.providers.base import Provider
+
+#: Providers a job (and a preset version) may name.
+PROVIDERS: tuple[str, ...] = ("studio", "fal")
 
 
 def get_provider(name: str) -> Provider:
@@ -22,6 +28,22 @@ def get_provider(name: str) -> Provider:
     raise ValueError(f"unknown provider {name!r}")
 
 
-def presets_for(name: str) -> tuple[str, ...]:
-    """The presets a new job on provider ``name`` runs, in variant order."""
-    return STUDIO_PRESETS
+def presets_for(session: Session, name: str) -> list[PresetVersion]:
+    """The active preset versions a new job on provider ``name`` runs, in variant order.
+
+    Read from ``preset_versions`` (admins switch presets and versions on the
+    presets page); the caller pins their ids on the job.
+
+    Args:
+        session: open database session.
+        name: provider name.
+
+    Returns:
+        One active version per preset, in :data:`lashme.presets.PRESET_ORDER`.
+
+    Raises:
+        lashme.presets.NoActivePresets: every preset of the provider is switched off.
+    """
+    from lashme.presets import active_for_provider
+
+    return active_for_provider(session, name)

@@ -8,23 +8,40 @@ tables.  Expensive low-frequency work (bloom, edge-aware smoothing) runs at
 1/4-1/8 resolution and is upsampled; parameters are tuned for a 2048 px long
 side and spatial radii scale with the image size.  For the same input every
 pipeline returns identical pixels.
+
+Versioned presets: a job runs the studio preset versions pinned on it
+(``lashme.presets``); a version's ``strength`` and ``params`` shape the
+result (:class:`StudioSettings`).  Strength 1.0 with no parameters (version
+1, seeded by migration ``0007``) is exactly the pipeline's output.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from lashme import imaging
+from lashme.presets import PresetMissing
 from lashme.previews import fit_size, resize_array
-from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, ProviderError
+from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, JobContext, ProviderError
 
-__all__ = ["PIPELINES", "StudioProvider", "crisp_detail", "natural", "soft_focus", "warm_glow"]
+__all__ = [
+    "PARAM_SPECS",
+    "PIPELINES",
+    "StudioProvider",
+    "StudioSettings",
+    "crisp_detail",
+    "natural",
+    "soft_focus",
+    "warm_glow",
+]
 
 _REF_SIDE = 2048  # long side the parameters below are tuned for
 _LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 / sRGB luminance weights
@@ -143,6 +160,49 @@ PIPELINES: dict[str, Callable[[Image.Image], Image.Image]] = {
 assert tuple(PIPELINES) == STUDIO_PRESETS
 
 
+#: Parameters a studio preset version may set in ``params``: name -> (type, min, max, default, meaning).
+PARAM_SPECS: dict[str, tuple[type, float, float, float, str]] = {
+    "saturation": (float, 0.0, 2.0, 1.0, "colour saturation of the enhanced result; 1 = unchanged, 0 = grey"),
+}
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    """How one preset version shapes its pipeline's result.
+
+    Attributes:
+        strength: blend of original and enhanced result, 0..1: ``original x (1 - strength)
+            + enhanced x strength``; 1.0 is the pipeline's output exactly, 0.0 the original.
+        saturation: colour saturation of the enhanced result before the blend (see
+            :data:`PARAM_SPECS`); 1.0 leaves it unchanged.
+    """
+
+    strength: float = 1.0
+    saturation: float = 1.0
+
+    @classmethod
+    def from_version(cls, strength: float, params: Mapping[str, Any] | None) -> StudioSettings:
+        """Settings from a preset version's ``strength`` and ``params``, each clamped to its range.
+
+        Args:
+            strength: the version's strength.
+            params: the version's parameters (unknown keys are ignored).
+
+        Returns:
+            The settings.
+        """
+        params = params or {}
+        saturation = params.get("saturation", 1.0)
+        lo, hi = PARAM_SPECS["saturation"][1:3]
+        return cls(
+            strength=min(max(float(strength), 0.0), 1.0),
+            saturation=min(max(float(saturation), lo), hi),
+        )
+
+
+DEFAULT_SETTINGS = StudioSettings()
+
+
 class StudioProvider:
     """Local, deterministic provider running one pipeline of :data:`PIPELINES` per preset.
 
@@ -155,12 +215,16 @@ class StudioProvider:
     def __init__(self, *, max_side: int = imaging.PROCESSING_MAX_SIDE) -> None:
         self.max_side = max_side
 
-    def generate(self, original: bytes, presets: Sequence[str]) -> list[GeneratedVariant]:
+    def generate(
+        self, original: bytes, presets: Sequence[str], *, settings: Sequence[StudioSettings] | None = None
+    ) -> list[GeneratedVariant]:
         """Decode ``original`` once and run each preset's pipeline on it.
 
         Args:
             original: stored original bytes (normally a JPEG).
             presets: names from :data:`PIPELINES`, e.g. ``STUDIO_PRESETS``.
+            settings: one :class:`StudioSettings` per preset (default: strength 1.0, no
+                parameters, i.e. the pipelines' own output).
 
         Returns:
             One variant per preset, ``index`` = position in ``presets``, each an
@@ -168,19 +232,64 @@ class StudioProvider:
 
         Raises:
             ProviderError: non-transient, ``generation.failed``, for an unknown
-                preset or an original that cannot be decoded.
+                preset, settings that do not match the presets, or an original
+                that cannot be decoded.
         """
         unknown = [preset for preset in presets if preset not in _ARRAY_PIPELINES]
         if unknown:
             raise ProviderError(f"unknown presets: {unknown}", transient=False)
+        if settings is None:
+            settings = [DEFAULT_SETTINGS] * len(presets)
+        if len(settings) != len(presets):
+            raise ProviderError(f"{len(settings)} settings for {len(presets)} presets", transient=False)
         try:
             arr = np.asarray(imaging.load_for_processing(original, max_side=self.max_side))
         except Exception as exc:  # undecodable original: retrying will not help
             raise ProviderError(f"cannot decode the original: {exc!r}", transient=False) from exc
         return [
-            GeneratedVariant(index, preset, Image.fromarray(_ARRAY_PIPELINES[preset](arr)))
+            GeneratedVariant(index, preset, Image.fromarray(_run(arr, preset, settings[index])))
             for index, preset in enumerate(presets)
         ]
+
+    def generate_for_job(
+        self, original: bytes, presets: Sequence[str], ctx: JobContext
+    ) -> list[GeneratedVariant]:
+        """Run the preset versions pinned on the job (pinned now if the job has none yet).
+
+        Args:
+            original: stored original bytes.
+            presets: preset names in variant order.
+            ctx: the job's context (only :meth:`JobContext.preset_versions` is used).
+
+        Returns:
+            As :meth:`generate`, shaped by each version's strength and parameters.
+
+        Raises:
+            ProviderError: non-transient when a pinned version is gone or a preset has
+                no active version; otherwise as :meth:`generate`.
+        """
+        try:
+            versions = ctx.preset_versions(self.name, presets)
+        except PresetMissing as exc:
+            raise ProviderError(str(exc), transient=False) from exc
+        settings = [StudioSettings.from_version(v.strength, v.params) for v in versions]
+        return self.generate(original, presets, settings=settings)
+
+
+def _run(rgb: np.ndarray, preset: str, settings: StudioSettings) -> np.ndarray:
+    """One preset's pipeline on ``rgb``, then its version's saturation and strength."""
+    out = _ARRAY_PIPELINES[preset](rgb)
+    if settings.saturation != 1.0:
+        out = _saturate(out, settings.saturation)
+    if settings.strength < 1.0:
+        out = cv2.addWeighted(rgb, 1.0 - settings.strength, out, settings.strength, 0)
+    return out
+
+
+def _saturate(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """Scale chroma around each pixel's luma by ``factor`` (1 = unchanged, 0 = grey)."""
+    gray = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    return cv2.addWeighted(rgb, factor, gray, 1.0 - factor, 0)
 
 
 # --- pipelines on (H, W, 3) uint8 RGB arrays ---------------------------------------------
