@@ -165,6 +165,8 @@ def transition(
         values["error_key"] = None
         values["error_detail"] = None
         values["finished_at"] = None
+        if current == JobStatus.FAILED:  # a retry gets a fresh set of runs (generation.run caps attempts)
+            values["attempts"] = 0
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == current)

@@ -83,3 +83,25 @@ def test_ownership_by_user_and_by_browser_token(clean_db):
         assert jobs.get_owned_job(s, "a" * 32, user_id=user.id, anon_token=None).user_id == user.id
         with pytest.raises(NotFound):  # once claimed, the browser token alone no longer opens it
             jobs.get_owned_job(s, "a" * 32, user_id=None, anon_token="browser-1")
+
+
+def test_a_retry_after_every_attempt_was_used_runs_again(clean_db, redis_conn):
+    """FAILED → PENDING starts a fresh set of attempts, so the worker really runs the retried job."""
+    from lashme import dashboard, uploads
+    from lashme.generation import run as run_job
+    from lashme.settings import get_settings
+    from tests.photos import chelsea_jpeg
+
+    with session_scope() as s:
+        user = auth.sign_up(s, email="tries@example.com", password="Secret123", signup_bonus=3)
+    job = uploads.submit_photo(chelsea_jpeg(), user_id=user.id, anon_token=None, enqueue=False)
+    with session_scope() as s:
+        for _ in range(get_settings().job_max_attempts):
+            jobs.transition(s, job.id, JobStatus.PROCESSING)
+            jobs.transition(s, job.id, JobStatus.PENDING, message="retrying: provider busy")
+        jobs.transition(s, job.id, JobStatus.PROCESSING)
+        jobs.transition(s, job.id, JobStatus.FAILED, error_key="generation.failed")
+    dashboard.retry_job(job.id, user_id=user.id, enqueue=False)
+    with session_scope() as s:
+        assert s.get(jobs.Job, job.id).attempts == 0
+    assert run_job(job.id) == JobStatus.DONE
