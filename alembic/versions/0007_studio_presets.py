@@ -61,5 +61,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Remove the studio presets' versions."""
+    """Remove the studio presets' versions (destructive: jobs that pinned them can no longer be retried)."""
     op.execute(presets.delete().where(presets.c.provider == 'studio'))

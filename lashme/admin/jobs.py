@@ -541,13 +541,16 @@ def refund_job(session: Session, actor_id: int | None, job_id: str, reason: str)
         AdminRequired: the caller is not an admin.
         NotFound: ``admin.jobs.not_found``.
         DomainError: ``admin.reason_required`` / ``admin.jobs.reason_too_long``;
-            ``admin.jobs.nothing_to_refund`` when nothing is left to refund.
+            ``admin.jobs.nothing_to_refund`` when nothing is left to refund;
+            ``admin.self_action`` for the admin's own job.
     """
     admin = require_admin(session, actor_id, action="refund_job")
     reason = _reason(reason)
     job = _job(session, job_id, lock=True)
     charges, charged, refunded = _charges(session, job)
     due = charged - refunded
+    if job.user_id is not None and job.user_id == admin.id:  # nobody refunds themselves
+        raise DomainError("admin.self_action")
     if job.user_id is None or due <= 0:
         raise DomainError("admin.jobs.nothing_to_refund")
     before = ledger.get_balance(session, job.user_id)

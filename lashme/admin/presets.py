@@ -342,7 +342,7 @@ def activate(session: Session, actor_id: int | None, version_id: int) -> int:
         NotFound: ``admin.presets.version_not_found``.
     """
     admin = require_admin(session, actor_id, action="preset_activate")
-    if isinstance(version_id, bool) or not isinstance(version_id, int):
+    if isinstance(version_id, bool) or not isinstance(version_id, int) or not 0 < version_id < 2**31:
         raise NotFound("admin.presets.version_not_found")
     target = session.get(PresetVersion, version_id)
     if target is None:

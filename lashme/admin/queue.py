@@ -120,6 +120,7 @@ def queue_figures(session: Session, actor_id: int | None, *, connection: Redis |
         AdminRequired: the caller is not an admin.
     """
     require_admin(session, actor_id, action="queue.figures")
+    session.commit()  # end the read transaction (SQLite's write lock) before waiting on Redis
     name = get_settings().queue_name
     try:
         q = get_queue(connection or get_redis())

@@ -326,6 +326,7 @@ def overview(
     revenue: Counter = Counter()
     for _, _, amount, currency in _revenue(session, start, end):
         revenue[currency.lower()] += amount
+    session.commit()  # end the read transaction (SQLite's write lock) before waiting on Redis
     return Overview(
         users=users,
         jobs_today=jobs_today,

@@ -413,7 +413,8 @@ def adjust_credits(
 
     Raises:
         AdminRequired: the caller is not an admin.
-        DomainError: ``admin.bad_amount``, ``admin.reason_required``.
+        DomainError: ``admin.bad_amount``, ``admin.reason_required``; ``admin.self_action``
+            for the admin's own account.
         NotFound: ``admin.user_not_found``.
         InsufficientCredits: ``admin.insufficient``: the removal exceeds the available credits.
         ValueError: a malformed ``idempotency_key`` (a programming error: the UI makes it).
@@ -428,6 +429,8 @@ def adjust_credits(
         raise ValueError("idempotency_key must be 8-64 characters of [A-Za-z0-9_-]")
     # lock the user row first: a concurrent twin with the same key waits here, then sees our entry
     user = _target(session, user_id, lock=True)
+    if user.id == admin.id:  # nobody grants themselves credits; another admin must do it
+        raise DomainError("admin.self_action")
     key = f"admin_adjust:{user.id}:{idempotency_key}"
     existing = ledger.find_entry(session, key)
     if existing is not None:

@@ -133,7 +133,7 @@ class AdminAuditState(AdminState):
             self._load(page)
         except AdminRequired:
             return self._turn_away()
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: 9999-12-31 + 1 day
             return rx.toast.error(self._tr("admin.audit.bad_date"))
         return None
 

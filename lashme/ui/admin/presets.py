@@ -103,7 +103,10 @@ class AdminPresetsState(AdminState):
     @rx.event
     def cancel_edit(self):
         """Close the form."""
+        if self._admin_id("presets.edit") is None:
+            return self._turn_away()
         self.editing = False
+        return None
 
     @rx.event
     def publish(self, form: dict):
@@ -126,7 +129,7 @@ class AdminPresetsState(AdminState):
                 raise DomainError("admin.presets.params_not_object")
             try:
                 params = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: hostile nesting like "[[[[…"
                 raise DomainError("admin.presets.params_not_object") from None
             version = self._service(
                 admin_presets.publish,

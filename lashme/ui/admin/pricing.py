@@ -109,6 +109,8 @@ class AdminPricingState(AdminState):
     @rx.event
     def set_draft(self, key: str, value: str):
         """Keep what the admin types into a price's input."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         if self.loaded and key in PRICE_KEYS:
             self.drafts = {**self.drafts, key: str(value)[:12]}
 
@@ -130,6 +132,8 @@ class AdminPricingState(AdminState):
     @rx.event
     def start_edit(self, pack_id: int):
         """Edit a pack's row inline."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         pack = next((p for p in self.packs if p["id"] == pack_id), None)
         if pack is None:
             return
@@ -141,17 +145,23 @@ class AdminPricingState(AdminState):
     @rx.event
     def cancel_edit(self):
         """Leave the inline edit without saving."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         self.editing = 0
 
     @rx.event
     def set_edit_field(self, name: str, value: str):
         """Keep a text field of the inline edit (``credits``, ``price``, ``currency``, ``sort``)."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         if self.editing and name in ("credits", "price", "currency", "sort"):
             setattr(self, f"edit_{name}", str(value)[:16])
 
     @rx.event
     def set_edit_flag(self, name: str, value: bool):
         """Keep a checkbox of the inline edit (``active``, ``popular``)."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         if self.editing and name in ("active", "popular"):
             setattr(self, f"edit_{name}", bool(value))
 
@@ -183,12 +193,16 @@ class AdminPricingState(AdminState):
     @rx.event
     def set_new_currency(self, value: str):
         """The new pack's currency."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         if self.loaded:
             self.new_currency = str(value)[:3]
 
     @rx.event
     def set_new_flag(self, name: str, value: bool):
         """A checkbox of the new pack form (``active``, ``popular``)."""
+        if self._admin_id("pricing.edit") is None:
+            return self._turn_away()
         if self.loaded and name in ("active", "popular"):
             setattr(self, f"new_{name}", bool(value))
 

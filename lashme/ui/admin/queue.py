@@ -79,6 +79,10 @@ class AdminQueueState(AdminState):
     @rx.event
     async def refresh(self):
         """Read the queue again."""
+        if self._admin_id("queue.refresh") is None:
+            for event in self._turn_away():
+                yield event
+            return
         self.loading = True
         yield
         try:

@@ -58,12 +58,20 @@ class AdminState(SessionState):
             with session_scope() as s:
                 admin = require_admin(s, caller, action=action)
         except AdminRequired:
+            self._forget_admin_view()
             return None
         self.is_super = admin.is_super
         return admin.id
 
+    def _forget_admin_view(self) -> None:
+        """Drop whatever this tab's admin page still holds (a demoted, blocked or signed-out admin's view)."""
+        self.is_super = False
+        if type(self) is not AdminState:
+            self.reset()  # the page state's own fields; the header's session fields are untouched
+
     def _turn_away(self) -> list:
-        """Events for a refused caller: a toast and a redirect to the upload page."""
+        """Events for a refused caller: the page's data is dropped, then a toast and a redirect to ``/``."""
+        self._forget_admin_view()
         return [rx.toast.error(self._tr("admin.forbidden")), rx.redirect("/")]
 
     def _open_admin_page(self, path: str) -> int | None | list:

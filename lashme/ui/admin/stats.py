@@ -126,6 +126,8 @@ class AdminStatsState(AdminState):
     @rx.event
     def set_days(self, value: str | list[str]):
         """Show the last 7, 30 or 90 days."""
+        if self._admin_id("stats.range") is None:
+            return self._turn_away()
         value = str(value)
         if value not in RANGES:
             return rx.toast.error(self._err(DomainError("admin.stats.bad_range")))
