@@ -1,4 +1,4 @@
-"""Admin jobs: search, one job's full record, retry a failed job, refund a job's charges.
+"""Admin jobs, the read side: search, and one job's full record (actions: ``lashme.admin.job_actions``).
 
 Every public function takes ``(session, actor_id, ...)``, starts with
 :func:`lashme.admin.guard.require_admin` and audits each change in the
@@ -20,14 +20,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import String, cast, func, select
 from sqlmodel import Session
 
-from lashme import jobs, ledger, presets, queue
-from lashme.admin import audit
+from lashme import jobs, presets
 from lashme.admin.guard import require_admin
 from lashme.errors import DomainError, NotFound
-from lashme.jobs import InvalidTransition
 from lashme.models import (
     Job,
     JobStatus,
@@ -42,9 +40,7 @@ from lashme.providers.registry import PROVIDERS
 
 #: ledger kinds that charge a job's owner for the job (refunded by :func:`refund_job`)
 CHARGE_KINDS = (LedgerKind.CAPTURE, LedgerKind.UNLOCK)
-RETRY_MESSAGE = "retried by admin"
 MAX_PAGE_SIZE = 200
-MAX_REASON = 255
 _JOB_ID = re.compile(r"^[0-9a-f]{1,32}$")
 _PRESET_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
@@ -181,18 +177,6 @@ class JobDetail:
     ledger: list[LedgerRow] = field(default_factory=list)
     refundable: int = 0
     can_retry: bool = False
-
-
-@dataclass(frozen=True)
-class RefundResult:
-    """What :func:`refund_job` gave back."""
-
-    job_id: str
-    user_id: int
-    amount: int
-    entry_id: int
-    balance_before: int
-    balance_after: int
 
 
 def _latency(job: Job) -> float | None:
@@ -442,154 +426,6 @@ def job_detail(session: Session, actor_id: int | None, job_id: str) -> JobDetail
         ledger=entries,
         refundable=max(0, charged - refunded),
         can_retry=job.status == JobStatus.FAILED,
-    )
-
-
-def retry_job(session: Session, actor_id: int | None, job_id: str) -> str:
-    """Send a FAILED job back to PENDING (the caller commits, then calls :func:`enqueue_retry`).
-
-    The owner's credits are reserved again (as for the owner's own retry);
-    an admin retry ignores the daily limit and the owner's retry cap, and
-    starts the job's attempt count afresh so the worker gives it its full
-    number of runs.  The job keeps its pinned preset versions.
-
-    Args:
-        session: open session (the caller commits).
-        actor_id: the caller's user id (must be an admin).
-        job_id: the job to retry.
-
-    Returns:
-        The job id (to enqueue after the commit).
-
-    Raises:
-        AdminRequired: the caller is not an admin.
-        NotFound: ``admin.jobs.not_found``.
-        DomainError: ``job.not_retryable`` unless the job is FAILED.
-        InsufficientCredits: the owner's available credits do not cover the
-            reservation; the caller must roll back (``session_scope`` does).
-    """
-    admin = require_admin(session, actor_id, action="retry_job")
-    job = _job(session, job_id, lock=True)
-    if job.status != JobStatus.FAILED:
-        raise DomainError("job.not_retryable")
-    before = {
-        "status": str(job.status),
-        "attempts": job.attempts,
-        "error_key": job.error_key,
-        "held": ledger.get_balance(session, job.user_id).held if job.user_id is not None else None,
-    }
-    try:
-        jobs.transition(
-            session, job.id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=RETRY_MESSAGE
-        )
-    except InvalidTransition:
-        raise DomainError("job.not_retryable") from None
-    session.execute(
-        update(Job).where(Job.id == job.id).values(attempts=0).execution_options(synchronize_session=False)
-    )
-    session.refresh(job)
-    after = {
-        "status": str(job.status),
-        "attempts": job.attempts,
-        "error_key": None,
-        "held": ledger.get_balance(session, job.user_id).held if job.user_id is not None else None,
-    }
-    audit.record(
-        session, admin, action="retry_job", target_type="job", target_id=job.id, before=before, after=after
-    )
-    return job.id
-
-
-def enqueue_retry(job_id: str) -> None:
-    """Queue a job :func:`retry_job` moved to PENDING (call after the commit) and tell watchers.
-
-    Raises:
-        redis.exceptions.RedisError: the queue is unreachable; the job stays PENDING and
-            the sweeper queues it again.
-    """
-    queue.enqueue_generation(job_id)
-    queue.notify(job_id, JobStatus.PENDING)
-
-
-def _reason(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise DomainError("admin.reason_required")
-    text = " ".join(value.split())
-    if len(text) > MAX_REASON:
-        raise DomainError("admin.jobs.reason_too_long", max=MAX_REASON)
-    return text
-
-
-def refund_job(session: Session, actor_id: int | None, job_id: str, reason: str) -> RefundResult:
-    """Give the job's owner back every credit charged for the job and not refunded yet.
-
-    Charges are the captured generation credits and the unlocks of the
-    job's variants.  Idempotent: a second call refunds only what was charged
-    after the first (nothing → ``admin.jobs.nothing_to_refund``); racing calls
-    serialize on the job row lock and on the ledger idempotency key.
-
-    Args:
-        session: open session (the caller commits).
-        actor_id: the caller's user id (must be an admin).
-        job_id: the job.
-        reason: why (required, at most 255 characters); stored on the ledger entry and the audit row.
-
-    Returns:
-        The :class:`RefundResult`.
-
-    Raises:
-        AdminRequired: the caller is not an admin.
-        NotFound: ``admin.jobs.not_found``.
-        DomainError: ``admin.reason_required`` / ``admin.jobs.reason_too_long``;
-            ``admin.jobs.nothing_to_refund`` when nothing is left to refund;
-            ``admin.self_action`` for the admin's own job.
-    """
-    admin = require_admin(session, actor_id, action="refund_job")
-    reason = _reason(reason)
-    job = _job(session, job_id, lock=True)
-    charges, charged, refunded = _charges(session, job)
-    due = charged - refunded
-    if job.user_id is not None and job.user_id == admin.id:  # nobody refunds themselves
-        raise DomainError("admin.self_action")
-    if job.user_id is None or due <= 0:
-        raise DomainError("admin.jobs.nothing_to_refund")
-    before = ledger.get_balance(session, job.user_id)
-    entry, created = ledger.post(
-        session,
-        user_id=job.user_id,
-        delta=due,
-        kind=LedgerKind.JOB_REFUND,
-        reason=reason,
-        idempotency_key=f"job_refund:{job.id}:{charges[-1].id}",
-        actor=admin.actor,
-        job_id=job.id,
-    )
-    if not created:  # a twin refund of the same charges committed first
-        raise DomainError("admin.jobs.nothing_to_refund")
-    after = ledger.get_balance(session, job.user_id)
-    audit.record(
-        session,
-        admin,
-        action="refund_job",
-        target_type="job",
-        target_id=job.id,
-        before={"balance": before.total, "held": before.held, "charged": charged, "refunded": refunded},
-        after={
-            "balance": after.total,
-            "held": after.held,
-            "amount": due,
-            "refunded": refunded + due,
-            "ledger_entry_id": entry.id,
-        },
-        reason=reason,
-    )
-    return RefundResult(
-        job_id=job.id,
-        user_id=job.user_id,
-        amount=due,
-        entry_id=entry.id,
-        balance_before=before.total,
-        balance_after=after.total,
     )
 
 

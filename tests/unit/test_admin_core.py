@@ -133,26 +133,25 @@ def test_header_shows_the_admin_link_only_to_staff(staff):
 
 
 def test_no_admin_credits_or_refunds_their_own_account(staff):
-    from lashme.admin import jobs as admin_jobs
-    from lashme.admin import users as admin_users
+    from lashme.admin import accounts, job_actions
     from lashme.errors import DomainError
     from lashme.models import LedgerEntry
     from lashme.unlocks import unlock_variant
     from tests.dbutil import count
 
     with session_scope() as s, pytest.raises(DomainError) as err:
-        admin_users.adjust_credits(s, staff["admin"], staff["admin"], 50, "bonus", idempotency_key="self-give-1")
+        accounts.adjust_credits(s, staff["admin"], staff["admin"], 50, "bonus", idempotency_key="self-give-1")
     assert err.value.key == "admin.self_action"
     # Alice becomes an admin too; her own paid unlock may be refunded by someone else, not by her
     with session_scope() as s:
         roles.add_role(s, staff["alice"], Role.ADMIN, granted_by="test")
         unlock_variant(s, user_id=staff["alice"], variant_id=staff["vids"][0], cost=1)
     with session_scope() as s, pytest.raises(DomainError) as err:
-        admin_jobs.refund_job(s, staff["alice"], staff["job"], "my own")
+        job_actions.refund_job(s, staff["alice"], staff["job"], "my own")
     assert err.value.key == "admin.self_action"
     with session_scope() as s:
         assert count(s, LedgerEntry, LedgerEntry.kind.in_(["admin_adjust", "job_refund"])) == 0
-        assert admin_jobs.refund_job(s, staff["admin"], staff["job"], "a goodwill refund").amount == 1
+        assert job_actions.refund_job(s, staff["admin"], staff["job"], "a goodwill refund").amount == 1
 
 
 def test_a_refused_call_drops_the_admin_view_this_tab_still_held(staff):

@@ -10,6 +10,7 @@ from rq.job import Job as RQJob
 from sqlalchemy import select, update
 
 from lashme import auth, generation, ledger, pricing, queue, unlocks, uploads
+from lashme.admin import job_actions
 from lashme.admin import jobs as admin_jobs
 from lashme.admin import presets as admin_presets
 from lashme.admin.guard import AdminRequired
@@ -69,8 +70,8 @@ def test_every_service_function_refuses_visitors_and_normal_users(staff):
     calls = [
         (admin_jobs.search_jobs, (admin_jobs.JobFilter(),)),
         (admin_jobs.job_detail, (job,)),
-        (admin_jobs.retry_job, (job,)),
-        (admin_jobs.refund_job, (job, "because")),
+        (job_actions.retry_job, (job,)),
+        (job_actions.refund_job, (job, "because")),
     ]
     for actor in (None, staff["alice"], _bob(staff)):
         for fn, args in calls:
@@ -220,9 +221,9 @@ def test_admin_retry_reserves_again_moves_to_pending_and_queues(staff, redis_con
         s.execute(update(Job).where(Job.id == jid).values(attempts=3))  # a job that used up its runs
     assert _balance(alice) == ledger.Balance(total=3, held=0)
     with pytest.raises(DomainError) as err:
-        _call(admin_jobs.retry_job, admin, staff["job"])  # DONE
+        _call(job_actions.retry_job, admin, staff["job"])  # DONE
     assert err.value.key == "job.not_retryable"
-    assert _call(admin_jobs.retry_job, admin, jid) == jid
+    assert _call(job_actions.retry_job, admin, jid) == jid
     with session_scope() as s:
         job = s.get(Job, jid)
         assert (job.status, job.attempts, job.error_key) == (JobStatus.PENDING, 0, None)
@@ -231,12 +232,12 @@ def test_admin_retry_reserves_again_moves_to_pending_and_queues(staff, redis_con
     assert row.actor_id == admin and row.target_id == jid
     assert row.before == {"status": "FAILED", "attempts": 3, "error_key": "generation.failed", "held": 0}
     assert row.after == {"status": "PENDING", "attempts": 0, "error_key": None, "held": 1}
-    admin_jobs.enqueue_retry(jid)
+    job_actions.enqueue_retry(jid)
     assert RQJob.fetch(queue.rq_job_id(jid), connection=redis_conn).get_status() == "queued"
     assert generation.run(jid) == JobStatus.DONE
     assert _balance(alice) == ledger.Balance(total=2, held=0)
     with pytest.raises(DomainError):
-        _call(admin_jobs.retry_job, admin, jid)
+        _call(job_actions.retry_job, admin, jid)
     _verify_ok()
 
 
@@ -255,13 +256,13 @@ def test_admin_retry_ignores_the_owners_retry_cap_but_not_their_balance(staff):
     with session_scope() as s:  # alice spends her credits elsewhere
         ledger.adjust(s, user_id=alice, delta=-3, reason="spent", actor="test", idempotency_key="spent")
     with pytest.raises(InsufficientCredits):
-        _call(admin_jobs.retry_job, admin, jid)
+        _call(job_actions.retry_job, admin, jid)
     with session_scope() as s:
         assert s.get(Job, jid).status == JobStatus.FAILED
     assert _audits("retry_job") == []
     with session_scope() as s:
         ledger.adjust(s, user_id=alice, delta=1, reason="back", actor="test", idempotency_key="back")
-    _call(admin_jobs.retry_job, admin, jid)
+    _call(job_actions.retry_job, admin, jid)
     assert _balance(alice) == ledger.Balance(total=1, held=1)
     _verify_ok()
 
@@ -273,7 +274,7 @@ def test_retry_keeps_the_pinned_preset_versions(staff):
         pinned = s.get(Job, jid).preset_version_ids
     generation.fail(jid, error_key="generation.failed")
     new = _call(admin_presets.publish, admin, "studio", "natural", prompt="", strength=0.0, params={})
-    _call(admin_jobs.retry_job, admin, jid)
+    _call(job_actions.retry_job, admin, jid)
     assert generation.run(jid) == JobStatus.DONE
     d = _call(admin_jobs.job_detail, admin, jid)
     assert [p.id for p in d.preset_versions] == pinned and new.id not in pinned
@@ -292,19 +293,19 @@ def test_refund_gives_back_capture_and_unlocks_exactly_once(staff):
             unlocks.unlock_variant(s, user_id=alice, variant_id=vid, cost=1)
     assert _balance(alice) == ledger.Balance(total=0, held=0)
     with pytest.raises(DomainError) as err:
-        _call(admin_jobs.refund_job, admin, jid, "   ")
+        _call(job_actions.refund_job, admin, jid, "   ")
     assert err.value.key == "admin.reason_required"
-    result = _call(admin_jobs.refund_job, admin, jid, "Results were blurry")
+    result = _call(job_actions.refund_job, admin, jid, "Results were blurry")
     assert (result.amount, result.balance_before, result.balance_after) == (3, 0, 3)
     assert _balance(alice) == ledger.Balance(total=3, held=0)
     with pytest.raises(DomainError) as err:
-        _call(admin_jobs.refund_job, admin, jid, "again")
+        _call(job_actions.refund_job, admin, jid, "again")
     assert err.value.key == "admin.jobs.nothing_to_refund"
     assert _balance(alice) == ledger.Balance(total=3, held=0)
     # a charge after the refund: only that one is refunded next time
     with session_scope() as s:
         unlocks.unlock_variant(s, user_id=alice, variant_id=vids[2], cost=1)
-    assert _call(admin_jobs.refund_job, admin, jid, "third one too").amount == 1
+    assert _call(job_actions.refund_job, admin, jid, "third one too").amount == 1
     assert _balance(alice) == ledger.Balance(total=3, held=0)
     with session_scope() as s:
         refunds = list(
@@ -329,12 +330,12 @@ def test_refund_of_a_job_that_charged_nothing_is_refused(staff):
     admin = staff["admin"]
     for jid in (staff["job"], staff["anon_job"]):  # free generation, nothing unlocked; a visitor's job
         with pytest.raises(DomainError) as err:
-            _call(admin_jobs.refund_job, admin, jid, "goodwill")
+            _call(job_actions.refund_job, admin, jid, "goodwill")
         assert err.value.key == "admin.jobs.nothing_to_refund"
     with pytest.raises(NotFound):
-        _call(admin_jobs.refund_job, admin, "0" * 32, "goodwill")
+        _call(job_actions.refund_job, admin, "0" * 32, "goodwill")
     with pytest.raises(DomainError) as err:
-        _call(admin_jobs.refund_job, admin, staff["job"], "x" * 300)
+        _call(job_actions.refund_job, admin, staff["job"], "x" * 300)
     assert err.value.key == "admin.jobs.reason_too_long"
     assert _audits("refund_job") == []
 
@@ -352,7 +353,7 @@ def test_racing_refunds_pay_once(staff):
     def refund():
         barrier.wait()
         try:
-            results.append(_call(admin_jobs.refund_job, admin, jid, "race").amount)
+            results.append(_call(job_actions.refund_job, admin, jid, "race").amount)
         except DomainError as exc:
             results.append(exc.key)
 

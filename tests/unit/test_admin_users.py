@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 import lashme.lashme  # noqa: F401 - registers the app's states
 from lashme import auth, ledger, roles, uploads
-from lashme.admin import audit
+from lashme.admin import accounts, audit
 from lashme.admin import users as admin_users
 from lashme.admin.guard import AdminRequired, require_admin
 from lashme.db import session_scope
@@ -69,9 +69,9 @@ def _service_calls(target: int):
         "search_users": lambda s, a: admin_users.search_users(s, a, "", page=1, page_size=10),
         "user_detail": lambda s, a: admin_users.user_detail(s, a, target),
         "ledger_page": lambda s, a: admin_users.ledger_page(s, a, target, 1, 10),
-        "adjust_credits": lambda s, a: admin_users.adjust_credits(s, a, target, 5, "hi", idempotency_key=KEY),
-        "set_blocked": lambda s, a: admin_users.set_blocked(s, a, target, True),
-        "set_role": lambda s, a: admin_users.set_role(s, a, target, "admin", True),
+        "adjust_credits": lambda s, a: accounts.adjust_credits(s, a, target, 5, "hi", idempotency_key=KEY),
+        "set_blocked": lambda s, a: accounts.set_blocked(s, a, target, True),
+        "set_role": lambda s, a: accounts.set_role(s, a, target, "admin", True),
         "audit.search": lambda s, a: audit.search(s, a, audit.AuditFilter()),
         "audit.actions": lambda s, a: audit.actions(s, a),
     }
@@ -98,7 +98,7 @@ def test_adjust_writes_the_ledger_entry_and_the_audit_row(staff):
     alice, admin = staff["alice"], staff["admin"]
     avail0, held0 = _balance(alice)
     result = _call(
-        admin_users.adjust_credits, admin, alice, 5, "  goodwill after a failed job ", idempotency_key=KEY
+        accounts.adjust_credits, admin, alice, 5, "  goodwill after a failed job ", idempotency_key=KEY
     )
     assert (result.created, result.available, result.held) == (True, avail0 + 5, held0)
     assert _balance(alice) == (avail0 + 5, held0)
@@ -123,12 +123,12 @@ def test_removal_may_reach_zero_but_never_below(staff):
     alice, sup = staff["alice"], staff["super"]
     avail0, _ = _balance(alice)
     assert avail0 > 0
-    _call(admin_users.adjust_credits, sup, alice, -avail0, "duplicate bonus", idempotency_key="take-all-01")
+    _call(accounts.adjust_credits, sup, alice, -avail0, "duplicate bonus", idempotency_key="take-all-01")
     assert _balance(alice)[0] == 0
     [row] = _audit_rows()
     assert (row.before["available"], row.after["available"]) == (avail0, 0)
     with pytest.raises(InsufficientCredits) as exc:
-        _call(admin_users.adjust_credits, sup, alice, -1, "one more", idempotency_key="take-one-01")
+        _call(accounts.adjust_credits, sup, alice, -1, "one more", idempotency_key="take-one-01")
     assert isinstance(exc.value, DomainError)
     assert exc.value.key == "admin.insufficient" and exc.value.params == {"available": 0}
     assert "below zero" in str(exc.value)
@@ -140,21 +140,21 @@ def test_adjust_validates_amount_reason_user_and_key(staff):
     alice, admin = staff["alice"], staff["admin"]
     for delta in (0, 10_001, -10_001, True, "5", 1.5, None):
         with pytest.raises(DomainError) as exc:
-            _call(admin_users.adjust_credits, admin, alice, delta, "why", idempotency_key=KEY)
+            _call(accounts.adjust_credits, admin, alice, delta, "why", idempotency_key=KEY)
         assert exc.value.key == "admin.bad_amount" and exc.value.params == {"max": 10_000}, delta
     for reason in ("", "   ", None, 5):
         with pytest.raises(DomainError) as exc:
-            _call(admin_users.adjust_credits, admin, alice, 5, reason, idempotency_key=KEY)
+            _call(accounts.adjust_credits, admin, alice, 5, reason, idempotency_key=KEY)
         assert exc.value.key == "admin.reason_required"
     for target in (10**9, -1, 0, "abc", None, True, 2.5, 10**30):
         with pytest.raises(NotFound) as exc:
-            _call(admin_users.adjust_credits, admin, target, 5, "why", idempotency_key=KEY)
+            _call(accounts.adjust_credits, admin, target, 5, "why", idempotency_key=KEY)
         assert exc.value.key == "admin.user_not_found"
     for key in ("", "short", "x" * 65, "has space!", None, 12345678):
         with pytest.raises(ValueError):
-            _call(admin_users.adjust_credits, admin, alice, 5, "why", idempotency_key=key)
+            _call(accounts.adjust_credits, admin, alice, 5, "why", idempotency_key=key)
     assert _adjust_entries(alice) == [] and _audit_rows() == []
-    _call(admin_users.adjust_credits, admin, alice, 10_000, "x" * 400, idempotency_key=KEY)
+    _call(accounts.adjust_credits, admin, alice, 10_000, "x" * 400, idempotency_key=KEY)
     [entry] = _adjust_entries(alice)
     assert entry.delta == 10_000 and len(entry.reason) == 255 and len(_audit_rows()[0].reason) == 255
 
@@ -162,16 +162,16 @@ def test_adjust_validates_amount_reason_user_and_key(staff):
 def test_replaying_an_idempotency_key_changes_nothing_and_writes_no_second_audit_row(staff):
     alice, admin = staff["alice"], staff["admin"]
     avail0, _ = _balance(alice)
-    first = _call(admin_users.adjust_credits, admin, alice, 5, "promo", idempotency_key=KEY)
-    again = _call(admin_users.adjust_credits, admin, alice, 5, "promo", idempotency_key=KEY)
-    other_amount = _call(admin_users.adjust_credits, admin, alice, 7, "promo", idempotency_key=KEY)
+    first = _call(accounts.adjust_credits, admin, alice, 5, "promo", idempotency_key=KEY)
+    again = _call(accounts.adjust_credits, admin, alice, 5, "promo", idempotency_key=KEY)
+    other_amount = _call(accounts.adjust_credits, admin, alice, 7, "promo", idempotency_key=KEY)
     assert first.created and not again.created and not other_amount.created
     assert first.entry_id == again.entry_id == other_amount.entry_id
     assert _balance(alice)[0] == avail0 + 5
     assert len(_adjust_entries(alice)) == 1 and len(_audit_rows(action="adjust_credits")) == 1
     # the same form key used for another user is another adjustment
     bob = _uid("bob@example.com")
-    _call(admin_users.adjust_credits, admin, bob, 2, "promo", idempotency_key=KEY)
+    _call(accounts.adjust_credits, admin, bob, 2, "promo", idempotency_key=KEY)
     assert _balance(bob)[0] == 5 and len(_audit_rows(action="adjust_credits")) == 2
 
 
@@ -180,7 +180,7 @@ def test_blocking_ends_sessions_and_refuses_sign_in_and_uploads(staff):
     with session_scope() as s:
         auth.start_session(s, user_id=alice)  # a second browser
         jobs_before = count(s, Job, Job.user_id == alice)
-    assert _call(admin_users.set_blocked, admin, alice, True) is True
+    assert _call(accounts.set_blocked, admin, alice, True) is True
     with session_scope() as s:
         assert count(s, AuthSession, AuthSession.user_id == alice) == 0
         assert count(s, AuthSession) > 0  # the others' sessions stay
@@ -197,9 +197,9 @@ def test_blocking_ends_sessions_and_refuses_sign_in_and_uploads(staff):
     assert (row.action, row.target_id, row.actor_id) == ("block_user", str(alice), admin)
     assert row.before == {"blocked": False} and row.after == {"blocked": True, "sessions_ended": 2}
 
-    assert _call(admin_users.set_blocked, admin, alice, True) is False  # already blocked: no second row
+    assert _call(accounts.set_blocked, admin, alice, True) is False  # already blocked: no second row
     assert len(_audit_rows()) == 1
-    assert _call(admin_users.set_blocked, admin, alice, False) is True
+    assert _call(accounts.set_blocked, admin, alice, False) is True
     assert [r.action for r in _audit_rows()] == ["block_user", "unblock_user"]
     assert _audit_rows(action="unblock_user")[0].after == {"blocked": False}
     with session_scope() as s:
@@ -213,16 +213,16 @@ def test_block_rules_for_self_and_staff(staff):
     admin, sup = staff["admin"], staff["super"]
     for actor, target, key in ((admin, admin, "admin.self_action"), (admin, sup, "admin.super_required")):
         with pytest.raises(DomainError) as exc:
-            _call(admin_users.set_blocked, actor, target, True)
+            _call(accounts.set_blocked, actor, target, True)
         assert exc.value.key == key and not isinstance(exc.value, AdminRequired)
     with pytest.raises(DomainError) as exc:
-        _call(admin_users.set_blocked, sup, sup, True)
+        _call(accounts.set_blocked, sup, sup, True)
     assert exc.value.key == "admin.self_action"
     with pytest.raises(ValueError):
-        _call(admin_users.set_blocked, sup, admin, "yes")
+        _call(accounts.set_blocked, sup, admin, "yes")
     assert _audit_rows() == []
     # a super admin blocks an admin, who loses the admin pages at once
-    _call(admin_users.set_blocked, sup, admin, True)
+    _call(accounts.set_blocked, sup, admin, True)
     with pytest.raises(AdminRequired), session_scope() as s:
         require_admin(s, admin, action="test")
 
@@ -230,15 +230,15 @@ def test_block_rules_for_self_and_staff(staff):
 def test_only_a_super_admin_grants_and_revokes_roles(staff):
     alice, admin, sup = staff["alice"], staff["admin"], staff["super"]
     with pytest.raises(AdminRequired) as exc:
-        _call(admin_users.set_role, admin, alice, "admin", True)
+        _call(accounts.set_role, admin, alice, "admin", True)
     assert exc.value.key == "admin.super_required"
     with pytest.raises(AdminRequired):
-        _call(admin_users.set_role, admin, admin, "super_admin", True)
+        _call(accounts.set_role, admin, admin, "super_admin", True)
     with session_scope() as s:
         assert roles.roles_of(s, alice) == frozenset() and roles.roles_of(s, admin) == {Role.ADMIN}
     assert _audit_rows() == []
 
-    assert _call(admin_users.set_role, sup, alice, "admin", True) == ["admin"]
+    assert _call(accounts.set_role, sup, alice, "admin", True) == ["admin"]
     with session_scope() as s:
         assert require_admin(s, alice, action="test").id == alice
         assert (
@@ -248,25 +248,25 @@ def test_only_a_super_admin_grants_and_revokes_roles(staff):
     [row] = _audit_rows()
     assert (row.action, row.actor_id, row.target_id) == ("role_grant", sup, str(alice))
     assert (row.before, row.after) == ({"roles": []}, {"roles": ["admin"]})
-    assert _call(admin_users.set_role, sup, alice, "admin", True) == ["admin"]  # held already: no row
+    assert _call(accounts.set_role, sup, alice, "admin", True) == ["admin"]  # held already: no row
     assert len(_audit_rows()) == 1
-    assert _call(admin_users.set_role, sup, alice, "admin", False) == []
+    assert _call(accounts.set_role, sup, alice, "admin", False) == []
     revoke = _audit_rows(action="role_revoke")[0]
     assert (revoke.before, revoke.after) == ({"roles": ["admin"]}, {"roles": []})
     with pytest.raises(AdminRequired), session_scope() as s:
         require_admin(s, alice, action="test")
 
     with pytest.raises(DomainError) as exc:
-        _call(admin_users.set_role, sup, sup, "super_admin", False)
+        _call(accounts.set_role, sup, sup, "super_admin", False)
     assert exc.value.key == "admin.self_action"
     with session_scope() as s:
         assert Role.SUPER_ADMIN in roles.roles_of(s, sup)
     for role, granted in (("owner", True), (None, True), ("admin", "yes")):
         with pytest.raises(ValueError):
-            _call(admin_users.set_role, sup, alice, role, granted)
+            _call(accounts.set_role, sup, alice, role, granted)
     # a super admin makes another super admin, who may then demote the first
-    assert _call(admin_users.set_role, sup, admin, "super_admin", True) == ["admin", "super_admin"]
-    assert _call(admin_users.set_role, admin, sup, "super_admin", False) == []
+    assert _call(accounts.set_role, sup, admin, "super_admin", True) == ["admin", "super_admin"]
+    assert _call(accounts.set_role, admin, sup, "super_admin", False) == []
     with pytest.raises(AdminRequired), session_scope() as s:
         require_admin(s, sup, action="test")
 
@@ -317,7 +317,7 @@ def test_search_is_partial_case_insensitive_paginated_and_escapes_wildcards(staf
 def test_user_detail_and_ledger_pages(staff):
     alice, admin = staff["alice"], staff["admin"]
     for i in range(3):
-        _call(admin_users.adjust_credits, admin, alice, 1, f"gift {i}", idempotency_key=f"gift-key-{i:04d}")
+        _call(accounts.adjust_credits, admin, alice, 1, f"gift {i}", idempotency_key=f"gift-key-{i:04d}")
     detail = _call(admin_users.user_detail, admin, alice)
     avail, held = _balance(alice)
     assert (detail.id, detail.email, detail.blocked, detail.roles) == (alice, "alice@example.com", False, [])
@@ -340,9 +340,9 @@ def test_user_detail_and_ledger_pages(staff):
 
 def test_audit_search_filters_and_action_names(staff):
     alice, admin, sup = staff["alice"], staff["admin"], staff["super"]
-    _call(admin_users.adjust_credits, admin, alice, 2, "promo", idempotency_key=KEY)
-    _call(admin_users.set_blocked, sup, alice, True)
-    _call(admin_users.set_role, sup, admin, "super_admin", True)
+    _call(accounts.adjust_credits, admin, alice, 2, "promo", idempotency_key=KEY)
+    _call(accounts.set_blocked, sup, alice, True)
+    _call(accounts.set_role, sup, admin, "super_admin", True)
     assert _call(audit.actions, admin) == ["adjust_credits", "block_user", "role_grant"]
     rows, total = _call(audit.search, admin, audit.AuditFilter())
     assert total == 3 and [r.action for r in rows] == ["role_grant", "block_user", "adjust_credits"]
@@ -442,8 +442,8 @@ def test_admin_adjusts_credits_once_on_a_double_click(staff):
 
 def test_audit_page_filters_from_the_url_and_the_form(staff):
     alice, admin = staff["alice"], staff["admin"]
-    _call(admin_users.adjust_credits, admin, alice, 2, "promo", idempotency_key=KEY)
-    _call(admin_users.set_blocked, staff["super"], _uid("bob@example.com"), True)
+    _call(accounts.adjust_credits, admin, alice, 2, "promo", idempotency_key=KEY)
+    _call(accounts.set_blocked, staff["super"], _uid("bob@example.com"), True)
     st = _with_path(
         _state(AdminAuditState, token=staff["admin_token"]),
         f"/admin/audit?target_type=user&target_id={alice}",

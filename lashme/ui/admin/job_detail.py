@@ -8,6 +8,7 @@ import logging
 import reflex as rx
 
 from lashme import i18n
+from lashme.admin import job_actions
 from lashme.admin import jobs as admin_jobs
 from lashme.admin.guard import AdminRequired
 from lashme.errors import MESSAGES, DomainError
@@ -145,14 +146,14 @@ class AdminJobState(AdminState):
         """Send the FAILED job back to the queue (the owner's credits are reserved again)."""
         job_id = self._route_job_id()
         try:
-            retried = await asyncio.to_thread(self._service, admin_jobs.retry_job, job_id)
+            retried = await asyncio.to_thread(self._service, job_actions.retry_job, job_id)
         except AdminRequired:
             return self._turn_away()
         except DomainError as exc:
             return rx.toast.error(self._err(exc))
         message = self._tr("admin.job.retried")
         try:
-            await asyncio.to_thread(admin_jobs.enqueue_retry, retried)
+            await asyncio.to_thread(job_actions.enqueue_retry, retried)
         except Exception:  # noqa: BLE001 - Redis down: the job waits in PENDING, the sweeper queues it
             log.warning("admin retry: could not queue job %s", retried, exc_info=True)
             message = self._tr("admin.job.retried_not_queued")
@@ -165,7 +166,7 @@ class AdminJobState(AdminState):
         reason = form.get("reason", "") if isinstance(form, dict) else ""
         try:
             result = self._service(
-                admin_jobs.refund_job, self._route_job_id(), reason if isinstance(reason, str) else ""
+                job_actions.refund_job, self._route_job_id(), reason if isinstance(reason, str) else ""
             )
         except AdminRequired:
             return self._turn_away()

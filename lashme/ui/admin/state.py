@@ -6,7 +6,7 @@ the service, in the same transaction as the change)::
     @rx.event
     def block(self, user_id: int):
         try:
-            self._service(admin_users.set_blocked, int(user_id), True)
+            self._service(admin_accounts.set_blocked, int(user_id), True)
         except AdminRequired:
             return self._turn_away()
         except DomainError as exc:

@@ -14,6 +14,7 @@ import uuid
 import reflex as rx
 
 from lashme import i18n, pricing
+from lashme.admin import accounts
 from lashme.admin import users as admin_users
 from lashme.admin.guard import AdminRequired
 from lashme.errors import DomainError, NotFound
@@ -167,7 +168,7 @@ class AdminUserState(AdminState):
         """The credit form's reason field; admins only."""
         if self._admin_id("users.form") is None:
             return self._turn_away()
-        self.reason = str(value)[: admin_users.MAX_REASON]
+        self.reason = str(value)[: accounts.MAX_REASON]
         self._edited()
         return None
 
@@ -189,7 +190,7 @@ class AdminUserState(AdminState):
         uid = self._route_user_id()
         try:
             result = self._service(
-                admin_users.adjust_credits,
+                accounts.adjust_credits,
                 uid,
                 delta,
                 reason if isinstance(reason, str) else "",
@@ -228,7 +229,7 @@ class AdminUserState(AdminState):
         if not isinstance(blocked, bool):
             return None
         try:
-            self._service(admin_users.set_blocked, user_id, blocked)
+            self._service(accounts.set_blocked, user_id, blocked)
         except AdminRequired:
             return self._turn_away()
         except DomainError as exc:
@@ -242,7 +243,7 @@ class AdminUserState(AdminState):
         if role not in ROLE_NAMES or not isinstance(granted, bool):
             return None
         try:
-            self._service(admin_users.set_role, user_id, role, granted)
+            self._service(accounts.set_role, user_id, role, granted)
         except AdminRequired as exc:
             if exc.key == "admin.super_required":  # still an admin, just not a super admin
                 return rx.toast.error(self._err(exc))
@@ -349,8 +350,8 @@ def _adjust_form() -> rx.Component:
                         on_change=s.set_amount,
                         type="number",
                         step=1,
-                        min=-admin_users.MAX_ADJUST,
-                        max=admin_users.MAX_ADJUST,
+                        min=-accounts.MAX_ADJUST,
+                        max=accounts.MAX_ADJUST,
                         placeholder=tr("admin.user.amount"),
                         name="amount",
                         id="admin-adjust-amount",
@@ -360,7 +361,7 @@ def _adjust_form() -> rx.Component:
                     rx.input(
                         value=s.reason,
                         on_change=s.set_reason,
-                        max_length=admin_users.MAX_REASON,
+                        max_length=accounts.MAX_REASON,
                         placeholder=tr("admin.user.reason"),
                         name="reason",
                         id="admin-adjust-reason",
