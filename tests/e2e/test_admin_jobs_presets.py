@@ -33,9 +33,11 @@ def _restore_presets_and_prices():
 
 def test_admin_filters_retries_refunds_and_edits_presets_on_a_phone(app_url, browser):
     with session_scope() as s:
-        uid = auth.sign_up(s, email="boss@example.com", password="Lashes2026", signup_bonus=3).id
-        token = auth.start_session(s, user_id=uid)
-        roles.add_role(s, uid, Role.ADMIN, granted_by="test")
+        boss = auth.sign_up(s, email="boss@example.com", password="Lashes2026", signup_bonus=3).id
+        token = auth.start_session(s, user_id=boss)
+        roles.add_role(s, boss, Role.ADMIN, granted_by="test")
+        # the job's owner is a master, not the admin: nobody refunds their own charges
+        uid = auth.sign_up(s, email="marta-jobs@example.com", password="Lashes2026", signup_bonus=3).id
         pricing.set_price(s, "generation_cost", 1, actor="e2e")
     try:
         job = uploads.submit_photo(coffee_jpeg(), user_id=uid, anon_token=None, enqueue=False)
@@ -50,7 +52,7 @@ def test_admin_filters_retries_refunds_and_edits_presets_on_a_phone(app_url, bro
         page = ctx.new_page()
         page.goto(app_url + "/admin/jobs")
         page.locator("#admin-jobs-table").wait_for(timeout=30_000)
-        page.fill("#admin-jobs-owner", "boss@")
+        page.fill("#admin-jobs-owner", "marta-jobs@")
         page.locator("#admin-jobs-search").click()
         page.wait_for_function("document.querySelectorAll('.admin-job-link').length === 1", timeout=20_000)
         assert page.locator(".admin-job-link").text_content() == job.id[:8]
