@@ -14,7 +14,7 @@ import reflex as rx
 from lashme import i18n
 from lashme.admin import audit
 from lashme.admin.guard import AdminRequired
-from lashme.ui.admin.layout import admin_shell
+from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
@@ -338,30 +338,18 @@ def page() -> rx.Component:
         "admin.nav.audit",
         _filters(),
         rx.text(tr("admin.audit.found"), " ", rx.text.strong(AdminAuditState.total, id="admin-audit-total")),
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(tr(k))
-                            for k in (
-                                "admin.audit.col_when",
-                                "admin.audit.col_who",
-                                "admin.audit.col_action",
-                                "admin.audit.col_target",
-                                "admin.audit.col_reason",
-                                "admin.audit.col_change",
-                            )
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(AdminAuditState.rows, _row)),
-                size="1",
-                width="100%",
-                id="admin-audit-table",
-            ),
-            width="100%",
-            overflow_x="auto",
+        admin_table(
+            [
+                "admin.audit.col_when",
+                "admin.audit.col_who",
+                "admin.audit.col_action",
+                "admin.audit.col_target",
+                "admin.audit.col_reason",
+                "admin.audit.col_change",
+            ],
+            AdminAuditState.rows,
+            _row,
+            "admin-audit-table",
         ),
         pager(AdminAuditState.page, AdminAuditState.pages, AdminAuditState.go_to_page),
     )

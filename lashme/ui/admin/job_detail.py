@@ -13,7 +13,7 @@ from lashme.admin import jobs as admin_jobs
 from lashme.admin.guard import AdminRequired
 from lashme.errors import MESSAGES, DomainError
 from lashme.ui.admin.jobs import cost_text, seconds_text
-from lashme.ui.admin.layout import admin_shell
+from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.i18n import tr
 
@@ -185,20 +185,6 @@ def _field(key: str, value, field_id: str | None = None) -> rx.Component:
     )
 
 
-def _table(table_id: str, cols: list[str], rows, render) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(tr(c)) for c in cols])),
-            rx.table.body(rx.foreach(rows, render)),
-            size="1",
-            width="100%",
-            id=table_id,
-        ),
-        width="100%",
-        overflow_x="auto",
-    )
-
-
 def summary() -> rx.Component:
     """Owner, status, provider, money and error of the job."""
     j = AdminJobState.job
@@ -330,8 +316,7 @@ def page() -> rx.Component:
                 summary(),
                 actions(),
                 rx.heading(tr("admin.job.versions"), size="4"),
-                _table(
-                    "admin-job-versions",
+                admin_table(
                     [
                         "admin.job.col_preset",
                         "admin.job.col_version",
@@ -347,10 +332,10 @@ def page() -> rx.Component:
                         rx.table.cell(v["strength"].to(str)),
                         rx.table.cell(v["active"].to(str)),
                     ),
+                    "admin-job-versions",
                 ),
                 rx.heading(tr("admin.job.timeline"), size="4"),
-                _table(
-                    "admin-job-events",
+                admin_table(
                     [
                         "admin.job.col_time",
                         "admin.job.col_kind",
@@ -364,12 +349,12 @@ def page() -> rx.Component:
                         rx.table.cell(e["change"].to(str), white_space="nowrap"),
                         rx.table.cell(e["message"].to(str), word_break="break-word"),
                     ),
+                    "admin-job-events",
                 ),
                 rx.heading(tr("admin.job.requests"), size="4"),
                 rx.cond(
                     AdminJobState.requests.length() > 0,
-                    _table(
-                        "admin-job-requests",
+                    admin_table(
                         [
                             "admin.job.col_index",
                             "admin.job.col_request_id",
@@ -387,14 +372,14 @@ def page() -> rx.Component:
                             rx.table.cell(r["submitted"].to(str), white_space="nowrap"),
                             rx.table.cell(r["completed"].to(str), white_space="nowrap"),
                         ),
+                        "admin-job-requests",
                     ),
                     rx.text(tr("admin.job.no_requests"), size="2", color_scheme="gray"),
                 ),
                 rx.heading(tr("admin.job.ledger"), size="4"),
                 rx.cond(
                     AdminJobState.ledger_rows.length() > 0,
-                    _table(
-                        "admin-job-ledger",
+                    admin_table(
                         [
                             "admin.job.col_time",
                             "admin.job.col_kind",
@@ -412,6 +397,7 @@ def page() -> rx.Component:
                             rx.table.cell(e["reason"].to(str)),
                             rx.table.cell(e["actor"].to(str)),
                         ),
+                        "admin-job-ledger",
                     ),
                     rx.text(tr("admin.job.no_ledger"), size="2", color_scheme="gray"),
                 ),

@@ -12,7 +12,7 @@ from lashme.admin.guard import AdminRequired
 from lashme.errors import DomainError
 from lashme.models import JobStatus
 from lashme.providers.registry import PROVIDERS
-from lashme.ui.admin.layout import admin_shell
+from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
@@ -326,18 +326,8 @@ def page() -> rx.Component:
         ),
         rx.cond(
             AdminJobsState.rows.length() > 0,
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(*[rx.table.column_header_cell(tr(f"admin.jobs.col_{c}")) for c in cols])
-                    ),
-                    rx.table.body(rx.foreach(AdminJobsState.rows, job_row)),
-                    size="1",
-                    width="100%",
-                    id="admin-jobs-table",
-                ),
-                width="100%",
-                overflow_x="auto",
+            admin_table(
+                [f"admin.jobs.col_{c}" for c in cols], AdminJobsState.rows, job_row, "admin-jobs-table"
             ),
             rx.text(tr("admin.jobs.none"), color_scheme="gray", align_self="start", id="admin-jobs-empty"),
         ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import reflex as rx
 
 from lashme.ui.i18n import tr
@@ -46,3 +48,54 @@ def admin_shell(title_key: str, *children: rx.Component) -> rx.Component:
         rx.heading(tr(title_key), size="6", align_self="start"),
         *children,
     )
+
+
+def admin_table(
+    headers: Sequence[str | rx.Var],
+    rows: rx.Var,
+    row: Callable[[rx.Var], rx.Component],
+    table_id: str | None = None,
+) -> rx.Component:
+    """A compact table over a state list that scrolls sideways on a phone (every admin table).
+
+    Args:
+        headers: header cells: message keys (translated with ``tr``) or ready components/vars.
+        rows: the state list var.
+        row: renders one item of ``rows`` as an ``rx.table.row``.
+        table_id: the table's element id.
+
+    Returns:
+        The table inside a full-width, horizontally scrolling box.
+    """
+    return rx.box(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(tr(h) if isinstance(h, str) else h) for h in headers]
+                )
+            ),
+            rx.table.body(rx.foreach(rows, row)),
+            size="1",
+            width="100%",
+            id=table_id,
+        ),
+        width="100%",
+        overflow_x="auto",
+    )
+
+
+def data_table(
+    headers: Sequence[str | rx.Var], rows: rx.Var, cells: Sequence[Callable], table_id: str | None = None
+) -> rx.Component:
+    """:func:`admin_table` whose rows are one plain cell per column.
+
+    Args:
+        headers: as for :func:`admin_table`.
+        rows: the state list var.
+        cells: one function per column: row var → cell content.
+        table_id: the table's element id.
+
+    Returns:
+        The table component.
+    """
+    return admin_table(headers, rows, lambda r: rx.table.row(*[rx.table.cell(c(r)) for c in cells]), table_id)

@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 import reflex as rx
 from babel.numbers import get_currency_precision
 
 from lashme.errors import DomainError
-
-
-def data_table(headers: list, rows: rx.Var, cells: list[Callable], table_id: str) -> rx.Component:
-    """A compact table over a state list, scrolling sideways on a phone.
-
-    Args:
-        headers: header cell contents (``tr(...)`` vars).
-        rows: the state list var.
-        cells: one function per column: row var → cell content.
-        table_id: the table's element id.
-
-    Returns:
-        The table component.
-    """
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*[rx.table.cell(c(r)) for c in cells]))),
-            size="1",
-            width="100%",
-            id=table_id,
-        ),
-        width="100%",
-        overflow_x="auto",
-    )
 
 
 def figure_card(label: rx.Var, value: rx.Var, card_id: str, href: str | None = None) -> rx.Component:

@@ -8,8 +8,7 @@ from lashme import i18n, pricing
 from lashme.admin import payments as admin_payments
 from lashme.admin.guard import AdminRequired
 from lashme.errors import DomainError
-from lashme.ui.admin.layout import admin_shell
-from lashme.ui.admin.ops_parts import data_table
+from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr

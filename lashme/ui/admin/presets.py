@@ -10,7 +10,7 @@ from lashme import i18n
 from lashme.admin import presets as admin_presets
 from lashme.admin.guard import AdminRequired
 from lashme.errors import DomainError
-from lashme.ui.admin.layout import admin_shell
+from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.i18n import tr
 
@@ -262,20 +262,7 @@ def preset_card(p) -> rx.Component:
                 align="center",
                 width="100%",
             ),
-            rx.box(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[rx.table.column_header_cell(tr(f"admin.presets.col_{c}")) for c in cols]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(p["versions"].to(list[dict]), version_row)),
-                    size="1",
-                    width="100%",
-                ),
-                width="100%",
-                overflow_x="auto",
-            ),
+            admin_table([f"admin.presets.col_{c}" for c in cols], p["versions"].to(list[dict]), version_row),
             spacing="2",
             width="100%",
         ),

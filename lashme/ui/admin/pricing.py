@@ -13,8 +13,8 @@ from lashme import i18n, pricing
 from lashme.admin import pricing as admin_pricing
 from lashme.admin.guard import AdminRequired
 from lashme.errors import DomainError
-from lashme.ui.admin.layout import admin_shell
-from lashme.ui.admin.ops_parts import data_table, major_units, minor_units
+from lashme.ui.admin.layout import admin_shell, data_table
+from lashme.ui.admin.ops_parts import major_units, minor_units
 from lashme.ui.admin.state import AdminState
 from lashme.ui.i18n import tr
 

@@ -15,8 +15,8 @@ from lashme import i18n
 from lashme.admin import queue as admin_queue
 from lashme.admin.guard import AdminRequired
 from lashme.models import utcnow
-from lashme.ui.admin.layout import admin_shell
-from lashme.ui.admin.ops_parts import data_table, figure_card
+from lashme.ui.admin.layout import admin_shell, data_table
+from lashme.ui.admin.ops_parts import figure_card
 from lashme.ui.admin.state import AdminState
 from lashme.ui.i18n import tr
 

@@ -19,7 +19,7 @@ from lashme.admin import users as admin_users
 from lashme.admin.guard import AdminRequired
 from lashme.errors import DomainError, NotFound
 from lashme.models import Role
-from lashme.ui.admin.layout import admin_shell
+from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
@@ -261,20 +261,6 @@ class AdminUserState(AdminState):
 ON_LOAD = AdminUserState.on_load
 
 
-def _table(headers: list[str], rows, cells, table_id: str) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(tr(h)) for h in headers])),
-            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*[rx.table.cell(c(r)) for c in cells]))),
-            size="1",
-            width="100%",
-            id=table_id,
-        ),
-        width="100%",
-        overflow_x="auto",
-    )
-
-
 def _role_button(role: str) -> rx.Component:
     held = AdminUserState.u_roles.contains(role)
     return rx.button(
@@ -399,7 +385,7 @@ def _body() -> rx.Component:
         rx.heading(tr("admin.user.jobs"), size="5", align_self="start"),
         rx.cond(
             s.jobs.length() > 0,
-            _table(
+            data_table(
                 ["admin.user.col_job", "col.status", "col.date", "admin.user.col_provider"],
                 s.jobs,
                 [
@@ -420,7 +406,7 @@ def _body() -> rx.Component:
         rx.heading(tr("admin.user.orders"), size="5", align_self="start"),
         rx.cond(
             s.orders.length() > 0,
-            _table(
+            data_table(
                 ["col.date", "col.pack", "col.amount", "col.status"],
                 s.orders,
                 [lambda r: r["date"], lambda r: r["pack"], lambda r: r["amount"], lambda r: r["status"]],
@@ -429,7 +415,7 @@ def _body() -> rx.Component:
             rx.text(tr("admin.user.no_orders"), color_scheme="gray", align_self="start"),
         ),
         rx.heading(tr("admin.user.ledger"), size="5", align_self="start"),
-        _table(
+        data_table(
             [
                 "col.date",
                 "col.what",

@@ -7,7 +7,7 @@ import reflex as rx
 from lashme import i18n
 from lashme.admin import users as admin_users
 from lashme.admin.guard import AdminRequired
-from lashme.ui.admin.layout import admin_shell
+from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
@@ -136,29 +136,17 @@ def page() -> rx.Component:
             width="100%",
         ),
         rx.text(tr("admin.users.found"), " ", rx.text.strong(AdminUsersState.total, id="admin-users-total")),
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(tr(k))
-                            for k in (
-                                "admin.users.col_email",
-                                "admin.users.col_created",
-                                "admin.users.col_available",
-                                "admin.users.col_held",
-                                "admin.users.col_jobs",
-                            )
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(AdminUsersState.rows, _user_row)),
-                size="1",
-                width="100%",
-                id="admin-users-table",
-            ),
-            width="100%",
-            overflow_x="auto",
+        admin_table(
+            [
+                "admin.users.col_email",
+                "admin.users.col_created",
+                "admin.users.col_available",
+                "admin.users.col_held",
+                "admin.users.col_jobs",
+            ],
+            AdminUsersState.rows,
+            _user_row,
+            "admin-users-table",
         ),
         pager(AdminUsersState.page, AdminUsersState.pages, AdminUsersState.go_to_page),
     )
