@@ -3,13 +3,13 @@
 Usage: ``python worker.py`` (``REDIS_URL`` must be set; the launcher does it).
 """
 
-import lashme.generation  # noqa: F401 - preload the core once, not in every forked work horse
+import lashme.jobs.generation  # noqa: F401 - preload the core once, not in every forked work horse
+import lashme.jobs.tasks  # noqa: F401
 import lashme.providers.studio  # noqa: F401 - OpenCV/numpy import takes ~0.3 s
-import lashme.tasks  # noqa: F401
-from lashme.db import get_engine
-from lashme.logging_setup import configure
-from lashme.rq_worker import run
-from lashme.settings import get_settings
+from lashme.jobs.rq_worker import run
+from lashme.ops.db import get_engine
+from lashme.ops.logging_setup import configure
+from lashme.ops.settings import get_settings
 
 if __name__ == "__main__":
     configure("worker")

@@ -1,4 +1,4 @@
-"""Alembic environment: metadata from the SQLModel tables, URL from ``lashme.settings``."""
+"""Alembic environment: metadata from the SQLModel tables, URL from ``lashme.ops.settings``."""
 
 from logging.config import fileConfig
 
@@ -6,8 +6,8 @@ from sqlmodel import SQLModel
 
 import lashme.models  # noqa: F401 - registers every table on SQLModel.metadata
 from alembic import context
-from lashme.db import make_engine
-from lashme.settings import get_settings
+from lashme.ops.db import make_engine
+from lashme.ops.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

@@ -1,4 +1,4 @@
-"""How long the admin stats page's query takes (``lashme.admin.stats.daily_stats``) as jobs pile up.
+"""How long the admin stats page's query takes (``lashme.app.admin.stats.daily_stats``) as jobs pile up.
 
 Creates a scratch PostgreSQL database on 127.0.0.1:5432 (dropped at the
 end), migrates it, inserts ``--jobs`` finished jobs spread over the last 90
@@ -40,7 +40,7 @@ def main() -> None:
     try:
         run(args)
     finally:
-        from lashme.db import get_engine
+        from lashme.ops.db import get_engine
 
         get_engine().dispose()
         with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -49,9 +49,9 @@ def main() -> None:
 
 def _seed(n_jobs: int) -> int:
     """Insert the dataset; returns the admin's user id."""
-    from lashme import auth, roles
-    from lashme.db import session_scope
+    from lashme.accounts import auth, roles
     from lashme.models import Job, JobStatus, Order, OrderStatus, Role, Unlock, new_id
+    from lashme.ops.db import session_scope
 
     rng = random.Random(7)
     now = datetime.now(UTC)
@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> None:
     from alembic.config import Config
 
     from alembic import command
-    from lashme.admin import stats
-    from lashme.db import session_scope
+    from lashme.app.admin import stats
+    from lashme.ops.db import session_scope
 
     command.upgrade(Config(str(Path(__file__).resolve().parents[1] / "alembic.ini")), "head")
     t0 = time.perf_counter()

@@ -59,10 +59,10 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
     from sqlalchemy import select
 
-    from lashme.db import session_scope
-    from lashme.launcher import start_stack
     from lashme.models import JobEvent
-    from lashme.redis_server import free_port
+    from lashme.ops.db import session_scope
+    from lashme.ops.launcher import start_stack
+    from lashme.ops.redis_server import free_port
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
     from tests.photos import grace_hopper_jpeg
 
@@ -71,7 +71,7 @@ def main() -> None:
     photo.write_bytes(grace_hopper_jpeg(size=size))
     print(f"photo: grace_hopper {args.size or 'original 512x600'}, {photo.stat().st_size / 1e6:.2f} MB")
     stack = start_stack(port=free_port(), env=env, log_dir=tmp / "logs", web_dir=ROOT / ".web-bench")
-    from lashme import pricing
+    from lashme.credits import pricing
 
     with session_scope() as s:  # every run uploads as a visitor from 127.0.0.1
         pricing.set_price(s, "daily_limit_anon", 100_000, actor="benchmark")

@@ -44,11 +44,11 @@ def main() -> None:
             SSL_CERT_FILE=fake.cert_file,
             LASHME_FAL_POLL_INTERVAL=str(args.poll),
         )
-        from lashme.redis_server import start_redis
+        from lashme.ops.redis_server import start_redis
 
         redis = start_redis(tmp / "redis")
         os.environ["REDIS_URL"] = redis.url
-        from lashme.launcher import migrate
+        from lashme.ops.launcher import migrate
 
         migrate(dict(os.environ))
         try:
@@ -60,9 +60,9 @@ def main() -> None:
 
 
 def _run(workers: int, n_jobs: int, latency: float, tmp: Path) -> None:
-    from lashme import queue, uploads
-    from lashme.db import session_scope
+    from lashme.jobs import queue, uploads
     from lashme.models import Job, JobStatus
+    from lashme.ops.db import session_scope
     from tests.photos import astronaut_jpeg
 
     procs = [

@@ -91,12 +91,13 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from lashme import auth, uploads
-    from lashme.db import session_scope
-    from lashme.generation import run as run_job
-    from lashme.launcher import start_stack
-    from lashme.redis_server import free_port
-    from lashme.settings import get_settings
+    from lashme.accounts import auth
+    from lashme.jobs import uploads
+    from lashme.jobs.generation import run as run_job
+    from lashme.ops.db import session_scope
+    from lashme.ops.launcher import start_stack
+    from lashme.ops.redis_server import free_port
+    from lashme.ops.settings import get_settings
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
     from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg, grace_hopper_jpeg
 

@@ -45,7 +45,7 @@ def main() -> None:
     try:
         run(args)
     finally:
-        from lashme.db import get_engine
+        from lashme.ops.db import get_engine
 
         get_engine().dispose()
         with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -62,9 +62,10 @@ def run(args) -> None:
     os.chdir(root)
     command.upgrade(Config("alembic.ini"), "head")
 
-    from lashme import auth, ledger, unlocks
-    from lashme.db import get_engine, session_scope
+    from lashme.accounts import auth
+    from lashme.credits import ledger, unlocks
     from lashme.models import Job, JobStatus, LedgerKind, Variant
+    from lashme.ops.db import get_engine, session_scope
 
     get_engine()  # default pool: 5 + 10 overflow connections, enough for 8 writers
     users = []

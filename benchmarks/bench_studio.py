@@ -27,8 +27,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lashme import imaging  # noqa: E402
-from lashme.previews import (  # noqa: E402
+from lashme.images import imaging  # noqa: E402
+from lashme.images.previews import (  # noqa: E402
     INSTA_SIZE,
     PREVIEW_MAX_SIDE,
     THUMB_MAX_SIDE,

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from lashme.db import get_engine
+from lashme.ops.db import get_engine
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -30,7 +30,7 @@ def _ledger_verify(args: argparse.Namespace) -> int:
     """Check every balance against its ledger; print findings; 1 on any mismatch or orphaned hold."""
     from sqlmodel import Session
 
-    from lashme import ledger
+    from lashme.credits import ledger
 
     engine = get_engine()
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
@@ -56,8 +56,8 @@ def _ledger_verify(args: argparse.Namespace) -> int:
 
 def _price_list(args: argparse.Namespace) -> int:
     """Print every price/limit and the credit packs."""
-    from lashme import pricing
-    from lashme.db import session_scope
+    from lashme.credits import pricing
+    from lashme.ops.db import session_scope
 
     with session_scope() as s:
         prices = pricing.get_prices(s)
@@ -71,8 +71,8 @@ def _price_list(args: argparse.Namespace) -> int:
 
 def _price_set(args: argparse.Namespace) -> int:
     """Set one price/limit (``lashme price set generation_cost 1``)."""
-    from lashme import pricing
-    from lashme.db import session_scope
+    from lashme.credits import pricing
+    from lashme.ops.db import session_scope
 
     try:
         with session_scope() as s:
@@ -86,7 +86,7 @@ def _price_set(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     """Re-enqueue lost jobs and recover abandoned ones: once, or every ``--interval`` s with ``--loop``."""
-    from lashme import sweeper
+    from lashme.jobs import sweeper
 
     if args.loop:
         import signal
@@ -103,7 +103,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     """Delete jobs past retention (storage objects first, then rows); exit 1 if some could not be deleted."""
-    from lashme import retention
+    from lashme.jobs import retention
 
     report = retention.cleanup(dry_run=args.dry_run)
     print(json.dumps(report.as_dict()))
@@ -114,7 +114,7 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     """Print stored objects, bytes and jobs by status and age as JSON."""
-    from lashme import retention
+    from lashme.jobs import retention
 
     print(json.dumps(retention.stats(), indent=2))
     return 0
@@ -122,9 +122,9 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _create_admin(args: argparse.Namespace) -> int:
     """Make an existing account a super admin (the first one; later ones are granted in /admin)."""
-    from lashme import roles
-    from lashme.db import session_scope
+    from lashme.accounts import roles
     from lashme.errors import DomainError
+    from lashme.ops.db import session_scope
 
     try:
         with session_scope() as s:
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code."""
     args = build_parser().parse_args(argv)
-    from lashme.logging_setup import configure
+    from lashme.ops.logging_setup import configure
 
     configure(args.command)
     get_engine()  # fail early with a clear error when the database is unreachable

@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from lashme.files_api import build_api
-from lashme.logging_setup import configure as configure_logging
+from lashme.files.files_api import build_api
+from lashme.ops.logging_setup import configure as configure_logging
 from lashme.ui.admin.routes import register_admin_pages
 from lashme.ui.pages.auth import AuthState, login_page, signup_page
 from lashme.ui.pages.credits import CheckoutReturnState, CreditsState, checkout_return_page, credits_page

@@ -27,7 +27,7 @@ def new_id() -> str:
 
 
 class JobStatus(StrEnum):
-    """Lifecycle of a generation job; see ``lashme.jobs.TRANSITIONS``."""
+    """Lifecycle of a generation job; see ``lashme.jobs.lifecycle.TRANSITIONS``."""
 
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
@@ -200,7 +200,7 @@ class Unlock(SQLModel, table=True):
 
 
 class PriceSetting(SQLModel, table=True):
-    """One named price or limit (``lashme.pricing.PRICE_KEYS``), seeded by migration, edited by admins."""
+    """One named price or limit (``credits.pricing.PRICE_KEYS``), seeded by migration, edited by admins."""
 
     __tablename__ = "price_settings"
 
@@ -227,7 +227,7 @@ class CreditPack(SQLModel, table=True):
 
 
 class OrderStatus(StrEnum):
-    """Lifecycle of a credit-pack order (see ``lashme.payments``)."""
+    """Lifecycle of a credit-pack order (see ``lashme.credits.payments``)."""
 
     PENDING = "pending"  # Checkout Session created, not paid yet
     PAID = "paid"  # credits granted

@@ -55,12 +55,12 @@ def pytest_configure(config):
         os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     else:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'test.db'}"
-    from lashme.redis_server import start_redis
+    from lashme.ops.redis_server import start_redis
 
     _run["redis"] = start_redis(tmp / "redis")
     os.environ["REDIS_URL"] = _run["redis"].url
     os.environ["LASHME_TEST_CHILD"] = "1"
-    from lashme.launcher import migrate
+    from lashme.ops.launcher import migrate
 
     migrate(dict(os.environ))
     _snapshot_seeds()
@@ -69,7 +69,7 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if "redis" in _run:
         _run["redis"].stop()
-    from lashme.db import get_engine
+    from lashme.ops.db import get_engine
 
     get_engine().dispose()
     if "pg" in _run:
@@ -96,7 +96,7 @@ def _snapshot_seeds():
     from sqlmodel import SQLModel
 
     import lashme.models  # noqa: F401
-    from lashme.db import get_engine
+    from lashme.ops.db import get_engine
 
     with get_engine().begin() as conn:
         for name in SEEDED_TABLES:
@@ -112,8 +112,8 @@ def clean_db():
     from sqlmodel import SQLModel
 
     import lashme.models  # noqa: F401
-    from lashme.db import get_engine
-    from lashme.queue import get_redis
+    from lashme.jobs.queue import get_redis
+    from lashme.ops.db import get_engine
 
     tables = SQLModel.metadata.tables
     with get_engine().begin() as conn:
@@ -132,7 +132,7 @@ def clean_db():
 @pytest.fixture
 def storage():
     """The configured local storage (under the run's data folder)."""
-    from lashme.storage import get_storage
+    from lashme.files.storage import get_storage
 
     return get_storage()
 
@@ -140,7 +140,7 @@ def storage():
 @pytest.fixture
 def redis_conn():
     """The run's Redis, flushed before the test."""
-    from lashme.queue import get_redis
+    from lashme.jobs.queue import get_redis
 
     r = get_redis()
     r.flushdb()

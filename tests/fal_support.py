@@ -5,10 +5,11 @@ from __future__ import annotations
 import fal_client.client as fal_http
 import pytest
 
-from lashme import presets, uploads
-from lashme.db import session_scope
+from lashme.images import presets
+from lashme.jobs import uploads
 from lashme.models import Job
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from tests.fakes.fal_server import FalStandIn
 from tests.photos import astronaut_jpeg, with_gps_exif
 

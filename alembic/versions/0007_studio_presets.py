@@ -2,7 +2,7 @@
 
 Strength 1.0 and no parameters reproduce the pipelines exactly; the prompt
 of a studio version is only a description.  The seed below is a frozen copy
-(``lashme.presets.STUDIO_DESCRIPTIONS`` may change later; these rows do not).
+(``lashme.images.presets.STUDIO_DESCRIPTIONS`` may change later; these rows do not).
 
 Revision ID: 0007
 Revises: 0006

@@ -172,5 +172,5 @@ def format_dt(dt: datetime, locale: str | None, *, fmt: str = "medium") -> str:
 
 
 def money_locale(locale: str | None) -> str:
-    """The Babel locale code to pass to ``lashme.pricing.format_money``."""
+    """The Babel locale code to pass to ``lashme.credits.pricing.format_money``."""
     return str(babel_locale(locale))

@@ -3,7 +3,7 @@
 Plain Python, no Reflex import.  A provider is anything with a ``name`` and a
 ``generate`` method (:class:`Provider`); the job runner calls it and turns its
 :class:`GeneratedVariant` results into stored files with
-:func:`lashme.imaging.render_variant_files`.
+:func:`lashme.images.imaging.render_variant_files`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Provider(Protocol):
 
 
 class JobContext(Protocol):
-    """What a job-aware provider may read and record about the job it runs (see ``lashme.provider_runs``).
+    """What a job-aware provider may read and record about the job it runs (see ``jobs.provider_runs``).
 
     Lets a provider that submits work to an external queue persist its request
     ids at once, so a retried job resumes them instead of paying again.
@@ -123,7 +123,7 @@ class JobContext(Protocol):
 class JobAwareProvider(Protocol):
     """A provider that runs a job through an external queue and needs a :class:`JobContext`.
 
-    ``lashme.generation.run`` calls ``generate_for_job`` instead of ``generate``
+    ``lashme.jobs.generation.run`` calls ``generate_for_job`` instead of ``generate``
     when the provider has it.
     """
 

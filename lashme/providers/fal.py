@@ -40,12 +40,12 @@ import fal_client
 import fal_client.client as fal_http
 import httpx
 
-from lashme import imaging
 from lashme.errors import UploadRejected
+from lashme.images import imaging
+from lashme.images.presets import PresetMissing
 from lashme.models import utcnow
-from lashme.presets import PresetMissing
+from lashme.ops.settings import Settings, get_settings
 from lashme.providers.base import GeneratedVariant, JobContext, ProviderError
-from lashme.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class FalProvider:
     """FLUX image-to-image on fal.ai (see the module docstring for the protocol).
 
     Args:
-        settings: configuration (default: :func:`lashme.settings.get_settings`);
+        settings: configuration (default: :func:`lashme.ops.settings.get_settings`);
             needs ``fal_key``.
         sleep: function used between status polls (seconds).
 
@@ -303,7 +303,7 @@ class FalProvider:
         """Best-effort cancel of every request (failures are logged).
 
         With ``ctx``, each request fal accepted the cancel for is recorded as
-        ``CANCELED``, so :func:`lashme.cancel.cancel_open_requests` does not cancel it again.
+        ``CANCELED``, so :func:`lashme.jobs.cancel.cancel_open_requests` does not cancel it again.
         """
         for index, handle in handles.items():
             try:
@@ -364,8 +364,8 @@ class _MemoryContext:
         self._first: datetime | None = None
 
     def preset_versions(self, provider: str, presets: Sequence[str]) -> list:
-        from lashme import presets as preset_store
-        from lashme.db import session_scope
+        from lashme.images import presets as preset_store
+        from lashme.ops.db import session_scope
 
         with session_scope() as s:
             rows = preset_store.active_versions(s, provider, presets)

@@ -39,11 +39,11 @@ def presets_for(session: Session, name: str) -> list[PresetVersion]:
         name: provider name.
 
     Returns:
-        One active version per preset, in :data:`lashme.presets.PRESET_ORDER`.
+        One active version per preset, in :data:`lashme.images.presets.PRESET_ORDER`.
 
     Raises:
-        lashme.presets.NoActivePresets: every preset of the provider is switched off.
+        lashme.images.presets.NoActivePresets: every preset of the provider is switched off.
     """
-    from lashme.presets import active_for_provider
+    from lashme.images.presets import active_for_provider
 
     return active_for_provider(session, name)

@@ -10,7 +10,7 @@ side and spatial radii scale with the image size.  For the same input every
 pipeline returns identical pixels.
 
 Versioned presets: a job runs the studio preset versions pinned on it
-(``lashme.presets``); a version's ``strength`` and ``params`` shape the
+(``lashme.images.presets``); a version's ``strength`` and ``params`` shape the
 result (:class:`StudioSettings`).  Strength 1.0 with no parameters (version
 1, seeded by migration ``0007``) is exactly the pipeline's output.
 """
@@ -27,9 +27,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from lashme import imaging
-from lashme.presets import PresetMissing
-from lashme.previews import fit_size, resize_array
+from lashme.images import imaging
+from lashme.images.presets import PresetMissing
+from lashme.images.previews import fit_size, resize_array
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, JobContext, ProviderError
 
 __all__ = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from lashme import i18n, ledger
+from lashme import i18n
+from lashme.credits import ledger
 
 #: kinds whose stored reason a person wrote (shown as written); the others get a translated text
 HUMAN_REASON_KINDS = frozenset({"admin_adjust", "grant"})

@@ -18,9 +18,11 @@ import secrets
 
 import reflex as rx
 
-from lashme import auth, i18n, ledger, pricing, roles
-from lashme.db import session_scope
+from lashme import i18n
+from lashme.accounts import auth, roles
+from lashme.credits import ledger, pricing
 from lashme.models import User
+from lashme.ops.db import session_scope
 
 SESSION_COOKIE_DAYS = 30
 

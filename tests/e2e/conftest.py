@@ -21,8 +21,8 @@ def stripe_standin():
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory, stripe_standin):
-    from lashme.launcher import start_stack
-    from lashme.redis_server import free_port
+    from lashme.ops.launcher import start_stack
+    from lashme.ops.redis_server import free_port
     from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET
 
     logs = tmp_path_factory.mktemp("app-logs")
@@ -36,8 +36,8 @@ def app_url(tmp_path_factory, stripe_standin):
         STRIPE_API_BASE=stripe_standin.base_url,
     )
     stripe_standin.webhook_url = f"http://127.0.0.1:{port}/stripe/webhook"
-    from lashme import pricing
-    from lashme.db import session_scope
+    from lashme.credits import pricing
+    from lashme.ops.db import session_scope
 
     with session_scope() as s:  # every browser test uploads from 127.0.0.1: lift the visitors' daily limit
         pricing.set_price(s, "daily_limit_anon", 1000, actor="e2e")

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from lashme import auth, roles
-from lashme.db import session_scope
+from lashme.accounts import auth, roles
 from lashme.models import Role
+from lashme.ops.db import session_scope
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

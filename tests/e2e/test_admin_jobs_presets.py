@@ -7,10 +7,12 @@ import re
 import pytest
 from sqlalchemy import update
 
-from lashme import auth, generation, ledger, pricing, roles, unlocks, uploads
-from lashme.db import session_scope
-from lashme.jobs import variants_of
+from lashme.accounts import auth, roles
+from lashme.credits import ledger, pricing, unlocks
+from lashme.jobs import generation, uploads
+from lashme.jobs.lifecycle import variants_of
 from lashme.models import PresetVersion, Role
+from lashme.ops.db import session_scope
 from tests.photos import coffee_jpeg
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

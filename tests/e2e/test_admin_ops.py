@@ -23,9 +23,10 @@ def _no_sideways_scroll(page) -> bool:
 
 
 def test_an_admin_uses_the_ops_pages_on_a_phone(app_url, browser):
-    from lashme import auth, pricing, roles
-    from lashme.db import session_scope
+    from lashme.accounts import auth, roles
+    from lashme.credits import pricing
     from lashme.models import Role
+    from lashme.ops.db import session_scope
 
     with session_scope() as s:
         uid = auth.sign_up(s, email="ops-admin@example.com", password="Lashes2026", signup_bonus=3).id

@@ -8,10 +8,11 @@ import zipfile
 
 import pytest
 
-from lashme import auth, uploads
-from lashme.db import session_scope
-from lashme.generation import run as run_job
+from lashme.accounts import auth
+from lashme.jobs import uploads
+from lashme.jobs.generation import run as run_job
 from lashme.models import Job
+from lashme.ops.db import session_scope
 from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

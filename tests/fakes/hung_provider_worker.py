@@ -1,7 +1,7 @@
 """A worker whose generation provider never answers (an upstream that hangs), for time-out tests.
 
 Run as ``python -m tests.fakes.hung_provider_worker``: the real worker loop,
-with ``lashme.generation.get_provider`` returning :class:`HungProvider`.
+with ``lashme.jobs.generation.get_provider`` returning :class:`HungProvider`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import lashme.generation
-import lashme.tasks  # noqa: F401
-from lashme.logging_setup import configure
-from lashme.rq_worker import run
+import lashme.jobs.generation
+import lashme.jobs.tasks  # noqa: F401
+from lashme.jobs.rq_worker import run
+from lashme.ops.logging_setup import configure
 
 
 class HungProvider:
@@ -27,5 +27,5 @@ class HungProvider:
 
 if __name__ == "__main__":
     configure("worker")
-    lashme.generation.get_provider = lambda name: HungProvider()
+    lashme.jobs.generation.get_provider = lambda name: HungProvider()
     run(with_scheduler=False)

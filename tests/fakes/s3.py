@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lashme.redis_server import free_port
+from lashme.ops.redis_server import free_port
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key"

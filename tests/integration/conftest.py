@@ -16,8 +16,8 @@ def api_url():
 
     import uvicorn
 
-    from lashme.files_api import build_api
-    from lashme.redis_server import free_port
+    from lashme.files.files_api import build_api
+    from lashme.ops.redis_server import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(build_api(), host="127.0.0.1", port=port, log_level="warning"))
@@ -41,7 +41,7 @@ def fake_s3():
 @pytest.fixture
 def s3_storage(fake_s3):
     """An ``S3Storage`` on a fresh bucket of the moto server."""
-    from lashme.storage.s3 import S3Storage
+    from lashme.files.storage.s3 import S3Storage
     from tests.fakes.s3 import ACCESS_KEY, REGION, SECRET_KEY
 
     return S3Storage(

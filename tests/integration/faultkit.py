@@ -13,8 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from lashme.db import session_scope
 from lashme.models import Job, LedgerEntry, Variant
+from lashme.ops.db import session_scope
 
 ROOT = Path(__file__).resolve().parents[2]
 

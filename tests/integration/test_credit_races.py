@@ -6,10 +6,12 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from lashme import auth, jobs, ledger, unlocks
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.credits import ledger, unlocks
 from lashme.errors import InsufficientCredits
+from lashme.jobs import lifecycle as jobs
 from lashme.models import Job, JobStatus, Unlock, Variant, new_id
+from lashme.ops.db import session_scope
 from tests.dbutil import count
 
 

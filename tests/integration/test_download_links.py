@@ -8,10 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from PIL import Image
 
-from lashme import auth, generation, job_views, unlocks, uploads
-from lashme.db import session_scope
-from lashme.download_routes import SESSION_COOKIE
-from lashme.jobs import variants_of
+from lashme.accounts import auth
+from lashme.app import job_views
+from lashme.credits import unlocks
+from lashme.files.download_routes import SESSION_COOKIE
+from lashme.jobs import generation, uploads
+from lashme.jobs.lifecycle import variants_of
+from lashme.ops.db import session_scope
 from tests.photos import chelsea_jpeg
 
 

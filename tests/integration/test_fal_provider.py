@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from lashme import generation, jobs
-from lashme.db import session_scope
+from lashme.jobs import generation
+from lashme.jobs import lifecycle as jobs
 from lashme.models import JobStatus, ProviderRequest
+from lashme.ops.db import session_scope
 from tests.fal_support import FAL_KEY, load_job, submit_job
 
 WARM = "golden-hour"  # a word of the warm_glow preset's prompt
@@ -137,7 +138,7 @@ def test_validation_error_is_permanent(fal):
 
 
 def test_deadline_cancels_at_fal_and_fails(fal, monkeypatch):
-    from lashme.settings import get_settings
+    from lashme.ops.settings import get_settings
 
     monkeypatch.setenv("LASHME_FAL_DEADLINE", "1")
     get_settings.cache_clear()
@@ -166,7 +167,7 @@ def test_malformed_output_fails_the_job(fal, output, transient):
 
 def test_a_concurrent_attempt_resumes_the_recorded_requests_instead_of_failing(fal, storage):
     """Two attempts of one job both submitted: the unique (job, index) row makes the second resume."""
-    from lashme.provider_runs import DbJobContext
+    from lashme.jobs.provider_runs import DbJobContext
     from lashme.providers.fal import FalProvider
 
     class StaleContext(DbJobContext):
@@ -199,7 +200,7 @@ def test_missing_nsfw_flags_count_as_filtered(fal, output):
 
 
 def test_an_output_larger_than_the_cap_is_refused_while_reading(fal, monkeypatch):
-    from lashme.settings import get_settings
+    from lashme.ops.settings import get_settings
 
     monkeypatch.setenv("LASHME_FAL_OUTPUT_MAX_BYTES", "20000")  # the stand-in's outputs are ~50-100 kB
     get_settings.cache_clear()
@@ -225,7 +226,7 @@ def test_outputs_are_fetched_over_https_only(fal):
 
 def test_a_job_failed_by_the_queue_cancels_its_open_fal_requests(fal):
     """Retries exhausted while fal still works: the failure callback's fail() cancels what is running."""
-    from lashme import tasks
+    from lashme.jobs import tasks
 
     fal.script.latency = 60
     fal.script.status_errors = [429] * 4  # beyond fal_client's own attempts: a transient job error
@@ -248,7 +249,9 @@ def test_a_job_failed_by_the_queue_cancels_its_open_fal_requests(fal):
 
 
 def _priced_user_job(email: str) -> tuple[int, str]:
-    from lashme import auth, pricing, uploads
+    from lashme.accounts import auth
+    from lashme.credits import pricing
+    from lashme.jobs import uploads
     from tests.photos import astronaut_jpeg
 
     with session_scope() as s:
@@ -260,7 +263,7 @@ def _priced_user_job(email: str) -> tuple[int, str]:
 
 
 def _assert_released(uid: int) -> None:
-    from lashme import ledger
+    from lashme.credits import ledger
 
     with session_scope() as s:
         assert ledger.get_balance(s, uid) == ledger.Balance(total=3, held=0)
@@ -288,7 +291,7 @@ def test_persistent_500_releases_the_reserved_credit(fal):
 
 def test_a_failed_job_records_the_cost_of_the_requests_that_completed(fal):
     """The last request fails at fal after the others completed (and were billed): the job keeps their cost."""
-    from lashme import presets
+    from lashme.images import presets
 
     job_id = submit_job()
     with session_scope() as s:

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lashme import jobs
-from lashme.db import session_scope
+from lashme.jobs import lifecycle as jobs
 from lashme.models import ProviderRequest
+from lashme.ops.db import session_scope
 from tests.fal_support import fal_env, submit_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def api(fal, tmp_path):
             str(port),
             "--workers",
             "1",
-            "lashme.files_api:build_api",
+            "lashme.files.files_api:build_api",
         ],
         cwd=ROOT,
         env={**os.environ, **fal_env(fal)},

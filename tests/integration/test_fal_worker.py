@@ -15,9 +15,10 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 from sqlalchemy import select
 
-from lashme import cancel, jobs, queue
-from lashme.db import session_scope
+from lashme.jobs import cancel, queue
+from lashme.jobs import lifecycle as jobs
 from lashme.models import JobStatus, ProviderRequest
+from lashme.ops.db import session_scope
 from tests.fal_support import fal_env, load_job, submit_job
 
 ROOT = Path(__file__).resolve().parents[2]

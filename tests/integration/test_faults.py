@@ -17,11 +17,14 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from lashme import auth, jobs, ledger, uploads
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.credits import ledger
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import uploads
 from lashme.models import Job, JobEvent
-from lashme.redis_server import start_redis
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.redis_server import start_redis
+from lashme.ops.settings import get_settings
 from tests.integration.conftest import fault_summary
 from tests.integration.faultkit import (
     Procs,
@@ -57,7 +60,7 @@ def stack(tmp_path, monkeypatch, clean_db, redis_conn):
 
 def _user(email: str, *, generation_cost: int = 1, credits: int = 20) -> int:
     """A user with ``3 + credits`` credits; jobs cost ``generation_cost`` (reserved, captured or released)."""
-    from lashme import pricing
+    from lashme.credits import pricing
     from lashme.models import LedgerKind
 
     with session_scope() as s:
@@ -131,7 +134,7 @@ def test_redis_stopped_and_restarted_with_jobs_queued(stack, tmp_path, monkeypat
     port = server.port
     url = server.url
     monkeypatch.setattr(get_settings(), "redis_url", url)
-    from lashme import queue
+    from lashme.jobs import queue
 
     queue.get_redis.cache_clear()
     stack.env["REDIS_URL"] = url
@@ -192,8 +195,8 @@ def _wait_final(job_id: str, timeout: float = 60) -> Job:
 
 def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage):
     """The variants folder cannot be created (a file is in the way): every write fails."""
-    from lashme import queue
     from lashme.errors import MESSAGES
+    from lashme.jobs import queue
 
     stack.worker("worker")
     uid = _user("disk@example.com")

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from lashme import auth, ledger, payments, pricing
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.credits import ledger, payments, pricing
 from lashme.models import LedgerEntry, LedgerKind, Order, OrderStatus, StripeEvent
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from tests.dbutil import count
 from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET, StripeStandIn
 
@@ -305,7 +306,7 @@ def test_a_session_whose_amount_differs_from_the_order_is_not_granted(clean_db, 
 
 
 def test_checkout_creation_is_throttled_per_user(clean_db, stripe_env, redis_conn):
-    from lashme.throttle import Throttled
+    from lashme.accounts.throttle import Throttled
 
     uid = _user()
     for _ in range(10):

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from lashme import queue
-from lashme.settings import get_settings
+from lashme.jobs import queue
+from lashme.ops.settings import get_settings
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from lashme import auth, jobs, ledger, retention, unlocks, uploads
+from lashme.accounts import auth
 from lashme.cli import main as cli_main
-from lashme.db import session_scope
+from lashme.credits import ledger, unlocks
+from lashme.files.storage.base import variant_key
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import retention, uploads
 from lashme.models import Job, JobEvent, JobStatus, LedgerEntry, ProviderRequest, Unlock, Variant, utcnow
-from lashme.storage.base import variant_key
+from lashme.ops.db import session_scope
 from tests.dbutil import count
 from tests.photos import astronaut_jpeg
 
@@ -95,7 +98,7 @@ def test_cli_stats_and_cleanup_dry_run(clean_db, storage, capsys):
 
 @pytest.mark.parametrize("hours", [1])
 def test_retention_periods_come_from_settings(clean_db, storage, monkeypatch, hours):
-    from lashme.settings import get_settings
+    from lashme.ops.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "anon_retention_hours", hours)
     _finished_job(storage, age=timedelta(hours=2))

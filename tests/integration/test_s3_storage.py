@@ -11,12 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lashme import jobs, queue, uploads
-from lashme.db import session_scope
+from lashme.files.storage import StorageError
+from lashme.files.storage.base import job_prefix, original_key, variant_key
+from lashme.files.storage.s3 import S3Storage
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import queue, uploads
 from lashme.models import Job, JobStatus
-from lashme.storage import StorageError
-from lashme.storage.base import job_prefix, original_key, variant_key
-from lashme.storage.s3 import S3Storage
+from lashme.ops.db import session_scope
 from tests.fakes.s3 import ACCESS_KEY, REGION, SECRET_KEY
 from tests.photos import astronaut_jpeg
 
@@ -112,7 +113,7 @@ def test_worker_stores_variants_in_s3(clean_db, redis_conn, s3_storage, fake_s3,
 
 
 def test_download_name_is_sanitized_in_the_plain_filename(s3_storage):
-    from lashme.storage.s3 import _content_disposition
+    from lashme.files.storage.s3 import _content_disposition
 
     header = _content_disposition('брови "Ольга";\\\r\n x.jpg')
     plain, star = header.split("; filename*=")

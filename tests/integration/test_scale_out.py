@@ -17,12 +17,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from lashme import auth, jobs, ledger, queue, uploads
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.credits import ledger
+from lashme.files.storage.base import job_prefix
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import queue, uploads
 from lashme.models import JobEvent
-from lashme.redis_server import free_port, start_redis
-from lashme.settings import get_settings
-from lashme.storage.base import job_prefix
+from lashme.ops.db import session_scope
+from lashme.ops.redis_server import free_port, start_redis
+from lashme.ops.settings import get_settings
 from tests.integration.conftest import fault_summary
 from tests.integration.faultkit import (
     Procs,

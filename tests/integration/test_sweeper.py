@@ -8,11 +8,11 @@ import uuid
 import pytest
 from sqlalchemy import update
 
-from lashme import queue, sweeper, uploads
 from lashme.cli import main as cli_main
-from lashme.db import session_scope
+from lashme.jobs import queue, sweeper, uploads
 from lashme.models import Job, JobStatus
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from tests.photos import astronaut_jpeg
 
 

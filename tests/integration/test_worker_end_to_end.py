@@ -13,9 +13,10 @@ import piexif
 import pytest
 from PIL import Image
 
-from lashme import jobs, queue, uploads
-from lashme.db import session_scope
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import queue, uploads
 from lashme.models import Job, JobStatus
+from lashme.ops.db import session_scope
 from tests.photos import astronaut_jpeg, with_gps_exif
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lashme import auth, uploads
-from lashme.db import session_scope
-from lashme.generation import run as run_job
-from lashme.jobs import variants_of
+from lashme.accounts import auth
+from lashme.jobs import uploads
+from lashme.jobs.generation import run as run_job
+from lashme.jobs.lifecycle import variants_of
+from lashme.ops.db import session_scope
 from tests.photos import chelsea_jpeg
 
 
@@ -44,7 +45,7 @@ def staff(world):
 
     Keys added: ``admin``/``admin_token`` and ``super``/``super_token``.
     """
-    from lashme import roles
+    from lashme.accounts import roles
     from lashme.models import Role
 
     admin, admin_token = _user("ada@staff.example.com")

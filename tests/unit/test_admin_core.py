@@ -8,18 +8,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from lashme import auth, cli, roles
-from lashme.admin import audit
-from lashme.admin.guard import AdminRequired, require_admin
-from lashme.db import session_scope
+from lashme import cli
+from lashme.accounts import auth, roles
+from lashme.app.admin import audit
+from lashme.app.admin.guard import AdminRequired, require_admin
 from lashme.models import AdminAction, Role, User, UserRole, utcnow
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from lashme.ui.state import SessionState
 from tests.unit.test_handlers import _state
 
 
 def test_guard_refuses_visitors_normal_and_blocked_users_and_logs(staff, caplog):
-    with caplog.at_level(logging.WARNING, logger="lashme.admin.guard"), session_scope() as s:
+    with caplog.at_level(logging.WARNING, logger="lashme.app.admin.guard"), session_scope() as s:
         for who in (None, staff["alice"], 999_999):
             with pytest.raises(AdminRequired) as err:
                 require_admin(s, who, action="probe")
@@ -133,10 +134,10 @@ def test_header_shows_the_admin_link_only_to_staff(staff):
 
 
 def test_no_admin_credits_or_refunds_their_own_account(staff):
-    from lashme.admin import accounts, job_actions
+    from lashme.app.admin import accounts, job_actions
+    from lashme.credits.unlocks import unlock_variant
     from lashme.errors import DomainError
     from lashme.models import LedgerEntry
-    from lashme.unlocks import unlock_variant
     from tests.dbutil import count
 
     with session_scope() as s, pytest.raises(DomainError) as err:

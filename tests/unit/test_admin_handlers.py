@@ -23,8 +23,8 @@ from sqlalchemy import select
 from sqlmodel import SQLModel
 
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme.db import session_scope
 from lashme.models import AdminAction, CreditPack, PresetVersion
+from lashme.ops.db import session_scope
 from lashme.ui.admin.routes import ADMIN_PAGES, admin_states
 from lashme.ui.admin.state import AdminState
 from lashme.ui.admin.user_detail import AdminUserState
@@ -162,7 +162,7 @@ def _call_every_handler(token: str, ids: dict, *, admin: bool = False) -> list[t
 def test_every_admin_handler_does_nothing_for_a_non_admin(ids, who, caplog):
     token = "" if who == "visitor" else ids["alice_token"]
     before = _fingerprint()
-    with caplog.at_level(logging.WARNING, logger="lashme.admin.guard"):
+    with caplog.at_level(logging.WARNING, logger="lashme.app.admin.guard"):
         called = _call_every_handler(token, ids)
     assert _fingerprint() == before
     pages = {cls for cls, _ in called}

@@ -9,15 +9,17 @@ import pytest
 from rq.job import Job as RQJob
 from sqlalchemy import select, update
 
-from lashme import auth, generation, ledger, pricing, queue, unlocks, uploads
-from lashme.admin import job_actions
-from lashme.admin import jobs as admin_jobs
-from lashme.admin import presets as admin_presets
-from lashme.admin.guard import AdminRequired
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.app.admin import job_actions
+from lashme.app.admin import jobs as admin_jobs
+from lashme.app.admin import presets as admin_presets
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import ledger, pricing, unlocks
 from lashme.errors import DomainError, InsufficientCredits, NotFound
-from lashme.jobs import variants_of
+from lashme.jobs import generation, queue, uploads
+from lashme.jobs.lifecycle import variants_of
 from lashme.models import AdminAction, Job, JobStatus, LedgerEntry, LedgerKind
+from lashme.ops.db import session_scope
 from tests.dbutil import count
 from tests.photos import coffee_jpeg
 
@@ -242,7 +244,7 @@ def test_admin_retry_reserves_again_moves_to_pending_and_queues(staff, redis_con
 
 
 def test_admin_retry_ignores_the_owners_retry_cap_but_not_their_balance(staff):
-    from lashme import dashboard
+    from lashme.app import dashboard
 
     admin, alice = staff["admin"], staff["alice"]
     jid = _priced_job(alice, run=False)

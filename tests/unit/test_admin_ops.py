@@ -11,14 +11,17 @@ from redis import Redis
 from rq import SimpleWorker, Worker
 from sqlalchemy import select
 
-from lashme import auth, jobs, ledger, payments, pricing, stripe_webhooks, uploads
-from lashme.admin import payments as admin_payments
-from lashme.admin import pricing as admin_pricing
-from lashme.admin import queue as admin_queue
-from lashme.admin import stats as admin_stats
-from lashme.admin.guard import AdminRequired
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.app.admin import payments as admin_payments
+from lashme.app.admin import pricing as admin_pricing
+from lashme.app.admin import queue as admin_queue
+from lashme.app.admin import stats as admin_stats
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import ledger, payments, pricing, stripe_webhooks
 from lashme.errors import DomainError, NotFound
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import uploads
+from lashme.jobs.queue import get_queue
 from lashme.models import (
     AdminAction,
     CreditPack,
@@ -33,9 +36,9 @@ from lashme.models import (
     Unlock,
     new_id,
 )
-from lashme.queue import get_queue
-from lashme.redis_server import free_port
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.redis_server import free_port
+from lashme.ops.settings import get_settings
 from tests.dbutil import count
 from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET, StripeStandIn
 from tests.photos import chelsea_jpeg

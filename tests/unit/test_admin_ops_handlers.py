@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme import pricing
-from lashme.db import session_scope
+from lashme.credits import pricing
+from lashme.jobs.queue import get_queue, get_redis
 from lashme.models import AdminAction, CreditPack, Order, OrderStatus, StripeEvent
-from lashme.queue import get_queue, get_redis
-from lashme.redis_server import free_port
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.redis_server import free_port
+from lashme.ops.settings import get_settings
 from lashme.ui.admin.home import AdminHomeState
 from lashme.ui.admin.ops_parts import major_units, minor_units
 from lashme.ui.admin.payments import AdminPaymentsState

@@ -9,20 +9,22 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from lashme import auth, generation, imaging, presets, uploads
-from lashme.admin import jobs as admin_jobs
-from lashme.admin import presets as admin_presets
-from lashme.admin.guard import AdminRequired
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.app.admin import jobs as admin_jobs
+from lashme.app.admin import presets as admin_presets
+from lashme.app.admin.guard import AdminRequired
 from lashme.errors import DomainError, NotFound
-from lashme.jobs import variants_of
+from lashme.files.storage import get_storage
+from lashme.images import imaging, presets
+from lashme.images.presets import NoActivePresets
+from lashme.jobs import generation, uploads
+from lashme.jobs.lifecycle import variants_of
+from lashme.jobs.provider_runs import DbJobContext
 from lashme.models import AdminAction, Job, JobStatus, PresetVersion
-from lashme.presets import NoActivePresets
-from lashme.provider_runs import DbJobContext
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from lashme.providers import studio
 from lashme.providers.base import STUDIO_PRESETS
-from lashme.settings import get_settings
-from lashme.storage import get_storage
 from tests.dbutil import count
 from tests.photos import coffee_jpeg, grace_hopper_jpeg
 

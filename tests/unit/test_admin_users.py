@@ -1,4 +1,4 @@
-"""Admin user services (lashme.admin.users), the audit log reads, and the users/audit page handlers."""
+"""Admin user services (lashme.app.admin.users), the audit log reads, and the users/audit page handlers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from reflex.istate.data import RouterData
 from sqlalchemy import select
 
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme import auth, ledger, roles, uploads
-from lashme.admin import accounts, audit
-from lashme.admin import users as admin_users
-from lashme.admin.guard import AdminRequired, require_admin
-from lashme.db import session_scope
+from lashme.accounts import auth, roles
+from lashme.app.admin import accounts, audit
+from lashme.app.admin import users as admin_users
+from lashme.app.admin.guard import AdminRequired, require_admin
+from lashme.credits import ledger
 from lashme.errors import AuthError, DomainError, InsufficientCredits, NotFound
+from lashme.jobs import uploads
 from lashme.models import AdminAction, AuthSession, Job, LedgerEntry, Role, User, UserRole
+from lashme.ops.db import session_scope
 from lashme.ui.admin.audit import AdminAuditState
 from lashme.ui.admin.user_detail import AdminUserState
 from lashme.ui.admin.users import AdminUsersState

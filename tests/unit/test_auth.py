@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lashme import auth
-from lashme.db import session_scope
+from lashme.accounts import auth
 from lashme.errors import AuthError
 from lashme.models import Job
+from lashme.ops.db import session_scope
 from tests.dbutil import count
 
 

@@ -8,10 +8,14 @@ import time
 import pytest
 from sqlalchemy import select
 
-from lashme import auth, cli, daily_limits, jobs, ledger, pricing, uploads
-from lashme.db import session_scope
+from lashme import cli
+from lashme.accounts import auth, daily_limits
+from lashme.credits import ledger, pricing
 from lashme.errors import InsufficientCredits
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs import uploads
 from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, User
+from lashme.ops.db import session_scope
 from tests.dbutil import count
 from tests.photos import chelsea_jpeg
 

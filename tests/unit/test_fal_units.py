@@ -11,12 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, select
 from sqlmodel import Session
 
-from lashme import fal_webhook, presets
-from lashme.launcher import migrate
+from lashme.images import presets
 from lashme.models import PresetVersion
+from lashme.ops.launcher import migrate
+from lashme.ops.settings import get_settings
 from lashme.providers import fal as fal_provider
+from lashme.providers import fal_webhook
 from lashme.providers.registry import get_provider
-from lashme.settings import get_settings
 
 
 def test_migration_seeds_the_same_presets_as_the_code_on_sqlite(tmp_path):
@@ -124,7 +125,7 @@ def test_verify_checks_signature_and_window_and_caches_keys(keyring):
 
 
 def test_verify_refuses_webhooks_of_another_fal_account_when_ours_is_set(keyring, monkeypatch):
-    from lashme.settings import get_settings
+    from lashme.ops.settings import get_settings
 
     key, _ = keyring
     body, now = b'{"status": "OK"}', int(time.time())

@@ -9,13 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from lashme import auth, dashboard, downloads, gallery, unlocks, uploads
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.app import dashboard, gallery
+from lashme.credits import unlocks
 from lashme.errors import DomainError, NotFound
-from lashme.generation import run as run_job
-from lashme.jobs import variants_of
+from lashme.files import downloads
+from lashme.files.storage.base import job_prefix
+from lashme.jobs import uploads
+from lashme.jobs.generation import run as run_job
+from lashme.jobs.lifecycle import variants_of
 from lashme.models import Job, JobStatus, LedgerEntry, ProviderRequest, Unlock, Variant
-from lashme.storage.base import job_prefix
+from lashme.ops.db import session_scope
 from tests.dbutil import count
 from tests.photos import astronaut_jpeg, chelsea_jpeg, coffee_jpeg
 
@@ -220,7 +224,7 @@ def test_zip_url_signature(three_jobs):
 
 
 def test_cancel_and_retry_settle_credits(three_jobs):
-    from lashme import ledger, pricing
+    from lashme.credits import ledger, pricing
 
     alice = three_jobs["alice"]
     with session_scope() as s:
@@ -268,7 +272,8 @@ def test_original_preview_is_small_and_made_once(three_jobs, storage):
 
 
 def test_retries_count_against_the_daily_limit_and_are_capped(three_jobs):
-    from lashme import daily_limits, pricing
+    from lashme.accounts import daily_limits
+    from lashme.credits import pricing
 
     alice = three_jobs["alice"]
     jid = three_jobs["mid"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lashme import generation, jobs, uploads
-from lashme.db import session_scope
+from lashme.jobs import generation, uploads
+from lashme.jobs import lifecycle as jobs
 from lashme.models import Job, JobStatus, Variant
+from lashme.ops.db import session_scope
 from lashme.providers.base import ProviderError
 from lashme.providers.studio import StudioProvider
 from tests.dbutil import count
@@ -93,7 +94,7 @@ def test_unexpected_exception_fails_with_readable_reason(job_id):
 
 
 def test_failure_callback_fails_only_when_no_retry_left(job_id):
-    from lashme import tasks
+    from lashme.jobs import tasks
 
     class RQJob:
         args = [job_id]
@@ -109,7 +110,8 @@ def test_failure_callback_fails_only_when_no_retry_left(job_id):
 def test_a_job_failed_elsewhere_mid_run_is_not_brought_back_by_a_retry(clean_db, redis_conn):
     """The abandoned-job callback fails the job (releasing credits) while the old attempt is still
     running; when that attempt then hits a transient error it must not requeue the job."""
-    from lashme import auth, ledger, pricing
+    from lashme.accounts import auth
+    from lashme.credits import ledger, pricing
 
     with session_scope() as s:
         pricing.set_price(s, "generation_cost", 1, actor="test")
@@ -134,7 +136,7 @@ def test_a_job_past_its_attempts_is_failed_not_run_again(job_id):
     """A sweeper re-enqueue starts RQ's retry count afresh; the job's own attempt count still caps it."""
     from sqlalchemy import update
 
-    from lashme.settings import get_settings
+    from lashme.ops.settings import get_settings
 
     with session_scope() as s:
         s.execute(update(Job).where(Job.id == job_id).values(attempts=get_settings().job_max_attempts))

@@ -15,9 +15,10 @@ from reflex.istate.data import RouterData
 from starlette.datastructures import UploadFile
 
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme import ledger, uploads
-from lashme.db import session_scope
+from lashme.credits import ledger
+from lashme.jobs import uploads
 from lashme.models import Job, LedgerEntry, Unlock
+from lashme.ops.db import session_scope
 from lashme.ui.pages.auth import AuthState
 from lashme.ui.pages.job import JobState
 from lashme.ui.pages.upload import UploadState
@@ -146,7 +147,7 @@ def _orders():
 
 
 def test_credits_handlers_refuse_visitors_and_bad_arguments(world, monkeypatch):
-    from lashme.settings import get_settings
+    from lashme.ops.settings import get_settings
     from lashme.ui.pages.credits import CheckoutReturnState, CreditsState
 
     visitor = _state(CreditsState, anon="v1")

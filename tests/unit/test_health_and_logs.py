@@ -8,10 +8,10 @@ import logging
 import structlog
 from starlette.testclient import TestClient
 
-from lashme import health
-from lashme.files_api import build_api
-from lashme.logging_setup import configure, get_logger
-from lashme.storage import StorageError
+from lashme.files.files_api import build_api
+from lashme.files.storage import StorageError
+from lashme.ops import health
+from lashme.ops.logging_setup import configure, get_logger
 
 
 def test_healthz_and_readyz_when_everything_answers():
@@ -24,7 +24,7 @@ def test_healthz_and_readyz_when_everything_answers():
 
 
 def test_readyz_names_the_failed_parts(monkeypatch):
-    from lashme.redis_server import free_port
+    from lashme.ops.redis_server import free_port
 
     health._probe_redis.cache_clear()
     monkeypatch.setattr(health, "redis_url", lambda: f"redis://127.0.0.1:{free_port()}/0")

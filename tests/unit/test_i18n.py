@@ -6,7 +6,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lashme import i18n, pricing
+from lashme import i18n
+from lashme.credits import pricing
 from lashme.errors import MESSAGES, DomainError
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -1,4 +1,4 @@
-"""lashme.imaging / lashme.previews: hostile uploads, metadata stripping, derived files."""
+"""lashme.images.imaging / lashme.images.previews: hostile uploads, metadata stripping, derived files."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import piexif
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageFilter, ImageOps
 
-from lashme import imaging
 from lashme.errors import UploadRejected
+from lashme.images import imaging
 from tests.photos import (
     astronaut_jpeg,
     coffee_jpeg,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from lashme import auth, jobs
-from lashme.db import session_scope
+from lashme.accounts import auth
 from lashme.errors import NotFound
-from lashme.jobs import InvalidTransition
+from lashme.jobs import lifecycle as jobs
+from lashme.jobs.lifecycle import InvalidTransition
 from lashme.models import JobStatus
+from lashme.ops.db import session_scope
 
 
 def _job(user_id=None, anon="tok"):
@@ -87,9 +88,10 @@ def test_ownership_by_user_and_by_browser_token(clean_db):
 
 def test_a_retry_after_every_attempt_was_used_runs_again(clean_db, redis_conn):
     """FAILED → PENDING starts a fresh set of attempts, so the worker really runs the retried job."""
-    from lashme import dashboard, uploads
-    from lashme.generation import run as run_job
-    from lashme.settings import get_settings
+    from lashme.app import dashboard
+    from lashme.jobs import uploads
+    from lashme.jobs.generation import run as run_job
+    from lashme.ops.settings import get_settings
     from tests.photos import chelsea_jpeg
 
     with session_scope() as s:

@@ -8,10 +8,11 @@ import threading
 import pytest
 from sqlmodel import SQLModel
 
-from lashme import auth, ledger, unlocks
-from lashme.db import make_engine, session_scope
+from lashme.accounts import auth
+from lashme.credits import ledger, unlocks
 from lashme.errors import InsufficientCredits, NotFound
 from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, Unlock, User, Variant
+from lashme.ops.db import make_engine, session_scope
 from tests.dbutil import count
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from lashme.settings import Settings
+from lashme.ops.settings import Settings
 
 
 def test_defaults_are_embedded(tmp_path, monkeypatch):
     for var in ("DATABASE_URL", "REDIS_URL", "FAL_KEY", "LASHME_PROVIDER", "LASHME_SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
     s = Settings(data_dir=tmp_path)
-    assert s.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'lashme.db'}"
+    assert s.resolved_database_url == f"sqlite:///{tmp_path.resolve() / 'lashme.ops.db'}"
     assert s.provider_name == "studio"
     assert s.storage_dir == tmp_path / "storage"
 

@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from lashme.errors import LinkInvalid
-from lashme.files_api import build_api
-from lashme.storage.local import LocalStorage
+from lashme.files.files_api import build_api
+from lashme.files.storage.local import LocalStorage
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_expired_url_refused(store):
 
 def test_urls_stay_the_same_for_a_while_so_browsers_can_cache(store, monkeypatch):
     clock = iter([1_000_000.0, 1_000_100.0, 1_000_000.0 + 3600])
-    monkeypatch.setattr("lashme.storage.local.time.time", lambda: next(clock))
+    monkeypatch.setattr("lashme.files.storage.local.time.time", lambda: next(clock))
     first = store.url("u1/job/variants/0/thumb.jpg", expires_in=3600)
     assert store.url("u1/job/variants/0/thumb.jpg", expires_in=3600) == first
     expires = int(parse_qs(urlsplit(first).query)["e"][0])
@@ -73,7 +73,7 @@ def test_path_traversal_refused(store):
 def test_http_route(tmp_path, monkeypatch):
     store = LocalStorage(tmp_path, signing_key=b"k" * 32)
     store.put("anon/j/variants/1/preview.jpg", b"\xff\xd8preview")
-    monkeypatch.setattr("lashme.files_api.get_storage", lambda: store)
+    monkeypatch.setattr("lashme.files.files_api.get_storage", lambda: store)
     client = TestClient(build_api())
     url = store.url("anon/j/variants/1/preview.jpg", expires_in=60)
     ok = client.get(url)

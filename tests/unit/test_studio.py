@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lashme import imaging
+from lashme.images import imaging
 from lashme.providers import studio
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, Provider, ProviderError
 from tests.photos import coffee_jpeg, photo, photo_jpeg

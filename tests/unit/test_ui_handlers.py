@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import lashme.lashme  # noqa: F401 - registers the app's states
-from lashme import auth, i18n
-from lashme.db import session_scope
-from lashme.jobs import variants_of
+from lashme import i18n
+from lashme.accounts import auth
+from lashme.jobs.lifecycle import variants_of
 from lashme.models import Job, LedgerEntry, Unlock, User, Variant
+from lashme.ops.db import session_scope
 from lashme.ui.pages.dashboard import DashboardState
 from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.variant import VariantState
@@ -153,7 +154,7 @@ def test_ledger_page_numbers_from_the_client_are_clamped():
 
 
 def test_ledger_rows_are_in_the_readers_language_but_keep_what_an_admin_wrote(world):
-    from lashme import ledger
+    from lashme.credits import ledger
     from lashme.ui.ledger_rows import ledger_page
 
     with session_scope() as s:

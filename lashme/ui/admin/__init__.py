@@ -1,4 +1,4 @@
-"""Admin pages under ``/admin``: a thin Reflex layer over ``lashme.admin`` services.
+"""Admin pages under ``/admin``: a thin Reflex layer over ``lashme.app.admin`` services.
 
 Every page state derives from :class:`lashme.ui.admin.state.AdminState`; every
 event handler passes the caller's id from the server-side sign-in session to

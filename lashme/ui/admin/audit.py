@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import reflex as rx
 
 from lashme import i18n
-from lashme.admin import audit
-from lashme.admin.guard import AdminRequired
+from lashme.app.admin import audit
+from lashme.app.admin.guard import AdminRequired
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager

@@ -9,9 +9,10 @@ import asyncio
 
 import reflex as rx
 
-from lashme import i18n, pricing
-from lashme.admin import stats as admin_stats
-from lashme.admin.guard import AdminRequired
+from lashme import i18n
+from lashme.app.admin import stats as admin_stats
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import pricing
 from lashme.ui.admin.layout import SECTIONS, admin_shell
 from lashme.ui.admin.ops_parts import figure_card
 from lashme.ui.admin.state import AdminState

@@ -8,9 +8,9 @@ import logging
 import reflex as rx
 
 from lashme import i18n
-from lashme.admin import job_actions
-from lashme.admin import jobs as admin_jobs
-from lashme.admin.guard import AdminRequired
+from lashme.app.admin import job_actions
+from lashme.app.admin import jobs as admin_jobs
+from lashme.app.admin.guard import AdminRequired
 from lashme.errors import MESSAGES, DomainError
 from lashme.ui.admin.jobs import cost_text, seconds_text
 from lashme.ui.admin.layout import admin_shell, admin_table

@@ -7,8 +7,8 @@ from datetime import date
 import reflex as rx
 
 from lashme import i18n
-from lashme.admin import jobs as admin_jobs
-from lashme.admin.guard import AdminRequired
+from lashme.app.admin import jobs as admin_jobs
+from lashme.app.admin.guard import AdminRequired
 from lashme.errors import DomainError
 from lashme.models import JobStatus
 from lashme.providers.registry import PROVIDERS

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from lashme import i18n, pricing
-from lashme.admin import payments as admin_payments
-from lashme.admin.guard import AdminRequired
+from lashme import i18n
+from lashme.app.admin import payments as admin_payments
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import pricing
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState

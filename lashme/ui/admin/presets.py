@@ -7,8 +7,8 @@ import json
 import reflex as rx
 
 from lashme import i18n
-from lashme.admin import presets as admin_presets
-from lashme.admin.guard import AdminRequired
+from lashme.app.admin import presets as admin_presets
+from lashme.app.admin.guard import AdminRequired
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState

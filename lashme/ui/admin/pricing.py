@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from lashme import i18n, pricing
-from lashme.admin import pricing as admin_pricing
-from lashme.admin.guard import AdminRequired
+from lashme import i18n
+from lashme.app.admin import pricing as admin_pricing
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import pricing
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.ops_parts import major_units, minor_units

@@ -1,7 +1,7 @@
 """``/admin/queue``: the RQ generation queue's figures and workers, with a refresh button.
 
 The same figures rq-dashboard shows for one queue, read by
-:func:`lashme.admin.queue.queue_figures`; when Redis does not answer the
+:func:`lashme.app.admin.queue.queue_figures`; when Redis does not answer the
 page says so instead of failing.
 """
 
@@ -12,8 +12,8 @@ import asyncio
 import reflex as rx
 
 from lashme import i18n
-from lashme.admin import queue as admin_queue
-from lashme.admin.guard import AdminRequired
+from lashme.app.admin import queue as admin_queue
+from lashme.app.admin.guard import AdminRequired
 from lashme.models import utcnow
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.ops_parts import figure_card

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
-from lashme.admin.guard import AdminRequired, require_admin
-from lashme.db import session_scope
+from lashme.app.admin.guard import AdminRequired, require_admin
+from lashme.ops.db import session_scope
 from lashme.ui.state import SessionState
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """``/admin/stats``: per-UTC-day figures for 7/30/90 days as charts (Recharts) and a table.
 
-What each figure means is documented in :mod:`lashme.admin.stats`.  Reflex's
+What each figure means is documented in :mod:`lashme.app.admin.stats`.  Reflex's
 chart components wrap themselves in Recharts' ``ResponsiveContainer`` (width
 100 %), so each chart sits in a box of fixed height and follows the page's width.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 import reflex as rx
 from babel.numbers import format_currency
 
-from lashme import i18n, pricing
-from lashme.admin import stats as admin_stats
-from lashme.admin.guard import AdminRequired
+from lashme import i18n
+from lashme.app.admin import stats as admin_stats
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import pricing
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell
 from lashme.ui.admin.state import AdminState

@@ -13,10 +13,11 @@ import uuid
 
 import reflex as rx
 
-from lashme import i18n, pricing
-from lashme.admin import accounts
-from lashme.admin import users as admin_users
-from lashme.admin.guard import AdminRequired
+from lashme import i18n
+from lashme.app.admin import accounts
+from lashme.app.admin import users as admin_users
+from lashme.app.admin.guard import AdminRequired
+from lashme.credits import pricing
 from lashme.errors import DomainError, NotFound
 from lashme.models import Role
 from lashme.ui.admin.layout import admin_shell, data_table

@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from lashme import i18n
-from lashme.admin import users as admin_users
-from lashme.admin.guard import AdminRequired
+from lashme.app.admin import users as admin_users
+from lashme.app.admin.guard import AdminRequired
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager

@@ -6,10 +6,11 @@ import asyncio
 
 import reflex as rx
 
-from lashme import auth, pricing
-from lashme.db import session_scope
+from lashme.accounts import auth
+from lashme.credits import pricing
 from lashme.errors import DomainError
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState

@@ -10,10 +10,11 @@ import asyncio
 
 import reflex as rx
 
-from lashme import i18n, payments, pricing
-from lashme.db import session_scope
+from lashme import i18n
+from lashme.credits import payments, pricing
 from lashme.errors import DomainError
-from lashme.settings import get_settings
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell

@@ -6,9 +6,10 @@ import asyncio
 
 import reflex as rx
 
-from lashme import dashboard, i18n
-from lashme.db import session_scope
+from lashme import i18n
+from lashme.app import dashboard
 from lashme.errors import DomainError
+from lashme.ops.db import session_scope
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell

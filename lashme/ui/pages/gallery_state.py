@@ -10,13 +10,14 @@ import asyncio
 
 import reflex as rx
 
-from lashme import gallery, i18n
-from lashme.db import session_scope
+from lashme import i18n
+from lashme.app import gallery
 from lashme.errors import MESSAGES, DomainError
+from lashme.files.storage import get_storage
+from lashme.files.storage.base import StorageError
 from lashme.models import JobStatus
-from lashme.settings import get_settings
-from lashme.storage import get_storage
-from lashme.storage.base import StorageError
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from lashme.ui.state import SessionState
 
 STATUSES = tuple(s.value for s in JobStatus)

@@ -13,10 +13,12 @@ import logging
 import redis.asyncio as aioredis
 import reflex as rx
 
-from lashme import cancel, job_views, pricing, queue, unlocks
-from lashme.db import session_scope
+from lashme.app import job_views
+from lashme.credits import pricing, unlocks
 from lashme.errors import DomainError
 from lashme.i18n import translate
+from lashme.jobs import cancel, queue
+from lashme.ops.db import session_scope
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState

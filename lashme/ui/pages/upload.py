@@ -6,9 +6,9 @@ import asyncio
 
 import reflex as rx
 
-from lashme import uploads
 from lashme.errors import DomainError
-from lashme.settings import get_settings
+from lashme.jobs import uploads
+from lashme.ops.settings import get_settings
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.pages.job import JobState

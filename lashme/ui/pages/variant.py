@@ -9,13 +9,17 @@ import asyncio
 
 import reflex as rx
 
-from lashme import downloads, gallery, i18n, job_views, jobs, pricing, unlocks
-from lashme.db import session_scope
+from lashme import i18n
+from lashme.app import gallery, job_views
+from lashme.credits import pricing, unlocks
 from lashme.errors import DomainError, NotFound
+from lashme.files import downloads
+from lashme.files.storage import get_storage
+from lashme.files.storage.base import StorageError
+from lashme.jobs import lifecycle as jobs
 from lashme.models import JobStatus
-from lashme.settings import get_settings
-from lashme.storage import get_storage
-from lashme.storage.base import StorageError
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 from lashme.ui.components.compare import compare_slider
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell

@@ -1,0 +1,159 @@
+"""The admin audit log (``admin_actions``): who did what, to what, before/after, when.
+
+:func:`record` is called by every admin service function in the same
+transaction as the change, so an action and its audit row commit (or roll
+back) together.  :func:`search` is the filterable, paginated read for the
+audit page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from lashme.app.admin.guard import Admin, require_admin
+from lashme.models import AdminAction
+
+
+def record(
+    session: Session,
+    admin: Admin,
+    *,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AdminAction:
+    """Append one audit row for ``admin``'s action (the caller commits).
+
+    Args:
+        session: open session (the action's own transaction).
+        admin: the acting admin (from :func:`lashme.app.admin.guard.require_admin`).
+        action: verb, e.g. ``"adjust_credits"``, ``"block_user"``, ``"set_price"``.
+        target_type: ``"user"``, ``"job"``, ``"preset"``, ``"price"``, ``"pack"`` …
+        target_id: the target's id or key.
+        before: JSON-serialisable snapshot of the changed fields before the action.
+        after: the same fields after it.
+        reason: the admin's stated reason, if the action takes one.
+    """
+    row = AdminAction(
+        actor_id=admin.id,
+        actor_email=admin.email,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id)[:128],
+        before=before,
+        after=after,
+        reason=(reason or None) and reason[:255],
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_system(
+    session: Session,
+    *,
+    source: str,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AdminAction:
+    """An audit row for an action taken outside the admin pages (``cli``, ``setting:ADMIN_EMAILS``)."""
+    row = AdminAction(
+        actor_id=None,
+        actor_email=source[:254],
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id)[:128],
+        before=before,
+        after=after,
+        reason=(reason or None) and reason[:255],
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Filters for :func:`search`; empty fields match everything.
+
+    Attributes:
+        action: exact action name.
+        actor: part of the acting admin's email (case-insensitive).
+        target_type: exact target type.
+        target_id: exact target id.
+        since: inclusive lower bound on ``created_at`` (aware UTC).
+        until: exclusive upper bound on ``created_at``.
+    """
+
+    action: str = ""
+    actor: str = ""
+    target_type: str = ""
+    target_id: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def search(
+    session: Session, actor_id: int | None, filters: AuditFilter, *, page: int = 1, page_size: int = 25
+) -> tuple[list[AdminAction], int]:
+    """One page of audit rows, newest first, and the total count matching ``filters``.
+
+    Args:
+        session: open session.
+        actor_id: the caller's user id (must be an admin).
+        filters: what to match (:class:`AuditFilter`).
+        page: 1-based page number (clamped to >= 1).
+        page_size: rows per page, 1..200.
+
+    Raises:
+        AdminRequired: the caller is not an admin.
+    """
+    require_admin(session, actor_id, action="audit.search")
+    conds = []
+    if filters.action:
+        conds.append(AdminAction.action == filters.action)
+    if filters.actor:
+        conds.append(func.lower(AdminAction.actor_email).contains(filters.actor.lower(), autoescape=True))
+    if filters.target_type:
+        conds.append(AdminAction.target_type == filters.target_type)
+    if filters.target_id:
+        conds.append(AdminAction.target_id == filters.target_id)
+    if filters.since is not None:
+        conds.append(AdminAction.created_at >= filters.since)
+    if filters.until is not None:
+        conds.append(AdminAction.created_at < filters.until)
+    page_size = max(1, min(int(page_size), 200))
+    page = max(1, int(page))
+    total = session.execute(select(func.count()).select_from(AdminAction).where(*conds)).scalar_one()
+    rows = list(
+        session.execute(
+            select(AdminAction)
+            .where(*conds)
+            .order_by(AdminAction.created_at.desc(), AdminAction.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).scalars()
+    )
+    return rows, total
+
+
+def actions(session: Session, actor_id: int | None) -> list[str]:
+    """Distinct action names in the log (for the filter menu).
+
+    Raises:
+        AdminRequired: the caller is not an admin.
+    """
+    require_admin(session, actor_id, action="audit.actions")
+    return sorted(session.execute(select(AdminAction.action).distinct()).scalars())

@@ -1,0 +1,445 @@
+"""The credit ledger: the only code that changes a user's balance.
+
+Protocol (every function below):
+
+1. Look up ``idempotency_key``; if an entry exists, return it unchanged
+   (a retried job or a replayed webhook changes nothing).
+2. Inside a SAVEPOINT, run one atomic conditional ``UPDATE users SET
+   balance = balance + :delta … WHERE id = :id AND <no overdraft>``.  The
+   UPDATE takes the row lock (PostgreSQL) or the database write lock
+   (SQLite, ``BEGIN IMMEDIATE``), so two racing spends cannot both pass
+   the check: there is no read-modify-write.
+3. Take the resulting balance from ``UPDATE … RETURNING`` (under that lock) and insert the entry with
+   ``balance_after``.  A duplicate key from a concurrent twin raises
+   ``IntegrityError``; the savepoint rolls the UPDATE back and the twin's
+   entry is returned.
+
+The caller owns the outer transaction (``lashme.ops.db.session_scope``).
+
+Reservations: ``reserve`` moves credits into ``users.held`` (available
+drops, total stays); exactly one settlement follows — ``capture`` (total and
+held drop) or ``release`` (held drops).  Both settlements of one
+reservation share the idempotency key ``settle:{job}:{n}``, so a job can
+never be both charged and refunded, nor settled twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from lashme.errors import InsufficientCredits, NotFound
+from lashme.models import FINAL_JOB_STATUSES, Job, LedgerEntry, LedgerKind, User
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A user's credits: ``available`` = ``total`` − ``held``."""
+
+    total: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        """Credits that can be spent now."""
+        return self.total - self.held
+
+
+def get_balance(session: Session, user_id: int) -> Balance:
+    """Current balance of ``user_id``.
+
+    Raises:
+        NotFound: no such user.
+    """
+    row = session.execute(select(User.balance, User.held).where(User.id == user_id)).first()
+    if row is None:
+        raise NotFound("auth.required")
+    return Balance(total=row[0], held=row[1])
+
+
+def find_entry(session: Session, idempotency_key: str) -> LedgerEntry | None:
+    """The entry recorded under ``idempotency_key``, if any."""
+    return session.execute(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key)
+    ).scalar_one_or_none()
+
+
+def post(
+    session: Session,
+    *,
+    user_id: int,
+    delta: int,
+    kind: LedgerKind,
+    reason: str,
+    idempotency_key: str,
+    actor: str = "system",
+    held_delta: int = 0,
+    job_id: str | None = None,
+    variant_id: str | None = None,
+    order_id: str | None = None,
+    allow_overdraft: bool = False,
+) -> tuple[LedgerEntry, bool]:
+    """Append one ledger entry and apply it to the user's balance atomically.
+
+    Args:
+        session: the caller's open session (the caller commits).
+        user_id: whose balance changes.
+        delta: change of ``users.balance`` in credits (negative = spend).
+        kind: what the entry records (``LedgerKind``).
+        reason: human-readable reason shown in the ledger.
+        actor: who caused it (``system``, ``user:{id}``, ``admin:{id}``).
+        job_id: the job the entry belongs to, if any.
+        variant_id: the variant the entry belongs to, if any.
+        order_id: the credit-pack order the entry belongs to, if any.
+        held_delta: change of ``users.held`` (positive = reserve).
+        idempotency_key: unique key; a second call with it is a no-op.
+        allow_overdraft: skip the ``balance - held >= 0`` guard (never used
+            for user-initiated spends).
+
+    Returns:
+        ``(entry, created)``; ``created`` is False when the key already existed.
+
+    Raises:
+        InsufficientCredits: the change would make available credits negative.
+        NotFound: no such user.
+    """
+    existing = find_entry(session, idempotency_key)
+    if existing is not None:
+        return existing, False
+    stmt = (
+        update(User)
+        .where(User.id == user_id)
+        .values(balance=User.balance + delta, held=User.held + held_delta)
+        .execution_options(synchronize_session=False)
+    )
+    if not allow_overdraft:
+        # available after the change must stay >= 0, held must stay >= 0
+        stmt = stmt.where(User.balance + delta - (User.held + held_delta) >= 0)
+        stmt = stmt.where(User.held + held_delta >= 0)
+    try:
+        with session.begin_nested():
+            row = session.execute(stmt.returning(User.balance, User.held)).first()
+            if row is None:
+                if session.get(User, user_id) is None:
+                    raise NotFound("auth.required")
+                raise InsufficientCredits()
+            total, held = row
+            entry = LedgerEntry(
+                user_id=user_id,
+                delta=delta,
+                held_delta=held_delta,
+                kind=kind,
+                reason=reason,
+                idempotency_key=idempotency_key,
+                balance_after=total,
+                held_after=held,
+                job_id=job_id,
+                variant_id=variant_id,
+                order_id=order_id,
+                actor=actor,
+            )
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        twin = find_entry(session, idempotency_key)
+        if twin is None:
+            raise
+        return twin, False
+    cached = session.identity_map.get(session.identity_key(User, user_id))
+    if cached is not None:
+        session.expire(cached)  # the UPDATE bypassed the ORM
+    return entry, True
+
+
+def grant(
+    session: Session,
+    *,
+    user_id: int,
+    amount: int,
+    kind: LedgerKind,
+    reason: str,
+    idempotency_key: str,
+    actor: str = "system",
+) -> LedgerEntry:
+    """Add ``amount`` (> 0) credits; idempotent by key.
+
+    Raises:
+        ValueError: ``amount`` is not positive.
+    """
+    if amount <= 0:
+        raise ValueError("grant amount must be positive")
+    entry, _ = post(
+        session,
+        user_id=user_id,
+        delta=amount,
+        kind=kind,
+        reason=reason,
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+    return entry
+
+
+def entries(session: Session, user_id: int, *, limit: int = 50, offset: int = 0) -> list[LedgerEntry]:
+    """A page of the user's ledger, newest first."""
+    return list(
+        session.execute(
+            select(LedgerEntry)
+            .where(LedgerEntry.user_id == user_id)
+            .order_by(LedgerEntry.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+    )
+
+
+SETTLE_KINDS = (LedgerKind.CAPTURE, LedgerKind.RELEASE)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An open (unsettled) reservation of a job: ``amount`` credits held, round ``n`` (0, 1, ...)."""
+
+    job_id: str
+    user_id: int
+    amount: int
+    n: int
+
+
+def _rounds(session: Session, job_id: str) -> tuple[list[LedgerEntry], int]:
+    reserves = list(
+        session.execute(
+            select(LedgerEntry)
+            .where(LedgerEntry.job_id == job_id, LedgerEntry.kind == LedgerKind.RESERVE)
+            .order_by(LedgerEntry.id)
+        ).scalars()
+    )
+    settled = session.execute(
+        select(func.count())
+        .select_from(LedgerEntry)
+        .where(LedgerEntry.job_id == job_id, LedgerEntry.kind.in_(SETTLE_KINDS))
+    ).scalar_one()
+    return reserves, settled
+
+
+def open_reservation(session: Session, job_id: str) -> Reservation | None:
+    """The job's reservation that has not been captured or released yet, if any."""
+    reserves, settled = _rounds(session, job_id)
+    if len(reserves) <= settled:
+        return None
+    entry = reserves[settled]
+    return Reservation(job_id=job_id, user_id=entry.user_id, amount=entry.held_delta, n=settled)
+
+
+def reserve(session: Session, *, user_id: int, job_id: str, amount: int, reason: str) -> LedgerEntry | None:
+    """Hold ``amount`` credits for ``job_id`` (available drops, total stays).
+
+    Idempotent: while the job has an open reservation, that one is returned.
+    Each later round (a failed job retried) gets key ``reserve:{job}:{n}``.
+
+    Returns:
+        The reservation entry, or None when ``amount`` is 0.
+
+    Raises:
+        InsufficientCredits: available credits < ``amount``; nothing changes.
+    """
+    if amount <= 0:
+        return None
+    reserves, settled = _rounds(session, job_id)
+    if len(reserves) > settled:
+        return reserves[settled]
+    entry, _ = post(
+        session,
+        user_id=user_id,
+        delta=0,
+        held_delta=amount,
+        kind=LedgerKind.RESERVE,
+        reason=reason,
+        idempotency_key=f"reserve:{job_id}:{len(reserves)}",
+        actor=f"user:{user_id}",
+        job_id=job_id,
+    )
+    return entry
+
+
+def settle(session: Session, *, job_id: str, capture: bool, reason: str) -> LedgerEntry | None:
+    """Capture (job DONE) or release (FAILED/CANCELED) the job's open reservation.
+
+    Capture: ``balance -= amount, held -= amount``.  Release: ``held -= amount``.
+    Both use key ``settle:{job}:{n}``, so a reservation is settled exactly once,
+    whatever races or replays happen.
+
+    Returns:
+        The settlement entry, or None when nothing was reserved.
+    """
+    res = open_reservation(session, job_id)
+    if res is None:
+        return None
+    entry, _ = post(
+        session,
+        user_id=res.user_id,
+        delta=-res.amount if capture else 0,
+        held_delta=-res.amount,
+        kind=LedgerKind.CAPTURE if capture else LedgerKind.RELEASE,
+        reason=reason,
+        idempotency_key=f"settle:{job_id}:{res.n}",
+        job_id=job_id,
+        allow_overdraft=False,
+    )
+    return entry
+
+
+def clawback(
+    session: Session, *, user_id: int, wanted: int, reason: str, idempotency_key: str, order_id: str
+) -> tuple[int, int]:
+    """Take back up to ``wanted`` credits (a refunded purchase), never below zero available.
+
+    The user row is locked first (``SELECT … FOR UPDATE`` on PostgreSQL; the
+    SQLite write lock is already held), so the available balance read here is
+    the one the debit applies to.
+
+    Returns:
+        ``(taken, shortfall)``: credits debited and credits that could not be taken
+        by this call; a replay of the same ``idempotency_key`` changes nothing and returns ``(0, 0)``.
+    """
+    if find_entry(session, idempotency_key) is not None:
+        return 0, 0
+    if wanted <= 0:
+        return 0, 0
+    row = session.execute(select(User.balance, User.held).where(User.id == user_id).with_for_update()).first()
+    if row is None:
+        raise NotFound("auth.required")
+    take = max(0, min(wanted, row[0] - row[1]))
+    if take > 0:
+        post(
+            session,
+            user_id=user_id,
+            delta=-take,
+            kind=LedgerKind.REFUND,
+            reason=reason,
+            idempotency_key=idempotency_key,
+            order_id=order_id,
+        )
+    return take, wanted - take
+
+
+def adjust(
+    session: Session, *, user_id: int, delta: int, reason: str, actor: str, idempotency_key: str
+) -> LedgerEntry:
+    """An admin's manual credit change (``admin_adjust``); removal stops at zero available.
+
+    Raises:
+        ValueError: ``delta`` is 0 or ``reason`` is blank.
+        InsufficientCredits: the removal exceeds the available balance.
+    """
+    if delta == 0:
+        raise ValueError("adjustment must not be zero")
+    if not reason.strip():
+        raise ValueError("a reason is required")
+    entry, _ = post(
+        session,
+        user_id=user_id,
+        delta=delta,
+        kind=LedgerKind.ADMIN_ADJUST,
+        reason=reason.strip()[:255],
+        idempotency_key=idempotency_key,
+        actor=actor,
+    )
+    return entry
+
+
+def count_entries(session: Session, user_id: int) -> int:
+    """How many ledger entries the user has (for pagination)."""
+    return session.execute(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.user_id == user_id)
+    ).scalar_one()
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A user whose stored balance/held differ from the sums of their entries."""
+
+    user_id: int
+    balance: int
+    ledger_sum: int
+    held: int
+    held_sum: int
+
+
+@dataclass(frozen=True)
+class OrphanHold:
+    """A reservation still open although its job is finished (or gone): credits stuck in ``held``."""
+
+    user_id: int
+    job_id: str
+    amount: int
+    job_status: str | None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Result of :func:`verify`; ``ok`` when both lists are empty."""
+
+    users_checked: int
+    mismatches: list[Mismatch]
+    orphan_holds: list[OrphanHold]
+
+    @property
+    def ok(self) -> bool:
+        """True when every balance matches its entries and no hold is orphaned."""
+        return not self.mismatches and not self.orphan_holds
+
+
+def verify(session: Session) -> VerifyReport:
+    """Check every user: ``balance == Σ delta``, ``held == Σ held_delta``, no orphaned hold.
+
+    A hold is orphaned when its job's reservation rounds (``reserve`` entries
+    minus ``capture``/``release`` entries) are still open while the job is
+    DONE, FAILED, CANCELED or deleted.  Run it in one snapshot (the CLI uses
+    REPEATABLE READ on PostgreSQL) so a job settling meanwhile is not reported.
+    """
+    sums = (
+        select(
+            LedgerEntry.user_id,
+            func.coalesce(func.sum(LedgerEntry.delta), 0).label("d"),
+            func.coalesce(func.sum(LedgerEntry.held_delta), 0).label("h"),
+        )
+        .group_by(LedgerEntry.user_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(User.id, User.balance, User.held, sums.c.d, sums.c.h).outerjoin(
+            sums, sums.c.user_id == User.id
+        )
+    ).all()
+    mismatches = []
+    for uid, bal, held, d, h in rows:
+        d, h = d or 0, h or 0
+        if bal != d or held != h:
+            mismatches.append(Mismatch(uid, bal, d, held, h))
+    # per job: Σ held_delta of reservation entries still open, with the job's status (one query)
+    open_holds = (
+        select(
+            LedgerEntry.job_id.label("job_id"),
+            LedgerEntry.user_id.label("user_id"),
+            func.sum(LedgerEntry.held_delta).label("amount"),
+        )
+        .where(LedgerEntry.job_id.is_not(None), LedgerEntry.kind.in_((LedgerKind.RESERVE, *SETTLE_KINDS)))
+        .group_by(LedgerEntry.job_id, LedgerEntry.user_id)
+        .having(func.sum(LedgerEntry.held_delta) != 0)
+        .subquery()
+    )
+    holds = session.execute(
+        select(open_holds.c.user_id, open_holds.c.job_id, open_holds.c.amount, Job.status).outerjoin(
+            Job, Job.id == open_holds.c.job_id
+        )
+    ).all()
+    orphans = [
+        OrphanHold(uid, job_id, int(amount), status)
+        for uid, job_id, amount, status in holds
+        if status is None or status in FINAL_JOB_STATUSES
+    ]
+    return VerifyReport(users_checked=len(rows), mismatches=mismatches, orphan_holds=orphans)

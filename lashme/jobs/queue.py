@@ -1,0 +1,128 @@
+"""Redis connection, the RQ generation queue and job-change notifications.
+
+Notifications are Redis pub/sub messages: the worker publishes on
+``lashme:job:{job_id}`` after every status change and on ``lashme:queue``
+whenever a job leaves the queue; pages watching a job subscribe instead of
+polling.  A lost message only delays an update (watchers re-read the
+database on a slow timer as a safety net).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from functools import lru_cache
+
+from redis import Redis
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job as RQJob
+
+from lashme.ops.settings import get_settings
+
+log = logging.getLogger(__name__)
+QUEUE_CHANNEL = "lashme:queue"
+ENQUEUE_LOCK_TTL = 10  # seconds the per-job enqueue lock lives at most (an enqueue takes milliseconds)
+ENQUEUE_LOCK_WAIT = 5  # seconds a caller waits for another caller's enqueue of the same job
+
+
+def job_channel(job_id: str) -> str:
+    """Pub/sub channel for one job's updates."""
+    return f"lashme:job:{job_id}"
+
+
+def rq_job_id(job_id: str) -> str:
+    """The RQ job id for a LashMe job (one RQ job per LashMe job: enqueueing is idempotent)."""
+    return f"generate-{job_id}"
+
+
+def redis_url() -> str:
+    """``REDIS_URL``.
+
+    Raises:
+        RuntimeError: not configured (the launcher sets it when it starts Redis).
+    """
+    url = get_settings().redis_url
+    if not url:
+        raise RuntimeError("REDIS_URL is not set; start the app with scripts/run-app")
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_redis() -> Redis:
+    """The process-wide Redis client."""
+    return Redis.from_url(redis_url(), socket_connect_timeout=5, health_check_interval=30)
+
+
+def get_queue(connection: Redis | None = None) -> Queue:
+    """The RQ queue generation jobs go to."""
+    return Queue(get_settings().queue_name, connection=connection or get_redis())
+
+
+def enqueue_lock_key(job_id: str) -> str:
+    """Redis key of the short per-job lock held around "is it queued? else enqueue"."""
+    return f"lashme:enqueue-lock:{job_id}"
+
+
+def enqueue_generation(job_id: str, *, connection: Redis | None = None) -> RQJob:
+    """Queue ``lashme.jobs.tasks.generate(job_id)`` unless it is already queued or running.
+
+    The status check and the enqueue run under a per-job Redis lock
+    (redis-py ``Lock``: ``SET NX PX``, ``ENQUEUE_LOCK_TTL`` seconds), so two
+    callers (sweepers, the upload, a webhook) cannot both find the job idle
+    and push it twice.
+
+    Retries: ``job_max_attempts - 1`` with backoff (needs a worker with the
+    scheduler, which ``worker.py`` starts); the failure callback marks the
+    job FAILED once no retry is left.
+
+    Raises:
+        redis.exceptions.RedisError: Redis unreachable.
+        redis.exceptions.LockError: another caller held the job's lock for
+            longer than ``ENQUEUE_LOCK_WAIT`` seconds.
+    """
+    queue = get_queue(connection)
+    lock = queue.connection.lock(
+        enqueue_lock_key(job_id), timeout=ENQUEUE_LOCK_TTL, blocking_timeout=ENQUEUE_LOCK_WAIT
+    )
+    with lock:
+        return _enqueue_unless_active(queue, job_id)
+
+
+def _enqueue_unless_active(queue: Queue, job_id: str) -> RQJob:
+    rid = rq_job_id(job_id)
+    with contextlib.suppress(NoSuchJobError):
+        existing = RQJob.fetch(rid, connection=queue.connection)
+        if existing.get_status(refresh=False) in ("queued", "started", "scheduled", "deferred"):
+            return existing
+    s = get_settings()
+    retries = max(0, s.job_max_attempts - 1)
+    return queue.enqueue(
+        "lashme.jobs.tasks.generate",
+        job_id,
+        job_id=rid,
+        job_timeout=s.job_timeout,
+        retry=Retry(max=retries, interval=[2, 10, 30][:retries]) if retries else None,
+        on_failure=Callback("lashme.jobs.tasks.on_generate_failure"),
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def queue_position(job_id: str, *, connection: Redis | None = None) -> int | None:
+    """1-based position of the job in the queue, or None when not waiting in it."""
+    try:
+        pos = get_queue(connection).get_job_position(rq_job_id(job_id))
+    except Exception:  # noqa: BLE001 - a position is a nicety, never an error
+        return None
+    return None if pos is None else pos + 1
+
+
+def notify(job_id: str, status: str, *, connection: Redis | None = None) -> None:
+    """Publish a job change; failures are logged, never raised (the DB is the truth)."""
+    try:
+        r = connection or get_redis()
+        r.publish(job_channel(job_id), status)
+        r.publish(QUEUE_CHANNEL, job_id)
+    except Exception:  # noqa: BLE001
+        log.warning("could not publish update for job %s", job_id, exc_info=True)
