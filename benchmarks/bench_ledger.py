@@ -1,40 +1,94 @@
-"""Ledger throughput on PostgreSQL under concurrent writers, and unlock latency.
+"""Ledger throughput on PostgreSQL next to a raw-psycopg baseline doing the same work, in one run.
 
-Creates a scratch database on 127.0.0.1:5432 (dropped at the end), migrates
-it, then:
+Creates a scratch database on 127.0.0.1:5432 (user ``postgres``; dropped at
+the end), migrates it, seeds users with a large balance, and starts
+``--writers`` processes (default 8).  Then, for each shape
 
-1. ``--writers`` threads (default 8) each post ``--ops`` ledger entries
-   (alternating +1 grants and −1 spends) against a shared pool of 8 users,
-   so writers contend for the same rows: prints entries per second.
-2. The same writers unlock variants (1 credit each, the real
-   ``unlocks.unlock_variant`` path incl. ownership checks): prints p50/p99
-   latency per unlock.
-3. Runs ``ledger.verify`` and prints its verdict.
+- ``different users``: writer *w* always posts to its own user;
+- ``one user``: every writer posts to the same (hot) user row;
 
-Usage: ``python benchmarks/bench_ledger.py [--writers 8] [--ops 500]``
+it runs both sides for ``--seconds`` each, alternating them ``--rounds`` times
+so that load from elsewhere on the machine hits both alike:
+
+- ``ledger``: ``with session_scope() as s: ledger.post(s, …, delta=-1)`` —
+  the project's code path (one pooled session and transaction per entry);
+- ``raw``: one psycopg connection per writer; per entry one transaction with
+  the conditional ``UPDATE users … WHERE balance + delta - held >= 0
+  RETURNING balance, held`` and ``INSERT INTO ledger_entries`` with that
+  balance, then ``COMMIT``.
+
+It prints entries/s for both, their ratio against the issue-18 targets
+(>= 0.7x on different users, >= 0.5x on one user) and ``ledger verify``.
+
+Usage: ``python benchmarks/bench_ledger.py [--writers 8] [--seconds 3] [--rounds 2]``
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import secrets
-import statistics
-import threading
+import sys
 import time
 from pathlib import Path
 
 import psycopg
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+TARGETS = {"different users": 0.7, "one user": 0.5}
+
+RAW_UPDATE = (
+    "UPDATE users SET balance = balance + %(d)s WHERE id = %(u)s AND balance + %(d)s - held >= 0"
+    " RETURNING balance, held"
+)
+RAW_INSERT = (
+    "INSERT INTO ledger_entries (user_id, delta, held_delta, kind, reason, idempotency_key,"
+    " balance_after, held_after, actor, created_at)"
+    " VALUES (%(u)s, %(d)s, 0, 'unlock', 'bench', %(k)s, %(b)s, %(h)s, 'system', now())"
+)
+
+
+def _writer(w: int, dsn: str, commands, results) -> None:
+    """A writer process: runs (impl, user, tag, start, stop) commands until it gets None."""
+    from lashme.credits import ledger
+    from lashme.models import LedgerKind
+    from lashme.ops.db import get_engine, session_scope
+
+    raw = psycopg.connect(dsn)
+    get_engine()
+    while (cmd := commands.get()) is not None:
+        impl, uid, tag, start, stop = cmd
+        n = 0
+        while time.time() < start:
+            time.sleep(0.001)
+        while time.time() < stop:
+            key = f"{tag}:{w}:{n}"
+            if impl == "ledger":
+                with session_scope() as s:
+                    ledger.post(
+                        s, user_id=uid, delta=-1, kind=LedgerKind.UNLOCK, reason="bench", idempotency_key=key
+                    )
+            else:
+                with raw.cursor() as cur:
+                    cur.execute(RAW_UPDATE, {"d": -1, "u": uid})
+                    bal, held = cur.fetchone()
+                    cur.execute(RAW_INSERT, {"d": -1, "u": uid, "k": key, "b": bal, "h": held})
+                raw.commit()
+            n += 1
+        results.put(n)
+    raw.close()
+    get_engine().dispose()
 
 
 def main() -> None:
     """Create a scratch database, run the benchmark, drop the database."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writers", type=int, default=8)
-    parser.add_argument("--ops", type=int, default=500, help="ledger entries per writer")
-    parser.add_argument("--unlocks", type=int, default=100, help="unlocks per writer")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="measurements per side and shape")
     args = parser.parse_args()
 
     name = f"lashme_bench_{secrets.token_hex(4)}"
@@ -43,7 +97,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     os.environ.setdefault("LASHME_DATA_DIR", f"/tmp/{name}")
     try:
-        run(args)
+        run(args, f"host=127.0.0.1 port=5432 user=postgres dbname={name}")
     finally:
         from lashme.ops.db import get_engine
 
@@ -52,117 +106,82 @@ def main() -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(args) -> None:
-    """Migrate, then measure ledger posts and unlocks; prints the figures."""
+def run(args, dsn: str) -> None:
+    """Migrate, seed, measure both sides per shape; prints the figures."""
     from alembic.config import Config
 
     from alembic import command
 
-    root = Path(__file__).resolve().parents[1]
-    os.chdir(root)
+    os.chdir(ROOT)
     command.upgrade(Config("alembic.ini"), "head")
 
     from lashme.accounts import auth
-    from lashme.credits import ledger, unlocks
-    from lashme.models import Job, JobStatus, LedgerKind, Variant
+    from lashme.credits import ledger
+    from lashme.models import LedgerKind
     from lashme.ops.db import get_engine, session_scope
 
-    get_engine()  # default pool: 5 + 10 overflow connections, enough for 8 writers
     users = []
     with session_scope() as s:
-        for i in range(8):
+        for i in range(args.writers + 1):
             u = auth.sign_up(s, email=f"bench{i}@example.com", password="Secret123", signup_bonus=0)
             ledger.grant(
                 s,
                 user_id=u.id,
-                amount=1_000_000,
+                amount=10**9,
                 kind=LedgerKind.GRANT,
                 reason="bench",
                 idempotency_key=f"seed{i}",
             )
             users.append(u.id)
-    print(f"PostgreSQL, {args.writers} writers, {len(users)} shared users")
+    get_engine().dispose()  # the writers are forked: no connection may cross the fork
 
-    barrier = threading.Barrier(args.writers)
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    queues = [ctx.Queue() for _ in range(args.writers)]
+    procs = [ctx.Process(target=_writer, args=(w, dsn, queues[w], results)) for w in range(args.writers)]
+    for p in procs:
+        p.start()
 
-    def post_entries(w: int) -> None:
-        barrier.wait()
-        for k in range(args.ops):
-            uid = users[(w + k) % len(users)]
-            with session_scope() as s:
-                ledger.post(
-                    s,
-                    user_id=uid,
-                    delta=1 if k % 2 else -1,
-                    kind=LedgerKind.GRANT if k % 2 else LedgerKind.UNLOCK,
-                    reason="bench",
-                    idempotency_key=f"w{w}-{k}",
-                )
+    def measure(impl: str, shape: str, tag: str) -> float:
+        start = time.time() + 0.5  # every writer starts (and stops) on the same clock
+        for w, q in enumerate(queues):
+            uid = users[w] if shape == "different users" else users[-1]
+            q.put((impl, uid, tag, start, start + args.seconds))
+        return sum(results.get() for _ in queues) / args.seconds
 
-    threads = [threading.Thread(target=post_entries, args=(w,)) for w in range(args.writers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    total = args.writers * args.ops
-    print(f"ledger entries: {total} in {elapsed:.2f} s = {total / elapsed:.0f} ops/s")
-
-    # variants to unlock: one DONE job per (writer, batch of 4)
-    variants: dict[int, list[tuple[int, str]]] = {w: [] for w in range(args.writers)}
-    with session_scope() as s:
-        for w in range(args.writers):
-            uid = users[w % len(users)]
-            for j in range(0, args.unlocks, 4):
-                job = Job(
-                    user_id=uid,
-                    provider="studio",
-                    presets=["natural"] * 4,
-                    original_key="k",
-                    original_width=1,
-                    original_height=1,
-                    status=JobStatus.DONE,
-                )
-                s.add(job)
-                s.flush()
-                for i in range(min(4, args.unlocks - j)):
-                    v = Variant(
-                        job_id=job.id, index=i, preset="natural", full_key="f", preview_key="p", thumb_key="t"
-                    )
-                    s.add(v)
-                    s.flush()
-                    variants[w].append((uid, v.id))
-    latencies: list[float] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(args.writers)
-
-    def unlock_all(w: int) -> None:
-        barrier.wait()
-        mine = []
-        for uid, vid in variants[w]:
-            t = time.perf_counter()
-            with session_scope() as s:
-                unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
-            mine.append(time.perf_counter() - t)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=unlock_all, args=(w,)) for w in range(args.writers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    q = statistics.quantiles(latencies, n=100)
     print(
-        f"unlocks: {len(latencies)} in {elapsed:.2f} s = {len(latencies) / elapsed:.0f}/s;"
-        f" latency p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+        f"PostgreSQL, {args.writers} writer processes, {args.seconds:g} s per measurement,"
+        f" {args.rounds} alternating rounds per side; one transaction per entry"
     )
+    verdicts = []
+    try:
+        measure("ledger", "different users", "warm-ledger")
+        measure("raw", "different users", "warm-raw")
+        for shape, target in TARGETS.items():
+            rates: dict[str, list[float]] = {"ledger": [], "raw": []}
+            for r in range(args.rounds):
+                order = ("ledger", "raw") if r % 2 == 0 else ("raw", "ledger")
+                for impl in order:
+                    rates[impl].append(measure(impl, shape, f"{impl}-{shape}-{r}"))
+            lg, rw = (sum(rates[k]) / len(rates[k]) for k in ("ledger", "raw"))
+            ratio = lg / rw
+            ok = ratio >= target
+            verdicts.append(ok)
+            print(
+                f"{shape:>15}: ledger.post {lg:7.0f} entries/s   raw psycopg {rw:7.0f} entries/s"
+                f"   ratio {ratio:.2f}x (target >= {target}x: {'met' if ok else 'NOT met'})"
+                f"   [rounds: ledger {', '.join(f'{x:.0f}' for x in rates['ledger'])};"
+                f" raw {', '.join(f'{x:.0f}' for x in rates['raw'])}]"
+            )
+    finally:
+        for q in queues:
+            q.put(None)
+        for p in procs:
+            p.join(30)
     with session_scope() as s:
         report = ledger.verify(s)
     print(f"ledger verify: {'OK' if report.ok else 'FAILED'} ({report.users_checked} users)")
+    print(f"targets: {'all met' if all(verdicts) and report.ok else 'NOT all met'}")
 
 
 if __name__ == "__main__":

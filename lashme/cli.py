@@ -137,6 +137,20 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _api_token(args: argparse.Namespace) -> int:
+    """Create a personal access token for an existing account and print it (shown once)."""
+    from lashme.app import api_tokens
+    from lashme.errors import DomainError
+
+    try:
+        token = api_tokens.issue_for_email(args.email, name=args.name, write=args.write)
+    except (LookupError, DomainError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token.secret)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per operator task."""
     parser = argparse.ArgumentParser(prog="lashme", description="LashMe operator commands")
@@ -164,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-admin", help="make an existing account a super admin")
     p.add_argument("email")
     p.set_defaults(handler=_create_admin)
+    p = sub.add_parser("api-token", help="create a REST API token for an account (printed once)")
+    p.add_argument("email")
+    p.add_argument("--name", default="cli", help="a label for the token")
+    p.add_argument("--write", action="store_true", help="allow uploads, unlocks and deletes, not only reads")
+    p.set_defaults(handler=_api_token)
     p = sub.add_parser("stats", help="stored objects and bytes, jobs by status and age")
     p.set_defaults(handler=_stats)
     return parser

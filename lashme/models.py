@@ -69,6 +69,9 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     #: UI language chosen with the language switch (``en``/``ru``); None = follow the browser.
     locale: str | None = Field(default=None, max_length=8)
+    #: when the owner proved the address (emailed link, password reset or a provider's verified email);
+    #: None = not yet: the sign-up bonus waits for it (``lashme.accounts.verification``)
+    email_verified_at: datetime | None = Field(default=None)
 
 
 class AuthSession(SQLModel, table=True):
@@ -120,6 +123,10 @@ class Job(SQLModel, table=True):
     provider_cost_usd: float | None = None
     #: the owner's own note, searchable in the gallery.
     note: str | None = Field(default=None, max_length=200)
+    #: fencing token of the current run: incremented each time a run claims the job
+    #: (PENDING -> PROCESSING); a run's result writes and the settlement require it unchanged,
+    #: so a worker that lost its job (declared dead, job handed on) can never finish it.
+    run_token: int = Field(default=0)
 
 
 class Variant(SQLModel, table=True):
@@ -142,6 +149,27 @@ class Variant(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     #: the owner marked it as a favorite in the gallery.
     favorite: bool = Field(default=False, index=True)
+    # full resolution (``lashme.jobs.fullres``): clean files exist only once a variant is unlocked.
+    #: private clean provider output kept to render from (fal); never served. None for studio
+    #: (rendered again from the original).
+    source_key: str | None = Field(default=None, max_length=255)
+    #: clean 480/320 px previews made with the full-size render (for the owner who unlocked it).
+    clean_preview_key: str | None = Field(default=None, max_length=255)
+    clean_thumb_key: str | None = Field(default=None, max_length=255)
+    #: size of ``full_key`` once rendered (px).
+    full_width: int = 0
+    full_height: int = 0
+    #: crops cut from the full-size image: ``{"4x5": {"key", "width", "height", "too_small"}, ...}``.
+    crops: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    #: None (never requested), ``pending``, ``rendering``, ``ready`` or ``failed``.
+    fullres_status: str | None = Field(default=None, max_length=16, index=True)
+    fullres_error: str | None = Field(default=None, max_length=255)
+    fullres_updated_at: datetime | None = None
+    #: structural fidelity 0..1 of a generative (fal) output to the original
+    #: (:func:`lashme.providers.fidelity.assess`); None for providers that cannot reshape the work.
+    fidelity_score: float | None = None
+    #: the output reshapes the work (score below the guard's threshold): never offered for unlock.
+    altered: bool = Field(default=False)
 
 
 class JobEvent(SQLModel, table=True):
@@ -370,3 +398,93 @@ class AdminAction(SQLModel, table=True):
     before: dict | None = Field(default=None, sa_column=Column(JSON))
     after: dict | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal access token for the REST API (``lashme.accounts.api_tokens``).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when created.
+    ``scopes`` is ``"read"`` or ``"read write"``.  A revoked token stays for the audit trail.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    prefix: str = Field(max_length=16)
+    scopes: str = Field(max_length=32, default="read")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = Field(default=None)
+    revoked_at: datetime | None = Field(default=None)
+
+
+class IdempotentResponse(SQLModel, table=True):
+    """A REST API response remembered under the caller's ``Idempotency-Key`` (24 h).
+
+    A retried POST with the same key and body gets the same status and JSON back; the same key with a
+    different body is refused (409).
+    """
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(index=True)
+    key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    body: dict | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class EmailToken(SQLModel, table=True):
+    """A single-use link emailed to a user (``lashme.accounts.email_tokens``): password reset or verification.
+
+    Only the SHA-256 of the token is stored.  ``email`` is the address it was sent to (a link stops
+    working when the account's address changes); ``used_at`` is set when it is spent or superseded.
+    """
+
+    __tablename__ = "email_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    user_id: int = Field(foreign_key="users.id", index=True)
+    purpose: str = Field(max_length=16)
+    email: str = Field(max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = Field(default=None)
+
+
+class UserIdentity(SQLModel, table=True):
+    """An external sign-in (OpenID Connect) linked to a user: ``(issuer, subject)`` is unique."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    email: str = Field(max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = Field(default=None)
+
+
+class OidcLogin(SQLModel, table=True):
+    """A sign-in with an OpenID provider in progress: made when the browser leaves, spent on its return.
+
+    Keyed by the SHA-256 of the ``state`` (which the browser also holds in an HttpOnly cookie);
+    keeps the nonce, the PKCE verifier and where to go afterwards.  Rows live ~10 minutes.
+    """
+
+    __tablename__ = "oidc_logins"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    nonce: str = Field(max_length=128)
+    code_verifier: str = Field(max_length=128)
+    next_path: str = Field(default="/", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)

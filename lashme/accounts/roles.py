@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from lashme.accounts import audit_log
 from lashme.models import Role, User, UserRole
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
@@ -84,21 +85,20 @@ def bootstrap_super_admin(session: Session, email: str) -> tuple[User, bool]:
     Raises:
         LookupError: no account with that email (sign up first).
     """
-    from lashme.accounts.auth import normalize_email
-
-    user = session.execute(select(User).where(User.email == normalize_email(email))).scalar_one_or_none()
+    # stored emails are trimmed and lower-cased at sign-up (``auth.normalize_email``); roles must not
+    # import auth (auth imports roles), so the lookup folds the same way
+    wanted = (email or "").strip().lower()
+    user = session.execute(select(User).where(User.email == wanted)).scalar_one_or_none()
     if user is None:
         raise LookupError(f"no account with email {email!r}: sign up first")
     return user, _grant_bootstrap(session, user, source="cli")
 
 
 def _grant_bootstrap(session: Session, user: User, *, source: str) -> bool:
-    from lashme.app.admin import audit
-
     before = sorted(roles_of(session, user.id))
     if not add_role(session, user.id, Role.SUPER_ADMIN, granted_by=source):
         return False
-    audit.record_system(
+    audit_log.record_system(
         session,
         source=source,
         action="role_grant",

@@ -1,8 +1,7 @@
-"""The dashboard's core: a user's recent jobs in plain language, cancel a queued job, retry a failed one.
+"""The dashboard: the caller's recent jobs in plain language and one page of their credit ledger.
 
-Plain Python (no Reflex import).  Cancel and retry go through
-:func:`lashme.jobs.lifecycle.transition`, which settles or re-reserves the job's
-credits in the same transaction; retry queues the job after the commit.
+Cancel and retry are the job page's use-cases (:func:`lashme.app.job.cancel`,
+:func:`lashme.app.job.retry`); the dashboard offers them on its rows.
 """
 
 from __future__ import annotations
@@ -11,25 +10,28 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from lashme.accounts import daily_limits
-from lashme.credits import pricing
-from lashme.errors import MESSAGES, DomainError
-from lashme.jobs import cancel, queue
-from lashme.jobs import lifecycle as jobs
-from lashme.jobs.lifecycle import InvalidTransition
+from lashme import i18n
+from lashme.app.caller import Caller
+from lashme.app.credits import LedgerPage, read_ledger_page
+from lashme.jobs import queue
 from lashme.models import Job, JobStatus, Variant
 from lashme.ops.db import session_scope
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobSummary:
     """One row of "recent jobs".
 
-    ``stage_key`` is an i18n key (``dash.stage_*`` or the job's error key)
-    and ``stage_n`` its ``{n}`` parameter (queue position or variant count).
+    Attributes:
+        id: job id.
+        status: job status.
+        created_at: when it was uploaded (aware UTC).
+        stage_key: catalog key saying what is happening (``dash.stage_*`` or the job's error key).
+        stage_n: the key's ``{n}`` (queue position or variant count).
+        can_cancel: it is waiting in the queue.
+        can_retry: it failed (the owner may send it back).
     """
 
     id: str
@@ -41,17 +43,15 @@ class JobSummary:
     can_retry: bool
 
 
-def recent_jobs(
-    session: Session, *, user_id: int, limit: int = 10, positions: bool = True
-) -> list[JobSummary]:
-    """The user's newest jobs (at most ``limit``, 1..50) with what is happening to each.
+@dataclass(frozen=True)
+class Dashboard:
+    """What ``/dashboard`` shows besides the header."""
 
-    Args:
-        session: open database session.
-        user_id: the caller.
-        limit: rows wanted.
-        positions: look up the queue position of waiting jobs in Redis (off in tests without Redis).
-    """
+    recent: tuple[JobSummary, ...]
+    ledger: LedgerPage
+
+
+def _recent(session: Session, user_id: int, limit: int, positions: bool) -> tuple[JobSummary, ...]:
     limit = min(max(1, limit), 50)
     rows = session.execute(
         select(Job, func.count(Variant.id))
@@ -73,7 +73,7 @@ def recent_jobs(
         elif status == JobStatus.DONE:
             key, n = "dash.stage_done", n_variants
         elif status == JobStatus.FAILED:
-            key = job.error_key if job.error_key in MESSAGES else "generation.failed"
+            key = i18n.error_key(job.error_key)
         else:
             key = "dash.stage_canceled"
         out.append(
@@ -87,58 +87,33 @@ def recent_jobs(
                 can_retry=status == JobStatus.FAILED,
             )
         )
-    return out
+    return tuple(out)
 
 
-#: how many times the owner may send one failed job back to the queue
-MAX_USER_RETRIES = 3
-RETRY_MESSAGE = "retried by owner"
+def recent_jobs(caller: Caller, *, limit: int = 10, positions: bool = True) -> tuple[JobSummary, ...]:
+    """The caller's newest jobs (at most ``limit``, 1..50) with what is happening to each.
 
-
-def cancel_job(job_id: str, *, user_id: int, engine: Engine | None = None) -> None:
-    """Cancel the user's queued or running job; its reserved credits are released.
-
-    Delegates to :func:`lashme.jobs.cancel.cancel_job` (which also cancels open
-    provider requests); a worker that picks the RQ job up later does nothing.
+    Args:
+        caller: a signed-in user.
+        limit: rows wanted.
+        positions: look up the queue position of waiting jobs in Redis.
 
     Raises:
-        NotFound: ``job.not_found``.
-        DomainError: ``job.not_cancelable`` when it has already finished.
+        AuthError: ``auth.required`` for a visitor.
     """
-    cancel.cancel_job(job_id, user_id=user_id, anon_token=None, engine=engine)
+    user_id = caller.require_user()
+    with session_scope() as s:
+        return _recent(s, user_id, limit, positions)
 
 
-def retry_job(job_id: str, *, user_id: int, engine: Engine | None = None, enqueue: bool = True) -> None:
-    """Send the user's failed job back to the queue (credits are reserved again).
-
-    A retry is a new generation: it counts against the user's daily limit, and
-    one job can be retried at most :data:`MAX_USER_RETRIES` times.
+def load(caller: Caller, *, ledger_page: object = 1, page_size: int = 10) -> Dashboard:
+    """The dashboard: the 10 newest jobs and ledger page ``ledger_page`` (clamped), in one transaction.
 
     Raises:
-        NotFound: ``job.not_found``.
-        DomainError: ``job.not_retryable`` unless it is FAILED; ``job.retry_limit``
-            after :data:`MAX_USER_RETRIES` retries.
-        DailyLimitReached: today's jobs are used up.
-        InsufficientCredits: the retry's reservation does not fit the balance; nothing changes.
-        redis.exceptions.RedisError: the queue is unreachable (the job stays PENDING;
-            the sweeper or a later retry re-queues it).
+        AuthError: ``auth.required`` for a visitor.
     """
-    with session_scope(engine) as s:
-        job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
-        if job.status != JobStatus.FAILED:
-            raise DomainError("job.not_retryable")
-        retried = sum(1 for e in jobs.events_of(s, job_id) if e.message == RETRY_MESSAGE)
-        if retried >= MAX_USER_RETRIES:
-            raise DomainError("job.retry_limit")
-        limit = pricing.get_prices(s).daily_limit_user
-    daily_limits.consume(user_id=user_id, anon_token=None, client_ip=None, limit=limit)
-    with session_scope(engine) as s:
-        try:
-            jobs.transition(
-                s, job_id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=RETRY_MESSAGE
-            )
-        except InvalidTransition:
-            raise DomainError("job.not_retryable") from None
-    if enqueue:
-        queue.enqueue_generation(job_id)
-    queue.notify(job_id, JobStatus.PENDING)
+    user_id = caller.require_user()
+    with session_scope() as s:
+        return Dashboard(
+            recent=_recent(s, user_id, 10, True), ledger=read_ledger_page(s, user_id, ledger_page, page_size)
+        )

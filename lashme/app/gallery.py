@@ -1,29 +1,37 @@
-"""The gallery: a user's variants, newest first, with filters, search, sort, favorites and deletion.
+"""The gallery: a user's variants with filters, search, sort, favorites, notes, deletion and the ZIP link.
 
-Plain Python (no Reflex import).  Every function takes the caller's user id
-and only ever reads or changes that user's rows; other people's ids raise
-:class:`~lashme.errors.NotFound` exactly like missing ones.
+Signed-in users only.  Every use-case takes the :class:`~lashme.app.caller.Caller`, owns its
+transaction and only ever reads or changes the caller's rows; other people's ids raise
+:class:`~lashme.errors.NotFound` exactly like missing ones (a visitor gets ``auth.required``).
 
 Rows are ``jobs LEFT JOIN variants``: a finished job contributes one item per
 variant; a job that has no variants (queued, processing, failed, canceled)
 contributes one item with ``variant_id == ""`` so the status filter has
-something to show.  Grid items carry thumbnail URLs only (320 px, a few
+something to show.  Tiles carry signed thumbnail URLs only (320 px, a few
 kB each), never full-resolution files.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlmodel import Session
 
+from lashme import i18n
+from lashme.app.caller import Caller
+from lashme.credits import unlocks
 from lashme.errors import DomainError, NotFound
-from lashme.files.storage import Storage
+from lashme.files import downloads
+from lashme.files.storage import Storage, get_storage
+from lashme.files.storage.base import StorageError
+from lashme.jobs import deletion, fullres
 from lashme.jobs import lifecycle as jobs
 from lashme.models import FINAL_JOB_STATUSES, Job, JobStatus, Unlock, Variant
+from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
 
 PAGE_SIZE = 24
 SORTS = ("newest", "oldest", "favorites")
@@ -66,31 +74,62 @@ class GalleryQuery:
     limit: int = PAGE_SIZE
 
 
-@dataclass
-class GalleryItem:
-    """One grid tile (plain values only, safe to put in UI state)."""
+#: job statuses a gallery may be filtered by
+STATUSES = tuple(st.value for st in JobStatus)
+
+
+@dataclass(frozen=True)
+class GalleryTile:
+    """One grid tile (plain values only, safe to put in UI state).
+
+    Attributes:
+        job_id: the job.
+        variant_id: the variant ("" for a job without variants: queued, running, failed, canceled).
+        index: the variant's index in its job (-1 without a variant).
+        preset: preset code ("" without a variant).
+        label_key: catalog key of the preset's name ("" without a variant).
+        status: the job's status.
+        final: the job will not change any more (DONE, FAILED, CANCELED).
+        favorite: marked as a favorite.
+        unlocked: the caller has unlocked it.
+        filtered: held back by the safety filter.
+        thumb_url: signed URL of the 320 px thumbnail ("" when there is none to show).
+        created_at: when the job was uploaded (aware UTC).
+        note: the job's note.
+        error_key: catalog key of why the job failed ("" otherwise).
+    """
 
     job_id: str
     variant_id: str
     index: int
     preset: str
+    label_key: str
     status: str
+    final: bool
     favorite: bool
     unlocked: bool
     filtered: bool
-    thumb_key: str | None
+    thumb_url: str
     created_at: datetime
     note: str = ""
     error_key: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class GalleryPage:
-    """A page of items; ``has_more`` is True when another page follows."""
+    """A page of tiles.
 
-    items: list[GalleryItem] = field(default_factory=list)
+    Attributes:
+        items: the tiles (at most the query's ``limit``).
+        has_more: another page follows.
+        total: how many tiles match the filters.
+        presets: preset codes occurring in the caller's whole gallery (for the preset filter), sorted.
+    """
+
+    items: tuple[GalleryTile, ...] = ()
     has_more: bool = False
     total: int = 0
+    presets: tuple[str, ...] = ()
 
 
 def parse_date(text: str) -> datetime | None:
@@ -146,17 +185,8 @@ def _filtered(user_id: int, q: GalleryQuery):
     return stmt
 
 
-def list_items(session: Session, *, user_id: int, query: GalleryQuery = GalleryQuery()) -> GalleryPage:
-    """One page of the user's gallery.
-
-    Args:
-        session: an open database session.
-        user_id: the caller (from the server-side session).
-        query: filters, search, sort and page window; unknown sorts mean ``newest``.
-
-    Returns:
-        The items (at most ``query.limit``), whether more follow, and the total matching count.
-    """
+def _rows(session: Session, user_id: int, query: GalleryQuery) -> tuple[list, bool, int]:
+    """``(rows, has_more, total)`` of one page: rows are ``(job, variant | None, unlocked)``."""
     limit = min(max(1, query.limit), 100)
     offset = max(0, query.offset)
     stmt = _filtered(user_id, query)
@@ -170,60 +200,103 @@ def list_items(session: Session, *, user_id: int, query: GalleryQuery = GalleryQ
         order = newest
     rows = session.execute(stmt.order_by(*order).offset(offset).limit(limit + 1)).all()
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    items = [
-        GalleryItem(
+    return rows[:limit], len(rows) > limit, total
+
+
+def _thumb_url(v: Variant | None, unlocked: bool, storage: Storage, ttl: int) -> str:
+    """The tile's signed thumbnail: clean once unlocked and rendered, else watermarked ("" when none)."""
+    if v is None or v.filtered:
+        return ""
+    key = fullres.display_keys(v, unlocked=unlocked).thumb_key
+    return storage.url(key, expires_in=ttl) if key else ""
+
+
+def search(
+    caller: Caller, query: GalleryQuery = GalleryQuery(), *, storage: Storage | None = None
+) -> GalleryPage:
+    """One page of the caller's gallery.
+
+    Args:
+        caller: a signed-in user.
+        query: filters, search, sort and page window; unknown sorts mean ``newest``, unknown
+            statuses mean any.
+        storage: storage backend (tests).
+
+    Returns:
+        The tiles, whether more follow, the total matching count and the caller's preset codes.
+
+    Raises:
+        AuthError: ``auth.required`` for a visitor.
+    """
+    user_id = caller.require_user()
+    if query.status and query.status not in STATUSES:
+        query = replace(query, status="")
+    storage, ttl = storage or get_storage(), get_settings().url_ttl
+    with session_scope() as s:
+        rows, has_more, total = _rows(s, user_id, query)
+        codes = s.execute(
+            select(Variant.preset)
+            .join(Job, Job.id == Variant.job_id)
+            .where(Job.user_id == user_id)
+            .distinct()
+        ).scalars()
+        presets = tuple(sorted(codes))
+    items = tuple(
+        GalleryTile(
             job_id=job.id,
             variant_id=v.id if v else "",
             index=v.index if v else -1,
             preset=v.preset if v else "",
+            label_key=f"preset.{v.preset}" if v else "",
             status=str(job.status),
+            final=job.status in FINAL_JOB_STATUSES,
             favorite=bool(v and v.favorite),
             unlocked=bool(unlocked),
             filtered=bool(v and v.filtered),
-            thumb_key=v.thumb_key if v else None,
+            thumb_url=storage.url(v.thumb_key, expires_in=ttl)
+            if v and not v.filtered and v.thumb_key
+            else "",
             created_at=job.created_at,
             note=job.note or "",
-            error_key=job.error_key or "",
+            error_key=i18n.error_key(job.error_key) if job.error_key else "",
         )
-        for job, v, unlocked in rows[:limit]
-    ]
-    return GalleryPage(items=items, has_more=len(rows) > limit, total=total)
+        for job, v, unlocked in rows
+    )
+    return GalleryPage(items=items, has_more=has_more, total=total, presets=presets)
 
 
-def presets_of(session: Session, *, user_id: int) -> list[str]:
-    """The preset codes that occur in the user's variants (for the preset filter), sorted."""
-    rows = session.execute(
-        select(Variant.preset).join(Job, Job.id == Variant.job_id).where(Job.user_id == user_id).distinct()
-    ).scalars()
-    return sorted(rows)
-
-
-def set_favorite(session: Session, *, user_id: int, variant_id: str, favorite: bool) -> bool:
-    """Mark or unmark the user's variant as a favorite; returns the stored value.
+def set_favorite(caller: Caller, variant_id: str, favorite: bool) -> bool:
+    """Mark or unmark the caller's variant as a favorite; returns the stored value.
 
     Raises:
+        AuthError: ``auth.required`` for a visitor.
         NotFound: ``variant.not_found`` (missing or someone else's).
     """
-    variant, _ = jobs.get_owned_variant(session, variant_id, user_id=user_id)
-    session.execute(
-        update(Variant)
-        .where(Variant.id == variant.id)
-        .values(favorite=bool(favorite))
-        .execution_options(synchronize_session=False)
-    )
+    user_id = caller.require_user()
+    with session_scope() as s:
+        variant, _ = jobs.get_owned_variant(s, str(variant_id)[:32], user_id=user_id)
+        s.execute(
+            update(Variant)
+            .where(Variant.id == variant.id)
+            .values(favorite=bool(favorite))
+            .execution_options(synchronize_session=False)
+        )
     return bool(favorite)
 
 
-def set_note(session: Session, *, user_id: int, job_id: str, note: str) -> str:
-    """Store the user's note on their job (trimmed to 200 characters); returns it.
+def set_note(caller: Caller, job_id: str, note: str) -> str:
+    """Store the caller's note on their job (spaces collapsed, at most 200 characters); returns it.
 
     Raises:
+        AuthError: ``auth.required`` for a visitor.
         NotFound: ``job.not_found``.
     """
-    job = jobs.get_owned_job(session, job_id, user_id=user_id, anon_token=None)
-    job.note = " ".join(str(note).split())[:200] or None
-    session.add(job)
-    return job.note or ""
+    user_id = caller.require_user()
+    with session_scope() as s:
+        job = jobs.get_owned_job(s, str(job_id)[:32], user_id=user_id, anon_token=None)
+        job.note = " ".join(str(note).split())[:200] or None
+        s.add(job)
+        return job.note or ""
 
 
 def _variant_folder(key: str | None) -> str | None:
@@ -233,13 +306,8 @@ def _variant_folder(key: str | None) -> str | None:
     return key.rsplit("/", 1)[0] + "/"
 
 
-def job_storage_prefix(job: Job) -> str:
-    """The storage folder holding a job's original and variant files (``u{id}/{job}/``)."""
-    return job.original_key.rsplit("/", 1)[0] + "/"
-
-
-def delete_variant(session: Session, *, user_id: int, variant_id: str, storage: Storage) -> str:
-    """Delete one of the user's variants: its stored files first, then its row.
+def delete_variant(caller: Caller, variant_id: str, *, storage: Storage | None = None) -> str:
+    """Delete one of the caller's variants: its stored files first, then its row.
 
     Ledger entries and unlock records stay (history); when it was the job's
     last variant the whole job goes too.
@@ -248,55 +316,69 @@ def delete_variant(session: Session, *, user_id: int, variant_id: str, storage: 
         The id of the variant's job.
 
     Raises:
+        AuthError: ``auth.required`` for a visitor.
         NotFound: ``variant.not_found``.
-        DomainError: ``job.busy`` while its job is still running.
-        StorageError: the files could not be deleted; the rows are kept so the call can be retried.
+        DomainError: ``job.busy`` while its job is still running; ``generation.storage_failed`` when
+            the files could not be deleted (the rows are kept so the call can be retried).
     """
-    variant, job = jobs.get_owned_variant(session, variant_id, user_id=user_id)
-    if job.status not in FINAL_JOB_STATUSES:
-        raise DomainError("job.busy")
-    folder = _variant_folder(variant.full_key or variant.preview_key or variant.thumb_key)
-    if folder:
-        storage.delete_prefix(folder)
-    session.execute(delete(Variant).where(Variant.id == variant.id))
-    remaining = session.execute(select(func.count()).where(Variant.job_id == job.id)).scalar_one()
-    if remaining == 0:
-        _delete_job_rows(session, job, storage)
-    return job.id
+    user_id = caller.require_user()
+    storage = storage or get_storage()
+    with session_scope() as s:
+        variant, job = jobs.get_owned_variant(s, str(variant_id)[:32], user_id=user_id)
+        if job.status not in FINAL_JOB_STATUSES:
+            raise DomainError("job.busy")
+        folder = _variant_folder(variant.full_key or variant.preview_key or variant.thumb_key)
+        if folder:
+            _delete_files(storage, folder)
+        s.execute(delete(Variant).where(Variant.id == variant.id))
+        remaining = s.execute(select(func.count()).where(Variant.job_id == job.id)).scalar_one()
+        if remaining == 0:
+            deletion.delete_job(s, job.id, storage=storage)
+        return job.id
 
 
-def delete_job(session: Session, *, user_id: int, job_id: str, storage: Storage) -> None:
-    """Delete the user's finished job: every stored file under its folder, then its rows.
+def delete_job(caller: Caller, job_id: str, *, storage: Storage | None = None) -> None:
+    """Delete the caller's finished job: every stored file under its folder, then its rows.
 
-    Rows go through :func:`lashme.jobs.lifecycle.delete_job_rows` (unlocks, variants,
-    events, provider requests, the job); ledger entries stay.
+    Files and rows go through the one delete-job path, :func:`lashme.jobs.deletion.delete_job`
+    (unlocks, variants, events, provider requests, the job); ledger entries stay.
 
     Raises:
+        AuthError: ``auth.required`` for a visitor.
         NotFound: ``job.not_found``.
-        DomainError: ``job.busy`` while the job is queued or processing (cancel it first).
-        StorageError: the files could not be deleted; nothing else changed.
+        DomainError: ``job.busy`` while the job is queued or processing (cancel it first);
+            ``generation.storage_failed`` when the files could not be deleted (nothing else changed).
     """
-    job = jobs.get_owned_job(session, job_id, user_id=user_id, anon_token=None)
-    if job.status not in FINAL_JOB_STATUSES:
-        raise DomainError("job.busy")
-    _delete_job_rows(session, job, storage)
+    user_id = caller.require_user()
+    storage = storage or get_storage()
+    with session_scope() as s:
+        job = jobs.get_owned_job(s, str(job_id)[:32], user_id=user_id, anon_token=None)
+        if job.status not in FINAL_JOB_STATUSES:
+            raise DomainError("job.busy")
+        deletion.delete_job(s, job.id, storage=storage)
 
 
-def _delete_job_rows(session: Session, job: Job, storage: Storage) -> None:
-    storage.delete_prefix(job_storage_prefix(job))
-    jobs.delete_job_rows(session, job.id)
+def _delete_files(storage: Storage, prefix: str) -> None:
+    try:
+        storage.delete_prefix(prefix)
+    except StorageError as exc:
+        raise DomainError("generation.storage_failed") from exc
 
 
-def owned_variant(session: Session, *, user_id: int, variant_id: str) -> tuple[Variant, Job]:
-    """The user's variant and its job.
+def zip_link(caller: Caller, job_id: str) -> str:
+    """A short-lived link (``/dl/zip/…``) to a ZIP of the job's unlocked full-size variants.
+
+    The link works only together with the caller's sign-in session (the route checks again).
 
     Raises:
-        NotFound: ``variant.not_found``.
+        AuthError: ``auth.required`` for a visitor.
+        NotFound: ``job.not_found`` or ``gallery.nothing_unlocked``.
     """
-    return jobs.get_owned_variant(session, variant_id, user_id=user_id)
-
-
-def assert_done(job: Job) -> None:
-    """Raise ``NotFound("job.not_done")`` unless the job is DONE."""
-    if job.status != JobStatus.DONE:
-        raise NotFound("job.not_done")
+    user_id = caller.require_user()
+    job_id = str(job_id)[:32]
+    with session_scope() as s:
+        job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
+        ids = [v.id for v in jobs.variants_of(s, job.id)]
+        if not unlocks.unlocked_ids(s, user_id=user_id, variant_ids=ids):
+            raise NotFound("gallery.nothing_unlocked")
+    return downloads.zip_url(job_id, user_id=user_id)

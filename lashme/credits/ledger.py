@@ -1,18 +1,23 @@
 """The credit ledger: the only code that changes a user's balance.
 
-Protocol (every function below):
+Protocol (every posting below: grant, adjust, unlock's charge, reserve,
+capture, release, purchases, refunds) — ONE statement, one round trip
+(``lashme.credits.postings``, SQLAlchemy Core, no ORM objects):
 
-1. Look up ``idempotency_key``; if an entry exists, return it unchanged
+1. If an entry with ``idempotency_key`` exists, return it unchanged
    (a retried job or a replayed webhook changes nothing).
-2. Inside a SAVEPOINT, run one atomic conditional ``UPDATE users SET
-   balance = balance + :delta … WHERE id = :id AND <no overdraft>``.  The
-   UPDATE takes the row lock (PostgreSQL) or the database write lock
-   (SQLite, ``BEGIN IMMEDIATE``), so two racing spends cannot both pass
-   the check: there is no read-modify-write.
-3. Take the resulting balance from ``UPDATE … RETURNING`` (under that lock) and insert the entry with
-   ``balance_after``.  A duplicate key from a concurrent twin raises
-   ``IntegrityError``; the savepoint rolls the UPDATE back and the twin's
-   entry is returned.
+2. Else run an atomic conditional ``UPDATE users SET balance = balance +
+   :delta … WHERE id = :id AND <no overdraft> RETURNING balance, held``.
+   The UPDATE takes the row lock (PostgreSQL) or runs under the database
+   write lock (SQLite, ``BEGIN IMMEDIATE``), so two racing spends cannot
+   both pass the check: there is no read-modify-write.
+3. Insert the entry with the resulting ``balance_after``/``held_after``
+   (``ON CONFLICT (idempotency_key) DO NOTHING``).  A twin with the same key
+   that committed meanwhile wins: this posting's UPDATE is reversed within
+   the transaction and the twin's entry is returned.
+
+On PostgreSQL the three steps are one statement with data-modifying CTEs;
+on SQLite they are up to three statements under the write lock.
 
 The caller owns the outer transaction (``lashme.ops.db.session_scope``).
 
@@ -27,12 +32,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from lashme.credits import postings
 from lashme.errors import InsufficientCredits, NotFound
-from lashme.models import FINAL_JOB_STATUSES, Job, LedgerEntry, LedgerKind, User
+from lashme.models import FINAL_JOB_STATUSES, Job, LedgerEntry, LedgerKind, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def post(
     order_id: str | None = None,
     allow_overdraft: bool = False,
 ) -> tuple[LedgerEntry, bool]:
-    """Append one ledger entry and apply it to the user's balance atomically.
+    """Append one ledger entry and apply it to the user's balance atomically (one round trip).
 
     Args:
         session: the caller's open session (the caller commits).
@@ -100,58 +105,46 @@ def post(
             for user-initiated spends).
 
     Returns:
-        ``(entry, created)``; ``created`` is False when the key already existed.
+        ``(entry, created)``; ``created`` is False when the key already existed
+        (``entry`` is then the earlier one).  The entry is a detached row object.
 
     Raises:
         InsufficientCredits: the change would make available credits negative.
         NotFound: no such user.
     """
-    existing = find_entry(session, idempotency_key)
-    if existing is not None:
-        return existing, False
-    stmt = (
-        update(User)
-        .where(User.id == user_id)
-        .values(balance=User.balance + delta, held=User.held + held_delta)
-        .execution_options(synchronize_session=False)
-    )
-    if not allow_overdraft:
-        # available after the change must stay >= 0, held must stay >= 0
-        stmt = stmt.where(User.balance + delta - (User.held + held_delta) >= 0)
-        stmt = stmt.where(User.held + held_delta >= 0)
-    try:
-        with session.begin_nested():
-            row = session.execute(stmt.returning(User.balance, User.held)).first()
-            if row is None:
-                if session.get(User, user_id) is None:
-                    raise NotFound("auth.required")
-                raise InsufficientCredits()
-            total, held = row
-            entry = LedgerEntry(
-                user_id=user_id,
-                delta=delta,
-                held_delta=held_delta,
-                kind=kind,
-                reason=reason,
-                idempotency_key=idempotency_key,
-                balance_after=total,
-                held_after=held,
-                job_id=job_id,
-                variant_id=variant_id,
-                order_id=order_id,
-                actor=actor,
-            )
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
-        twin = find_entry(session, idempotency_key)
-        if twin is None:
-            raise
-        return twin, False
-    cached = session.identity_map.get(session.identity_key(User, user_id))
-    if cached is not None:
-        session.expire(cached)  # the UPDATE bypassed the ORM
-    return entry, True
+    params = {
+        "user_id": user_id,
+        "delta": delta,
+        "held_delta": held_delta,
+        "idempotency_key": idempotency_key,
+        **postings.entry_params(
+            kind=kind,
+            reason=reason,
+            actor=actor,
+            job_id=job_id,
+            variant_id=variant_id,
+            order_id=order_id,
+            created_at=utcnow(),
+        ),
+    }
+    entry, created = _run(session, postings.PLAIN, params, guarded=not allow_overdraft)
+    assert entry is not None  # a plain source always has its row
+    return entry, created
+
+
+def _run(session: Session, source: str, params: dict, *, guarded: bool) -> tuple[LedgerEntry | None, bool]:
+    """Run one posting on the session's connection; map refusals to the ledger's errors."""
+    session.flush()  # pending ORM rows (a new user, a job) first, as an ORM statement's autoflush would
+    out = postings.run(session.connection(), source, params, guarded=guarded)
+    if out.user_missing:
+        raise NotFound("auth.required")
+    if out.refused:
+        raise InsufficientCredits()
+    if out.created and out.entry is not None:
+        cached = session.identity_map.get(session.identity_key(User, out.entry.user_id))
+        if cached is not None:
+            session.expire(cached, ["balance", "held"])  # the UPDATE bypassed the ORM
+    return out.entry, out.created
 
 
 def grant(
@@ -235,60 +228,63 @@ def open_reservation(session: Session, job_id: str) -> Reservation | None:
 
 
 def reserve(session: Session, *, user_id: int, job_id: str, amount: int, reason: str) -> LedgerEntry | None:
-    """Hold ``amount`` credits for ``job_id`` (available drops, total stays).
+    """Hold ``amount`` credits for ``job_id`` (available drops, total stays); one round trip.
 
     Idempotent: while the job has an open reservation, that one is returned.
-    Each later round (a failed job retried) gets key ``reserve:{job}:{n}``.
+    Round ``n`` (the number of rounds already settled; a failed job retried
+    starts round 1, ...) has key ``reserve:{job}:{n}``; the round number is
+    counted inside the posting statement.
 
     Returns:
         The reservation entry, or None when ``amount`` is 0.
 
     Raises:
         InsufficientCredits: available credits < ``amount``; nothing changes.
+        NotFound: no such user.
     """
     if amount <= 0:
         return None
-    reserves, settled = _rounds(session, job_id)
-    if len(reserves) > settled:
-        return reserves[settled]
-    entry, _ = post(
-        session,
-        user_id=user_id,
-        delta=0,
-        held_delta=amount,
-        kind=LedgerKind.RESERVE,
-        reason=reason,
-        idempotency_key=f"reserve:{job_id}:{len(reserves)}",
-        actor=f"user:{user_id}",
-        job_id=job_id,
-    )
+    params = {
+        "user_id": user_id,
+        "amount": amount,
+        **postings.entry_params(
+            kind=LedgerKind.RESERVE,
+            reason=reason,
+            actor=f"user:{user_id}",
+            job_id=job_id,
+            variant_id=None,
+            order_id=None,
+            created_at=utcnow(),
+        ),
+    }
+    entry, _ = _run(session, postings.RESERVE, params, guarded=True)
     return entry
 
 
 def settle(session: Session, *, job_id: str, capture: bool, reason: str) -> LedgerEntry | None:
-    """Capture (job DONE) or release (FAILED/CANCELED) the job's open reservation.
+    """Capture (job DONE) or release (FAILED/CANCELED) the job's open reservation; one round trip.
 
     Capture: ``balance -= amount, held -= amount``.  Release: ``held -= amount``.
     Both use key ``settle:{job}:{n}``, so a reservation is settled exactly once,
-    whatever races or replays happen.
+    whatever races or replays happen.  The open round, its owner and amount are
+    found inside the posting statement.
 
     Returns:
-        The settlement entry, or None when nothing was reserved.
+        The settlement entry (a racing twin's, if it won), or None when nothing is reserved.
     """
-    res = open_reservation(session, job_id)
-    if res is None:
-        return None
-    entry, _ = post(
-        session,
-        user_id=res.user_id,
-        delta=-res.amount if capture else 0,
-        held_delta=-res.amount,
-        kind=LedgerKind.CAPTURE if capture else LedgerKind.RELEASE,
-        reason=reason,
-        idempotency_key=f"settle:{job_id}:{res.n}",
-        job_id=job_id,
-        allow_overdraft=False,
-    )
+    params = {
+        "cap": 1 if capture else 0,
+        **postings.entry_params(
+            kind=LedgerKind.CAPTURE if capture else LedgerKind.RELEASE,
+            reason=reason,
+            actor="system",
+            job_id=job_id,
+            variant_id=None,
+            order_id=None,
+            created_at=utcnow(),
+        ),
+    }
+    entry, _ = _run(session, postings.SETTLE, params, guarded=True)
     return entry
 
 

@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from lashme.accounts import throttle
 from lashme.credits import ledger, pricing
-from lashme.errors import DomainError, NotFound
+from lashme.errors import DomainError
 from lashme.models import LedgerKind, Order, OrderStatus, utcnow
 from lashme.ops.db import session_scope
 from lashme.ops.settings import Settings, get_settings
@@ -283,15 +283,3 @@ def orders_of(session: Session, user_id: int, *, limit: int = 20) -> list[Order]
             .limit(limit)
         ).scalars()
     )
-
-
-def get_order(session: Session, order_id: str, *, user_id: int) -> Order:
-    """One of the user's orders.
-
-    Raises:
-        NotFound: ``payments.not_found`` for missing ids and other users' orders alike.
-    """
-    order = session.get(Order, order_id) if order_id and len(order_id) <= 32 else None
-    if order is None or order.user_id != user_id:
-        raise NotFound("payments.not_found")
-    return order

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from babel.numbers import format_currency, get_currency_precision
 from sqlalchemy import select
 from sqlmodel import Session
 
 from lashme.errors import NotFound
+from lashme.i18n import format_money  # noqa: F401 - money is formatted in one place (i18n)
 from lashme.models import CreditPack, PriceSetting, utcnow
 
 #: Every price/limit key with its default (used when a row is missing) and its meaning.
@@ -83,9 +83,3 @@ def get_active_pack(session: Session, pack_id: int) -> CreditPack:
     if pack is None or not pack.active:
         raise NotFound("credits.pack_not_found")
     return pack
-
-
-def format_money(minor_units: int, currency: str, locale: str = "en_US") -> str:
-    """``1800, "usd"`` → ``"$18.00"``; ``500, "jpy"`` → ``"¥500"`` (Babel; minor-unit digits from CLDR)."""
-    code = currency.upper()
-    return format_currency(minor_units / 10 ** get_currency_precision(code), code, locale=locale)

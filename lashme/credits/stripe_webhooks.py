@@ -2,8 +2,11 @@
 
 Signature check: ``stripe.Webhook.construct_event`` on the raw body with
 ``STRIPE_WEBHOOK_SECRET`` (HMAC-SHA256 ``Stripe-Signature`` scheme, 300 s
-tolerance; https://docs.stripe.com/webhooks#verify-events).  Bad signatures
-and stale timestamps get 400 and change nothing.  Every verified event is
+tolerance; https://docs.stripe.com/webhooks#verify-events).  The library only
+refuses timestamps older than the tolerance, so :func:`timestamp_fresh` also
+refuses ones more than :data:`TOLERANCE` seconds in the future (a captured
+signature with a forged future ``t`` is the same replay).  Bad signatures and
+timestamps outside ±5 min get 400 and change nothing.  Every verified event is
 stored in ``stripe_events`` (id, type, result) in the same transaction as its
 effect; a replayed event id finds its row and does nothing.
 
@@ -19,6 +22,11 @@ Handled types:
   Stripe delivers it again after the grant (events are not ordered).
 - ``charge.dispute.created``: take back every credit of the order not yet
   taken back (same never-below-zero rule); the order becomes ``disputed``.
+- ``refund.failed``: a refund did not go through, so the money stays with us:
+  the refunded total drops by the refund's amount and what the refund took is
+  given back (first the unrecovered shortfall is forgiven, then credits are
+  granted with ledger key ``refund_failed:{refund id}``); a disputed order keeps
+  its dispute's clawback.
 
 Anything else is logged as ``ignored`` with 200, as Stripe expects.
 """
@@ -27,9 +35,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import stripe
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -38,12 +47,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from lashme.credits import ledger, payments
-from lashme.models import Order, OrderStatus, StripeEvent, utcnow
+from lashme.models import LedgerEntry, LedgerKind, Order, OrderStatus, StripeEvent, utcnow
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 
 log = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
+#: seconds a webhook's signed timestamp may differ from our clock, either way
+TOLERANCE = 300
 
 
 class RetryLater(Exception):
@@ -80,6 +91,18 @@ def _paid_order_for_charge(s: Session, charge: dict) -> Order | None:
     return order
 
 
+def _restorations(s: Session, order_id: str) -> int:
+    """How many failed refunds gave credits back on this order (keeps later refund keys unique)."""
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.order_id == order_id, LedgerEntry.idempotency_key.like("refund_failed:%"))
+        )
+        or 0
+    )
+
+
 def _refund(s: Session, charge: dict) -> tuple[str, str | None]:
     order = _paid_order_for_charge(s, charge)
     if order is None:
@@ -89,12 +112,16 @@ def _refund(s: Session, charge: dict) -> tuple[str, str | None]:
         return "no_change", order.id
     due_total = min(order.credits, order.credits * refunded // amount)
     wanted = due_total - order.credits_clawed_back - order.clawback_shortfall
+    key = f"refund:{charge.get('id')}:{refunded}"
+    restored = _restorations(s, order.id)
+    if restored:  # the same refunded total can come back after a failed refund: a new entry
+        key = f"{key}:after{restored}"
     taken, shortfall = ledger.clawback(
         s,
         user_id=order.user_id,
         wanted=wanted,
         reason=f"Refund of {order.credits}-credit pack",
-        idempotency_key=f"refund:{charge.get('id')}:{refunded}",
+        idempotency_key=key,
         order_id=order.id,
     )
     order.refunded_cents = refunded
@@ -126,6 +153,46 @@ def _dispute(s: Session, dispute: dict) -> tuple[str, str | None]:
     return ("disputed_with_shortfall" if shortfall else "disputed"), order.id
 
 
+def _refund_failed(s: Session, refund: dict) -> tuple[str, str | None]:
+    """Undo what a refund took once Stripe reports that the refund failed (``refund.failed``)."""
+    refund_id = str(refund.get("id") or "")[:200]
+    order = _paid_order_for_charge(
+        s, {"payment_intent": refund.get("payment_intent"), "metadata": refund.get("metadata") or {}}
+    )
+    if order is None or not refund_id:
+        return "unknown_order", None
+    key = f"refund_failed:{refund_id}"
+    if ledger.find_entry(s, key) is not None:  # this refund's failure was applied already
+        return "no_change", order.id
+    failed_cents = min(int(refund.get("amount") or 0), order.refunded_cents)
+    if failed_cents <= 0 or order.amount_cents <= 0:
+        return "no_change", order.id
+    refunded = order.refunded_cents - failed_cents
+    order.refunded_cents = refunded
+    restore = 0
+    if order.status != OrderStatus.DISPUTED:
+        due_total = min(order.credits, order.credits * refunded // order.amount_cents)
+        excess = order.credits_clawed_back + order.clawback_shortfall - due_total
+        forgiven = min(order.clawback_shortfall, max(0, excess))
+        restore = min(order.credits_clawed_back, max(0, excess - forgiven))
+        order.clawback_shortfall -= forgiven
+        order.credits_clawed_back -= restore
+        order.status = OrderStatus.PARTIALLY_REFUNDED if refunded > 0 else OrderStatus.PAID
+    # always one entry (0 when nothing was taken): the record that this refund's failure was applied
+    ledger.post(
+        s,
+        user_id=order.user_id,
+        delta=restore,
+        kind=LedgerKind.REFUND,
+        reason=f"Refund failed: {restore} credits of the {order.credits}-credit pack restored",
+        idempotency_key=key,
+        order_id=order.id,
+    )
+    order.updated_at = utcnow()
+    s.add(order)
+    return ("refund_reversed" if restore else "refund_failed_recorded"), order.id
+
+
 def _dispatch(s: Session, event: dict) -> tuple[str, str | None]:
     kind = event.get("type", "")
     obj = ((event.get("data") or {}).get("object")) or {}
@@ -139,6 +206,8 @@ def _dispatch(s: Session, event: dict) -> tuple[str, str | None]:
         return _refund(s, obj)
     if kind == "charge.dispute.created":
         return _dispute(s, obj)
+    if kind == "refund.failed":
+        return _refund_failed(s, obj)
     return "ignored", None
 
 
@@ -177,19 +246,16 @@ def handle_event(event: dict, *, engine: Engine | None = None) -> str:
     return result
 
 
-def event_log(session: Session, *, limit: int = 50, offset: int = 0) -> list[StripeEvent]:
-    """Received events, newest first (for the admin webhook log)."""
-    return list(
-        session.execute(
-            select(StripeEvent).order_by(StripeEvent.received_at.desc()).limit(limit).offset(offset)
-        ).scalars()
-    )
+def timestamp_fresh(header: str | None, *, now: float | None = None, tolerance: int = TOLERANCE) -> bool:
+    """True when the ``t=`` timestamp of a ``Stripe-Signature`` header is within ``tolerance`` s of now.
 
-
-def order_for_event(session: Session, event_id: str) -> Order | None:
-    """The order an already-processed event touched, if any."""
-    row = session.get(StripeEvent, event_id)
-    return session.get(Order, row.order_id) if row and row.order_id else None
+    Refuses both stale and future timestamps (``stripe.Webhook.construct_event``
+    only refuses stale ones); a missing or malformed ``t`` is refused too.
+    """
+    stamps = [p[2:] for p in (header or "").split(",") if p.strip().startswith("t=")]
+    if len(stamps) != 1 or not stamps[0].strip().isdigit():
+        return False
+    return abs((time.time() if now is None else now) - int(stamps[0])) <= tolerance
 
 
 async def webhook_endpoint(request: Request) -> Response:
@@ -203,6 +269,8 @@ async def webhook_endpoint(request: Request) -> Response:
     payload = await request.body()
     if len(payload) > MAX_BODY:
         return JSONResponse({"error": "payload too large"}, status_code=413)
+    if not timestamp_fresh(request.headers.get("stripe-signature")):
+        return JSONResponse({"error": "invalid signature or payload"}, status_code=400)
     try:
         stripe.Webhook.construct_event(payload, request.headers.get("stripe-signature"), secret)
         event = json.loads(payload)

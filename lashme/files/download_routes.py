@@ -6,7 +6,7 @@
   :data:`HANDOFF_TTL` seconds (a signed ``/files/…`` URL or an S3 presigned GET).
 
 Served only when the HMAC signature and expiry check out AND the request
-carries the signed-in session (``lashme_session`` cookie) of the user the URL
+carries the signed-in session (:data:`~lashme.accounts.auth.SESSION_COOKIE` cookie) of the user the URL
 was issued to; anything else is a 403/404 with no detail.
 """
 
@@ -19,14 +19,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from lashme.accounts import auth
-from lashme.app import job_views
+from lashme.accounts.auth import SESSION_COOKIE
 from lashme.errors import LinkInvalid, NotFound
 from lashme.files import downloads
 from lashme.files.storage import get_storage
 from lashme.files.storage.base import StorageError
 from lashme.ops.db import session_scope
 
-SESSION_COOKIE = "lashme_session"
 #: seconds the storage URL behind a checked variant download stays valid
 HANDOFF_TTL = 60
 
@@ -80,7 +79,7 @@ async def serve_variant(request: Request) -> Response:
     if caller != user_id:
         return PlainTextResponse("Not found", status_code=404)
     try:
-        key, name = await asyncio.to_thread(job_views.variant_file, variant_id, kind, user_id=user_id)
+        key, name = await asyncio.to_thread(downloads.variant_file, variant_id, kind, user_id=user_id)
     except NotFound:
         return PlainTextResponse("Not found", status_code=404)
     url = get_storage().url(key, expires_in=HANDOFF_TTL, download_name=name)

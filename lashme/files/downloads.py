@@ -2,8 +2,9 @@ r"""Downloads of unlocked work: single variant files, the "all unlocked" ZIP, th
 
 Download links are bound to one user: ``GET /dl/zip/{job_id}?u=&e=&s=`` and
 ``GET /dl/variant/{variant_id}/{full|insta}?u=&e=&s=`` (``lashme.files.download_routes``)
-carry ``s = base64url(HMAC-SHA256(signing_key, purpose "\n" id "\n" u "\n" e))``
-(RFC 2104), and the route also requires the signed-in session of user ``u``,
+carry ``s``, the signature of ``(id, u, e)`` by the project's one link signer
+(``lashme.files.signing``, itsdangerous HMAC-SHA256, purpose ``zip`` /
+``variant-full`` / ``variant-insta``), and the route also requires the signed-in session of user ``u``,
 so a leaked link is useless to anyone else; ownership and unlocks are
 checked again when the file is served.  Entries are stored uncompressed
 (JPEG does not shrink) and the archive is built in memory: at most 4 full-size
@@ -12,9 +13,6 @@ JPEGs of a few MB each.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import io
 import time
 import zipfile
@@ -24,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from lashme.credits import unlocks
 from lashme.errors import LinkInvalid, NotFound
+from lashme.files.signing import LinkSigner
 from lashme.files.storage import Storage, get_storage
 from lashme.files.storage.base import StorageError
 from lashme.images import imaging
@@ -38,16 +37,14 @@ VARIANT_ROUTE = "/dl/variant/"
 VARIANT_KINDS = ("full", "insta")
 
 
-def _sign(purpose: str, object_id: str, user_id: int, expires: int) -> str:
-    msg = f"{purpose}\n{object_id}\n{user_id}\n{expires}".encode()
-    digest = hmac.new(get_settings().signing_key(), msg, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def _signer(purpose: str) -> LinkSigner:
+    return LinkSigner(get_settings().signing_key(), purpose)
 
 
 def _user_link(path: str, purpose: str, object_id: str, user_id: int, expires_in: int | None) -> str:
     expires = int(time.time()) + int(expires_in or get_settings().download_ttl)
-    query = urlencode({"u": user_id, "e": expires, "s": _sign(purpose, object_id, user_id, expires)})
-    return f"{path}?{query}"
+    signature = _signer(purpose).sign(object_id, user_id, expires=expires)
+    return f"{path}?{urlencode({'u': user_id, 'e': expires, 's': signature})}"
 
 
 def check_signature(
@@ -67,13 +64,10 @@ def check_signature(
         LinkInvalid: ``files.link_invalid`` (tampered) or ``files.link_expired``.
     """
     try:
-        user_id, exp = int(user), int(expires)
+        user_id = int(user)
     except (TypeError, ValueError):
         raise LinkInvalid("files.link_invalid") from None
-    if not hmac.compare_digest(_sign(purpose, object_id, user_id, exp), signature or ""):
-        raise LinkInvalid("files.link_invalid")
-    if exp < (time.time() if now is None else now):
-        raise LinkInvalid("files.link_expired")
+    _signer(purpose).check(object_id, user_id, expires=expires, signature=signature, now=now)
     return user_id
 
 
@@ -99,6 +93,37 @@ def variant_url(variant_id: str, kind: str, *, user_id: int, expires_in: int | N
         raise ValueError("kind must be full or insta")
     path = f"{VARIANT_ROUTE}{variant_id}/{kind}"
     return _user_link(path, f"variant-{kind}", variant_id, user_id, expires_in)
+
+
+def variant_file(
+    variant_id: str, kind: str, *, user_id: int, engine: Engine | None = None
+) -> tuple[str, str]:
+    """The storage key and download file name of ``user_id``'s unlocked variant file.
+
+    Args:
+        variant_id: the variant.
+        kind: ``full`` (camera resolution) or ``insta`` (the 4:5 crop).
+        user_id: the signed-in owner (from the server-side session).
+        engine: database engine (tests).
+
+    Returns:
+        ``(storage_key, file_name)``, e.g. ``("u1/J/variants/0/full.jpg", "lashme-1a2b3c4d-1-natural.jpg")``.
+
+    Raises:
+        NotFound: ``variant.not_found`` (missing, not the user's, not unlocked) or ``variant.not_ready``.
+        ValueError: unknown ``kind``.
+    """
+    if kind not in VARIANT_KINDS:
+        raise ValueError("kind must be full or insta")
+    with session_scope(engine) as s:
+        variant, job = jobs.get_owned_variant(s, variant_id, user_id=user_id)
+        if not unlocks.is_unlocked(s, user_id=user_id, variant_id=variant_id):
+            raise NotFound("variant.not_found")
+        key = variant.full_key if kind == "full" else variant.insta_key
+        if not key:
+            raise NotFound("variant.not_ready")
+    name = entry_name(job.id, variant.index, variant.preset)
+    return key, name if kind == "full" else name.removesuffix(".jpg") + "-4x5.jpg"
 
 
 def entry_name(job_id: str, index: int, preset: str) -> str:

@@ -1,7 +1,7 @@
 """Languages: gettext catalogs (Babel ``.po``), locale negotiation, and dates per locale.
 
 Plain Python (no Reflex import).  Message ids are stable keys — the UI's
-(``nav.gallery``) and :data:`lashme.errors.MESSAGES`'s (``upload.too_large``)
+(``nav.gallery``) and the domain errors' (``upload.too_large``, see :mod:`lashme.errors`)
 — and each locale's ``locales/<locale>/LC_MESSAGES/messages.po`` gives the
 text.  The ``.po`` files are the only source: they are parsed with
 ``babel.messages.pofile.read_po`` and compiled to gettext ``.mo`` bytes in
@@ -22,6 +22,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency, get_currency_precision
 
 #: UI languages, the first is the default.
 LOCALES: tuple[str, ...] = ("en", "ru")
@@ -149,6 +150,16 @@ def translate_plural(key: str, n: int, locale: str | None = None, **params: obje
     return translate(chosen, loc, n=n, **params)
 
 
+def has_message(key: str | None) -> bool:
+    """True when ``key`` is a message id of the English catalog (e.g. a job's stored error key)."""
+    return bool(key) and key in catalog(DEFAULT_LOCALE)
+
+
+def error_key(key: str | None, fallback: str = "generation.failed") -> str:
+    """``key`` when the catalogs know it, else ``fallback`` (for error keys stored on rows)."""
+    return key if key and has_message(key) else fallback
+
+
 def error_text(error: Exception, locale: str | None) -> str:
     """A :class:`lashme.errors.DomainError`'s message in ``locale`` (other errors: a generic failure)."""
     key = getattr(error, "key", None)
@@ -169,6 +180,17 @@ def babel_locale(locale: str | None) -> Locale:
 def format_dt(dt: datetime, locale: str | None, *, fmt: str = "medium") -> str:
     """``dt`` formatted for ``locale`` with Babel (CLDR patterns, UTC); ``fmt``: short|medium|long."""
     return format_datetime(dt, format=fmt, tzinfo=None, locale=babel_locale(locale))
+
+
+def format_money(minor_units: int, currency: str, locale: str | None = "en_US") -> str:
+    """An amount in minor units for ``locale`` (a UI code ``en``/``ru`` or a Babel code ``en_US``).
+
+    ``1800, "usd", "en"`` → ``"$18.00"``; ``500, "jpy"`` → ``"¥500"`` (Babel; minor-unit digits from CLDR).
+    """
+    code = currency.upper()
+    return format_currency(
+        minor_units / 10 ** get_currency_precision(code), code, locale=babel_locale(locale)
+    )
 
 
 def money_locale(locale: str | None) -> str:

@@ -1,4 +1,12 @@
-"""Derived images: fast resizing, the 4:5 Instagram crop, watermarked previews, thumbnails.
+"""Derived images: fast resizing, social-media crops, watermarked previews and thumbnails.
+
+Who may see what: the files a visitor or a non-owner can be given (previews,
+thumbnails) are always low-resolution *and* watermarked
+(:func:`make_preview`, :func:`make_watermarked_thumbnail`); clean pixels are
+made only for an unlocked variant (:mod:`lashme.jobs.fullres`).  Crops for
+posting (:data:`CROP_SIZES`) are cut by :func:`crop_aspect_array`, which never
+upscales: a source smaller than the target yields the native-size crop,
+flagged too small.
 
 Plain Python (Pillow + numpy + OpenCV), no Reflex import.  Images are RGB
 ``PIL.Image.Image`` at the public API and ``uint8`` arrays of shape
@@ -17,6 +25,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 INSTA_SIZE: tuple[int, int] = (1080, 1350)
+#: Crops of an unlocked variant, name -> target ``(width, height)``: Instagram feed 4:5,
+#: square 1:1, stories/reels 9:16 (Instagram's recommended sizes).
+CROP_SIZES: dict[str, tuple[int, int]] = {"4x5": (1080, 1350), "1x1": (1080, 1080), "9x16": (1080, 1920)}
 PREVIEW_MAX_SIDE = 480
 THUMB_MAX_SIDE = 320
 
@@ -93,6 +104,31 @@ def crop_4x5_array(arr: np.ndarray, size: tuple[int, int] = INSTA_SIZE) -> np.nd
     return resize_array(arr[y0 : y0 + crop_h, x0 : x0 + crop_w], size)
 
 
+def crop_aspect_array(arr: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """Centred cover-crop of ``arr`` to the aspect of ``size``, downscaled to ``size``, never upscaled.
+
+    Args:
+        arr: ``(H, W, 3)`` ``uint8`` image.
+        size: target ``(width, height)``, e.g. ``CROP_SIZES["9x16"]``.
+
+    Returns:
+        ``(crop, too_small)``: a new C-contiguous array of exactly ``size`` when the
+        largest centred crop of that aspect is at least ``size``; otherwise that crop at
+        its native size (same aspect, smaller) and ``too_small=True``.
+    """
+    height, width = arr.shape[:2]
+    aspect = size[0] / size[1]
+    if width / height > aspect:
+        crop_w, crop_h = max(1, round(height * aspect)), height
+    else:
+        crop_w, crop_h = width, max(1, round(width / aspect))
+    x0, y0 = (width - crop_w) // 2, (height - crop_h) // 2
+    region = arr[y0 : y0 + crop_h, x0 : x0 + crop_w]
+    if crop_w < size[0] or crop_h < size[1]:
+        return np.ascontiguousarray(region), True
+    return resize_array(region, size), False
+
+
 def crop_4x5(img: Image.Image, size: tuple[int, int] = INSTA_SIZE) -> Image.Image:
     """Centred cover-crop to 4:5 (or the aspect of ``size``), resized to exactly ``size``.
 
@@ -118,6 +154,21 @@ def make_thumbnail(img: Image.Image, *, max_side: int = THUMB_MAX_SIDE) -> Image
     """
     arr = _rgb_array(img)
     return Image.fromarray(resize_array(arr, fit_size((arr.shape[1], arr.shape[0]), max_side)))
+
+
+def make_watermarked_thumbnail(img: Image.Image, *, max_side: int = THUMB_MAX_SIDE) -> Image.Image:
+    """Thumbnail (long side at most ``max_side``, never upscaled) with the tiled watermark.
+
+    The watermark is drawn at the thumbnail's own size, so it stays legible.
+
+    Args:
+        img: source image (converted to RGB).
+        max_side: long-side limit in pixels.
+
+    Returns:
+        A new RGB image.
+    """
+    return apply_watermark(make_thumbnail(img, max_side=max_side))
 
 
 def make_preview(

@@ -1,36 +1,85 @@
 """The worker's job: original → provider → stored variant files → DONE.
 
 ``run(job_id)`` is safe to call any number of times (at-least-once
-delivery): a finished job is left alone, variant rows are upserted by
-``(job_id, index)`` and files are written at deterministic keys, so a
-retried job never duplicates variants.  Transient provider errors are
-re-raised for RQ to retry while attempts remain; everything else ends the
-job FAILED with a message key the user can read.
+delivery): a finished job is left alone and variant rows are upserted by
+``(job_id, index)``, so a retried job never duplicates variants.  Transient
+provider errors are re-raised for RQ to retry while attempts remain;
+everything else ends the job FAILED with a message key the user can read.
+
+Per-run lease: the claim increments the job's ``run_token`` (see
+:mod:`lashme.jobs.lifecycle`) and the run keeps it.  Its files go to keys
+carrying the token (:func:`lashme.files.storage.base.run_variant_key`), and
+the commit that publishes them (DONE, the variant rows, the credit capture)
+as well as its own FAILED or retry transitions require the token unchanged.
+A run that was declared dead while its job went to a newer run therefore
+changes nothing anyone can see (:class:`lashme.jobs.lifecycle.StaleRun`).
+
+Only watermarked low-resolution files are made here (preview, thumbnail):
+clean pixels are rendered when a variant is unlocked
+(:mod:`lashme.jobs.fullres`).  A provider other than ``studio`` (whose result
+cannot be made again from the original) has its output kept as a private
+``source`` file that is never served, to render the unlocked files from.
+
+Fidelity guard: a provider that declares ``generative = True`` (fal: FLUX may
+redraw lashes or nails) has every output scored against the stored original
+(:func:`lashme.providers.fidelity.assess`); the score and the ``altered``
+verdict are stored on the variant and logged.  An altered variant is never
+offered for unlock (:func:`lashme.credits.unlocks.unlock_variant`); the job
+still ends DONE, even when every variant is altered (the job page says why).
+The score is a pure function of the original and the provider's output, so
+a retried run (which resumes the same provider requests) stores the same.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
+from PIL import Image
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from lashme.files.storage import Storage, StorageError, get_storage
-from lashme.files.storage.base import variant_key
+from lashme.files.storage.base import run_variant_key
 from lashme.images import imaging
 from lashme.jobs import cancel, queue
 from lashme.jobs import lifecycle as jobs
-from lashme.jobs.lifecycle import InvalidTransition
+from lashme.jobs.lifecycle import InvalidTransition, StaleRun
 from lashme.jobs.provider_runs import DbJobContext, record_cost_of_completed
 from lashme.models import Job, JobStatus, Variant
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
+from lashme.providers import fidelity
 from lashme.providers.base import GeneratedVariant, JobAwareProvider, Provider, ProviderError
 from lashme.providers.registry import get_provider
 
 log = logging.getLogger(__name__)
+
+#: job id -> run token of the run this process is executing (read by the RQ failure callback,
+#: which runs in the same work horse after the task raised).
+_CURRENT_RUN: dict[str, int] = {}
+#: providers whose results can be rendered again from the original at any size.
+RERENDERABLE_PROVIDERS = frozenset({"studio"})
+
+
+#: long side (px) of the original's copy the fidelity guard compares against (it works at 384 px)
+FIDELITY_REFERENCE_SIDE = 1024
+
+
+def is_generative(provider: object) -> bool:
+    """True when ``provider`` declares ``generative = True``: its outputs may reshape the work.
+
+    Such outputs go through the fidelity guard; providers without the attribute (``studio``,
+    whose edits are honest by construction) do not.
+    """
+    return getattr(provider, "generative", False) is True
+
+
+def current_run_token(job_id: str) -> int | None:
+    """The run token this process holds for ``job_id`` (None when it runs no run of it)."""
+    return _CURRENT_RUN.get(job_id)
 
 
 class RetryableJobError(Exception):
@@ -38,7 +87,10 @@ class RetryableJobError(Exception):
 
 
 def _claim(job_id: str, engine: Engine | None) -> Job | None:
-    """PENDING → PROCESSING, or resume a PROCESSING job whose worker died. None = nothing to do."""
+    """PENDING → PROCESSING, or resume a PROCESSING job whose worker died. None = nothing to do.
+
+    The returned job carries the new ``run_token`` (this run's lease).
+    """
     with session_scope(engine) as s:
         job = s.get(Job, job_id)
         if job is None or job.status in jobs.FINAL:
@@ -58,8 +110,18 @@ def _claim(job_id: str, engine: Engine | None) -> Job | None:
             return None  # another worker, a cancel or a failure got there first
 
 
-def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engine | None = None) -> bool:
+def fail(
+    job_id: str,
+    *,
+    error_key: str,
+    detail: str | None = None,
+    engine: Engine | None = None,
+    run_token: int | None = None,
+) -> bool:
     """Mark an unfinished job FAILED (idempotent). Returns True if this call failed it.
+
+    With ``run_token`` (a run failing its own job) nothing happens once the
+    run lost its lease (a newer run holds the job).
 
     Once the FAILED status is committed, the job's provider requests that are
     still open (fal) are canceled, best effort (:func:`lashme.jobs.cancel.cancel_open_requests`),
@@ -71,8 +133,12 @@ def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engi
         if job is None or job.status in jobs.FINAL:
             return False
         try:
-            jobs.transition(s, job_id, JobStatus.FAILED, error_key=error_key, error_detail=detail)
-        except InvalidTransition:
+            jobs.transition(
+                s, job_id, JobStatus.FAILED, error_key=error_key, error_detail=detail, run_token=run_token
+            )
+        except InvalidTransition as exc:
+            if isinstance(exc, StaleRun):
+                log.warning("job %s: stale run %s may not fail it: %s", job_id, run_token, exc)
             return False
     queue.notify(job_id, JobStatus.FAILED)
     cancel.cancel_open_requests(job_id, engine=engine)
@@ -83,16 +149,21 @@ def fail(job_id: str, *, error_key: str, detail: str | None = None, engine: Engi
     return True
 
 
-def _store_variant(storage: Storage, prefix: str, gv: GeneratedVariant) -> dict:
-    """Render and store one variant's files; returns the Variant column values."""
+def _store_variant(
+    storage: Storage, prefix: str, gv: GeneratedVariant, run_token: int, *, keep_source: bool
+) -> dict:
+    """Store one variant's watermarked files (and its private source); returns the Variant column values."""
     if gv.image is None:
         return {"preset": gv.preset, "filtered": True}
-    files = imaging.render_variant_files(gv.image)
     keys = {}
-    for kind, data in files.items():
-        key = variant_key(prefix, gv.index, kind)
+    for kind, data in imaging.render_variant_files(gv.image).items():
+        key = run_variant_key(prefix, gv.index, kind, run_token)
         storage.put(key, data, content_type="image/jpeg")
         keys[f"{kind}_key"] = key
+    if keep_source:
+        key = run_variant_key(prefix, gv.index, "source", run_token)
+        storage.put(key, imaging.encode_jpeg(gv.image, quality=95), content_type="image/jpeg")
+        keys["source_key"] = key
     return {
         "preset": gv.preset,
         "filtered": False,
@@ -100,6 +171,57 @@ def _store_variant(storage: Storage, prefix: str, gv: GeneratedVariant) -> dict:
         "height": gv.image.height,
         **keys,
     }
+
+
+def guard_variants(
+    original: bytes, generated: Sequence[GeneratedVariant], *, job_id: str = ""
+) -> dict[int, dict]:
+    """The fidelity guard's Variant column values for a generative provider's outputs (each logged).
+
+    A pure function of the original and the outputs: a retried run that resumes the same
+    provider requests stores the same values.
+
+    Args:
+        original: the stored original's bytes.
+        generated: the provider's variants.
+        job_id: for the log lines.
+
+    Returns:
+        ``{index: {"fidelity_score": float 0..1 (4 decimals) | None, "altered": bool}}``.  A
+        filtered variant has no score and is not altered; an output that cannot be assessed
+        (or an undecodable original) is altered with no score: the guard fails closed, only a
+        measured, faithful variant is offered.
+    """
+    try:
+        reference = imaging.load_for_processing(original, max_side=FIDELITY_REFERENCE_SIDE)
+    except Exception:  # noqa: BLE001 - then every output counts as altered
+        log.warning("job %s: the original cannot be decoded for the fidelity guard", job_id, exc_info=True)
+        reference = None
+    return {gv.index: _guard(job_id, reference, gv) for gv in generated}
+
+
+def _guard(job_id: str, reference: Image.Image | None, gv: GeneratedVariant) -> dict:
+    """The guard's column values for one output (see :func:`guard_variants`)."""
+    if gv.image is None:
+        return {"fidelity_score": None, "altered": False}
+    if reference is None:
+        return {"fidelity_score": None, "altered": True}
+    try:
+        verdict = fidelity.assess(reference, gv.image)
+    except ValueError as exc:
+        log.warning("job %s variant %d (%s): fidelity not measurable: %s", job_id, gv.index, gv.preset, exc)
+        return {"fidelity_score": None, "altered": True}
+    log.info(
+        "job %s variant %d (%s): fidelity %.4f (threshold %.2f, shift %.1f,%.1f px)%s",
+        job_id,
+        gv.index,
+        gv.preset,
+        verdict.score,
+        verdict.threshold,
+        *verdict.shift,
+        " ALTERED" if verdict.altered else "",
+    )
+    return {"fidelity_score": round(verdict.score, 4), "altered": verdict.altered}
 
 
 def _upsert_variants(s, job_id: str, rows: dict[int, dict]) -> None:
@@ -120,6 +242,9 @@ def run(
 ) -> str:
     """Process one job end to end; returns the job's final (or current) status.
 
+    Returns ``"skipped"`` when there was nothing to claim, and the job's
+    current status when this run lost its lease on the way.
+
     Raises:
         RetryableJobError: a transient failure with attempts left; the job is
             PENDING again and RQ's ``Retry`` runs it later.
@@ -127,6 +252,24 @@ def run(
     job = _claim(job_id, engine)
     if job is None:
         return "skipped"
+    token = job.run_token
+    _CURRENT_RUN[job_id] = token
+    try:
+        return _run_claimed(job, token, engine=engine, storage=storage, provider=provider)
+    finally:
+        if _CURRENT_RUN.get(job_id) == token:
+            del _CURRENT_RUN[job_id]
+
+
+def _status_of(job_id: str, engine: Engine | None) -> str:
+    with session_scope(engine) as s:
+        return s.get(Job, job_id).status
+
+
+def _run_claimed(
+    job: Job, token: int, *, engine: Engine | None, storage: Storage | None, provider: Provider | None
+) -> str:
+    job_id = job.id
     queue.notify(job_id, JobStatus.PROCESSING)
     settings = get_settings()
     if job.attempts > settings.job_max_attempts:
@@ -136,24 +279,42 @@ def run(
             error_key="generation.interrupted",
             detail=f"gave up after {job.attempts - 1} attempts",
             engine=engine,
+            run_token=token,
         )
-        return JobStatus.FAILED
+        return _status_of(job_id, engine)
     storage = storage or get_storage()
     started = time.monotonic()
+
+    def failed(error_key: str, detail: str) -> str:
+        fail(job_id, error_key=error_key, detail=detail, engine=engine, run_token=token)
+        return _status_of(job_id, engine)
+
     try:
-        provider = provider or get_provider(job.provider)
+        if provider is None:
+            provider = get_provider(job.provider)
+            if isinstance(getattr(provider, "max_side", None), int):
+                # previews are <= 480 px: render them from a 1024 px working copy (the clean
+                # full-size image is rendered on unlock, lashme.jobs.fullres)
+                provider.max_side = min(provider.max_side, imaging.PREVIEW_WORKING_SIDE)
         try:
             original = storage.get(job.original_key)
         except StorageError as exc:
-            fail(job_id, error_key="generation.original_missing", detail=str(exc), engine=engine)
-            return JobStatus.FAILED
+            return failed("generation.original_missing", str(exc))
         if isinstance(provider, JobAwareProvider):
             ctx = DbJobContext(job, engine=engine, storage=storage)
             generated = provider.generate_for_job(original, job.presets, ctx)
         else:
             generated = provider.generate(original, job.presets)
+        guarded = is_generative(provider)
+        scores = guard_variants(original, generated, job_id=job_id) if guarded else {}
+        del original
         prefix = job.original_key.rsplit("/", 1)[0] + "/"
-        rows = {gv.index: _store_variant(storage, prefix, gv) for gv in generated}
+        keep_source = job.provider not in RERENDERABLE_PROVIDERS
+        rows = {}
+        for gv in generated:
+            rows[gv.index] = _store_variant(storage, prefix, gv, token, keep_source=keep_source)
+            rows[gv.index].update(scores.get(gv.index, {}))
+        del generated
     except ProviderError as exc:
         if exc.transient and job.attempts < settings.job_max_attempts:
             try:
@@ -164,41 +325,44 @@ def run(
                         JobStatus.PENDING,
                         expected=[JobStatus.PROCESSING],
                         message=f"retrying: {exc}",
+                        run_token=token,
                     )
-            except InvalidTransition:  # failed or canceled meanwhile: never bring a final job back
-                with session_scope(engine) as s:
-                    return s.get(Job, job_id).status
+            except InvalidTransition:  # failed, canceled or handed to a newer run meanwhile
+                return _status_of(job_id, engine)
             queue.notify(job_id, JobStatus.PENDING)
             raise RetryableJobError(str(exc)) from exc
-        fail(job_id, error_key=exc.reason_key, detail=str(exc), engine=engine)
-        return JobStatus.FAILED
+        return failed(exc.reason_key, str(exc))
     except StorageError as exc:
-        fail(job_id, error_key="generation.storage_failed", detail=str(exc), engine=engine)
-        return JobStatus.FAILED
+        return failed("generation.storage_failed", str(exc))
     except JobTimeoutException as exc:  # RQ's job_timeout: a provider (or anything) hung
-        fail(job_id, error_key="generation.timeout", detail=f"{type(exc).__name__}: {exc}", engine=engine)
-        return JobStatus.FAILED
+        return failed("generation.timeout", f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001 - any other bug ends the job, never leaves it hanging
         log.exception("job %s failed", job_id)
-        fail(job_id, error_key="generation.failed", detail=f"{type(exc).__name__}: {exc}", engine=engine)
-        return JobStatus.FAILED
+        return failed("generation.failed", f"{type(exc).__name__}: {exc}")
 
     if all(r.get("filtered") for r in rows.values()):
-        fail(job_id, error_key="generation.all_filtered", detail="all variants filtered", engine=engine)
-        return JobStatus.FAILED
+        return failed("generation.all_filtered", "all variants filtered")
+    done_data = {"seconds": round(time.monotonic() - started, 3), "variants": len(rows), "run": token}
+    if guarded:
+        done_data["altered"] = sum(1 for r in rows.values() if r.get("altered"))
     with session_scope(engine) as s:
-        _upsert_variants(s, job_id, rows)
-        s.flush()
         try:
+            # the fenced status change first: it locks the job row and settles the credits,
+            # and only if this run still holds the lease are its variant files published
             jobs.transition(
                 s,
                 job_id,
                 JobStatus.DONE,
                 expected=[JobStatus.PROCESSING],
-                data={"seconds": round(time.monotonic() - started, 3), "variants": len(rows)},
+                data=done_data,
+                run_token=token,
             )
-        except InvalidTransition:
-            # canceled or failed meanwhile; variants stay attached but the job is final
+        except InvalidTransition as exc:
+            # canceled, failed or taken over meanwhile: nothing of this run is published
+            if isinstance(exc, StaleRun):
+                log.warning("job %s: stale run %s discarded its results: %s", job_id, token, exc)
+            s.rollback()
             return s.get(Job, job_id).status
+        _upsert_variants(s, job_id, rows)
     queue.notify(job_id, JobStatus.DONE)
     return JobStatus.DONE

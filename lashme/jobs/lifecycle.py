@@ -10,6 +10,14 @@ Every transition writes a ``JobEvent`` in the same transaction, and is an
 atomic conditional UPDATE on the current status, so two workers cannot
 both claim one job.
 
+Per-run lease (fencing token, as in Kleppmann, "How to do distributed
+locking", 2016): each claim (PENDING -> PROCESSING) increments
+``Job.run_token`` and the run keeps the new value.  A run passes it as
+``run_token`` to every later transition of its job; the conditional UPDATE
+then also requires the token unchanged, so a worker that was declared dead
+while its job was handed to another run (a newer token) can neither finish,
+fail nor requeue the job, nor settle its credits (:class:`StaleRun`).
+
 Credits follow the status in the same transaction: a job that reserved
 credits at submission has them captured when it becomes DONE and released
 when it becomes FAILED or CANCELED (whoever makes the transition: worker,
@@ -20,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from lashme.accounts import auth
@@ -31,8 +39,6 @@ from lashme.models import (
     Job,
     JobEvent,
     JobStatus,
-    ProviderRequest,
-    Unlock,
     Variant,
     utcnow,
 )
@@ -51,6 +57,10 @@ FINAL = FINAL_JOB_STATUSES
 
 class InvalidTransition(Exception):
     """The job is not in a status the requested transition starts from."""
+
+
+class StaleRun(InvalidTransition):
+    """The caller's run lost its lease: the job was claimed again by a newer run (higher token)."""
 
 
 def add_event(
@@ -131,14 +141,32 @@ def transition(
     error_key: str | None = None,
     error_detail: str | None = None,
     data: dict | None = None,
+    run_token: int | None = None,
 ) -> Job:
     """Move ``job_id`` to ``to`` if its status is one of ``expected`` (default: any allowed source).
+
+    A move to PROCESSING (a claim) increments ``Job.run_token``; read it from
+    the returned job.
+
+    Args:
+        session: open session; the caller owns the transaction.
+        job_id: the job.
+        to: target status.
+        expected: allowed source statuses (narrows :data:`TRANSITIONS`).
+        message: event message.
+        error_key: reason key for FAILED.
+        error_detail: technical detail for FAILED (cut to 500 characters).
+        data: event data.
+        run_token: the caller's lease: the transition happens only while the job's
+            ``run_token`` still equals it (None = an authority that is not a run:
+            sweeper, cancel, admin, RQ's abandoned-job callback).
 
     Returns:
         The updated job.
 
     Raises:
         NotFound: no such job.
+        StaleRun: ``run_token`` is no longer the job's (a newer run claimed it).
         InvalidTransition: the current status does not allow it (another
             worker or a cancel got there first).
     """
@@ -150,6 +178,8 @@ def transition(
         raise NotFound("job.not_found")
     session.refresh(job)
     current = JobStatus(job.status)
+    if run_token is not None and job.run_token != run_token:
+        raise StaleRun(f"job {job_id} run {run_token} lost its lease to run {job.run_token}")
     if current not in sources:
         raise InvalidTransition(f"job {job_id} is {current}, cannot go to {to}")
     now = utcnow()
@@ -157,6 +187,7 @@ def transition(
     if to == JobStatus.PROCESSING:
         values["attempts"] = Job.attempts + 1
         values["started_at"] = now
+        values["run_token"] = Job.run_token + 1
     if to in FINAL:
         values["finished_at"] = now
     if to == JobStatus.FAILED:
@@ -168,15 +199,20 @@ def transition(
         values["finished_at"] = None
         if current == JobStatus.FAILED:  # a retry gets a fresh set of runs (generation.run caps attempts)
             values["attempts"] = 0
+    fence = [Job.run_token == run_token] if run_token is not None else []
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == current)
+        .where(Job.id == job_id, Job.status == current, *fence)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     session.refresh(job)
     if result.rowcount != 1:
+        if run_token is not None and job.run_token != run_token:
+            raise StaleRun(f"job {job_id} run {run_token} lost its lease to run {job.run_token}")
         raise InvalidTransition(f"job {job_id} changed to {job.status} concurrently")
+    if to == JobStatus.PROCESSING:
+        data = {**(data or {}), "run": job.run_token}
     add_event(
         session,
         job_id,
@@ -249,20 +285,3 @@ def events_of(session: Session, job_id: str) -> list[JobEvent]:
     return list(
         session.execute(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id)).scalars()
     )
-
-
-def delete_job_rows(session: Session, job_id: str) -> None:
-    """Delete a job's rows: unlocks of its variants, variants, events, provider requests, the job.
-
-    The caller deletes the stored files first and owns the transaction (and
-    decides whether the job may go, e.g. only in a final status).  Ledger
-    entries stay: they reference jobs and variants by plain id, so balances
-    and the audit trail are unchanged.  Deleting a job that is already gone
-    does nothing.
-    """
-    variant_ids = select(Variant.id).where(Variant.job_id == job_id).scalar_subquery()
-    session.execute(delete(Unlock).where(Unlock.variant_id.in_(variant_ids)))
-    session.execute(delete(Variant).where(Variant.job_id == job_id))
-    session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
-    session.execute(delete(ProviderRequest).where(ProviderRequest.job_id == job_id))
-    session.execute(delete(Job).where(Job.id == job_id))

@@ -109,6 +109,53 @@ def _enqueue_unless_active(queue: Queue, job_id: str) -> RQJob:
     )
 
 
+def rq_fullres_id(variant_id: str) -> str:
+    """The RQ job id of a variant's full-resolution render (one at a time per variant)."""
+    return f"fullres-{variant_id}"
+
+
+def enqueue_fullres(variant_id: str, *, connection: Redis | None = None) -> RQJob:
+    """Queue ``lashme.jobs.tasks.render_fullres(variant_id)`` unless it is already queued or running.
+
+    Same per-key lock as :func:`enqueue_generation`; 2 retries (2 s, 10 s) for
+    transient failures, then ``lashme.jobs.tasks.on_fullres_failure`` marks the
+    render failed.  Rendering is idempotent, so a duplicate is harmless.
+
+    Raises:
+        redis.exceptions.RedisError: Redis unreachable.
+        redis.exceptions.LockError: another caller held the lock too long.
+    """
+    q = get_queue(connection)
+    rid = rq_fullres_id(variant_id)
+    lock = q.connection.lock(
+        enqueue_lock_key(rid), timeout=ENQUEUE_LOCK_TTL, blocking_timeout=ENQUEUE_LOCK_WAIT
+    )
+    with lock:
+        with contextlib.suppress(NoSuchJobError):
+            existing = RQJob.fetch(rid, connection=q.connection)
+            if existing.get_status(refresh=False) in ("queued", "started", "scheduled", "deferred"):
+                return existing
+        return q.enqueue(
+            "lashme.jobs.tasks.render_fullres",
+            variant_id,
+            job_id=rid,
+            job_timeout=get_settings().job_timeout,
+            retry=Retry(max=2, interval=[2, 10]),
+            on_failure=Callback("lashme.jobs.tasks.on_fullres_failure"),
+            at_front=True,  # a master who just paid waits for it: ahead of new generations
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+
+
+def rq_job_status(rq_id: str, *, connection: Redis | None = None) -> str | None:
+    """RQ's status of job ``rq_id`` (``queued``, ``started``...), None when RQ has no such job."""
+    try:
+        return RQJob.fetch(rq_id, connection=connection or get_redis()).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+
+
 def queue_position(job_id: str, *, connection: Redis | None = None) -> int | None:
     """1-based position of the job in the queue, or None when not waiting in it."""
     try:

@@ -7,14 +7,13 @@ finishes stuck ones first):
   (default 24) ago;
 - users' jobs created more than ``user_retention_days`` (default 90) ago.
 
-For each job, in one transaction holding the job row locked (and
-re-checking it is still finished): every object under its folder
-(``{owner}/{job_id}/``) is deleted, then its unlocks, variants, events,
-provider requests and the job row.  Ledger entries stay (they reference
-jobs and variants by plain id, not by foreign key), so balances and the
-audit trail are unchanged.  A job whose objects could not be deleted keeps
-its rows and is retried on the next run; an error with one job is recorded
-in the report and the run goes on.
+Each job is deleted in its own transaction by the one delete-job path,
+:func:`lashme.jobs.deletion.delete_job`: job row locked and re-checked to be
+finished, every object under its folder (``{owner}/{job_id}/``) first, then
+its unlocks, variants, events, provider requests and the job row.  Ledger
+entries stay, so balances and the audit trail are unchanged.  A job whose
+objects could not be deleted keeps its rows and is retried on the next run;
+an error with one job is recorded in the report and the run goes on.
 """
 
 from __future__ import annotations
@@ -25,7 +24,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Engine
 
+from lashme.errors import DomainError
 from lashme.files.storage import Storage, get_storage
+from lashme.jobs import deletion
 from lashme.jobs import lifecycle as jobs
 from lashme.models import Job, utcnow
 from lashme.ops.db import session_scope
@@ -63,10 +64,6 @@ class CleanupReport:
         }
 
 
-def _job_folder(job: Job) -> str:
-    return job.original_key.rsplit("/", 1)[0] + "/"
-
-
 def expired_job_ids(session, *, now: datetime, limit: int = 500) -> list[str]:
     """Ids of finished jobs past their retention (oldest first, at most ``limit``)."""
     s = get_settings()
@@ -87,31 +84,16 @@ def expired_job_ids(session, *, now: datetime, limit: int = 500) -> list[str]:
     return list(session.execute(query).scalars())
 
 
-def delete_job(job_id: str, *, storage: Storage, engine: Engine | None = None) -> int | None:
-    """Delete one finished job's objects, then its rows (:func:`lashme.jobs.lifecycle.delete_job_rows`).
-
-    One transaction locks the job row (``SELECT ... FOR UPDATE``), re-checks
-    that the job is still final (a retry may have brought it back since it
-    was selected), deletes its objects, then its rows; a concurrent retry
-    waits for it and then finds the job gone.
-
-    Returns:
-        Objects deleted, or None when the job was skipped (gone or no longer final).
-
-    Raises:
-        StorageError: the objects could not be deleted (the rows are kept).
-    """
-    with session_scope(engine) as s:
-        job = s.execute(select(Job).where(Job.id == job_id).with_for_update()).scalar_one_or_none()
-        if job is None or job.status not in jobs.FINAL:
-            if job is not None:
-                log.warning(
-                    "retention skipped a job that is no longer final", job_id=job_id, status=job.status
-                )
-            return None
-        removed = storage.delete_prefix(_job_folder(job))
-        jobs.delete_job_rows(s, job_id)
-    return removed
+def _delete_expired(job_id: str, *, storage: Storage, engine: Engine | None) -> bool:
+    """Delete one expired job through :func:`lashme.jobs.deletion.delete_job`; False when it was skipped."""
+    try:
+        with session_scope(engine) as s:
+            return deletion.delete_job(s, job_id, storage=storage) is not None
+    except DomainError as exc:
+        if exc.key != "job.busy":
+            raise
+        log.warning("retention skipped a job that is no longer final", job_id=job_id)
+        return False
 
 
 def cleanup(
@@ -136,7 +118,7 @@ def cleanup(
         with session_scope(engine) as s:
             ids = [i for i in expired_job_ids(s, now=now, limit=batch + len(seen)) if i not in seen]
             found = {i: s.get(Job, i) for i in ids}
-            folders = {i: _job_folder(job) for i, job in found.items() if job is not None}
+            folders = {i: deletion.job_folder(job) for i, job in found.items() if job is not None}
         if not ids:
             break
         for job_id in ids:
@@ -145,7 +127,7 @@ def cleanup(
                 if job_id not in folders:  # deleted meanwhile (a user, another cleanup)
                     continue
                 objects, size = storage.usage(folders[job_id])
-                if not dry_run and delete_job(job_id, storage=storage, engine=engine) is None:
+                if not dry_run and not _delete_expired(job_id, storage=storage, engine=engine):
                     continue
             except Exception as exc:  # noqa: BLE001 - one bad job never stops the run
                 log.warning("retention could not delete a job", job_id=job_id, error=repr(exc))

@@ -6,8 +6,10 @@ refreshes that deadline every ``job_monitoring_interval`` seconds; a job
 whose worker died is "abandoned" once the deadline passes
 (``StartedJobRegistry.cleanup``, called by :mod:`lashme.jobs.sweeper`).  The
 60 s constant is ``LASHME_WORKER_HEARTBEAT_GRACE`` here and the interval is
-``LASHME_WORKER_MONITORING_INTERVAL``, so an operator (or a test) can make
-recovery from a lost worker faster.  Defaults equal RQ's (30 s + 60 s).
+``LASHME_WORKER_MONITORING_INTERVAL``.  Defaults: 3 s + 6 s (RQ's are 30 s +
+60 s), so a job whose worker died counts as abandoned 6-9 s after its last
+heartbeat and the sweeper (every ``LASHME_SWEEP_INTERVAL``, 3 s) queues it
+again at once: running again ~12 s after the death at worst.
 
 RQ's worker retries a lost Redis connection while it waits for work, but
 exits when Redis drops during a job; :func:`run` starts a new worker then

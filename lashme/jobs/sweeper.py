@@ -2,19 +2,35 @@
 
 One pass (:func:`sweep`):
 
-1. Due retries: if no worker holds RQ's scheduler lock for the queue, the
-   sweeper takes it for a moment and moves due scheduled jobs (``Retry``
-   intervals) to the queue, so retries never wait for a scheduler.
+1. Due retries: if no *live* scheduler holds RQ's scheduler lock for the
+   queue (``rq:scheduler-lock:<queue>``), the sweeper takes it for a moment
+   and moves due scheduled jobs (``Retry`` intervals) to the queue, so
+   retries never wait for a scheduler.  A lock whose holder is dead (its
+   ``rq:scheduler:<name>`` hash gone, its heartbeat older than
+   :data:`SCHEDULER_STALE_AFTER` seconds, or, on this host, its process gone)
+   is released first: a worker killed while it ran the scheduler no longer
+   blocks retries for the lock's 61 s TTL.
 2. RQ's abandoned jobs: ``StartedJobRegistry.cleanup()`` finds started jobs
    whose worker stopped sending heartbeats (see :mod:`lashme.jobs.rq_worker`), runs
-   their failure callback (``lashme.jobs.tasks.on_generate_failure``) and requeues
-   them while retries remain; the next run resumes the PROCESSING job.
+   their failure callback (``lashme.jobs.tasks.on_generate_failure``) and
+   schedules their retry while retries remain; the sweeper then moves those
+   retries to the front of the queue at once (a dead worker is no reason to
+   back off), and the next run resumes the PROCESSING job under a new run
+   token (:mod:`lashme.jobs.lifecycle`: the dead run can no longer write).
 3. Lost jobs: a PENDING or PROCESSING job, unchanged for ``sweep_grace``
    seconds, whose RQ job is missing or no longer queued/started/scheduled
    (Redis restarted, an enqueue failed, a callback never ran) is enqueued
    again (``enqueue_generation`` is idempotent and ``generation.run`` claims
    with compare-and-set, so a duplicate is harmless) while it has attempts
    left, else ends FAILED through :func:`lashme.jobs.generation.fail`.
+4. Full-resolution renders (:mod:`lashme.jobs.fullres`) requested but
+   unchanged for ``sweep_grace`` seconds with no live RQ job are queued again.
+
+Recovery time after a worker dies mid-job, with the defaults
+(``LASHME_WORKER_MONITORING_INTERVAL`` 3 s, ``LASHME_WORKER_HEARTBEAT_GRACE`` 6 s,
+``LASHME_SWEEP_INTERVAL`` 3 s): at most monitoring interval + grace until the job
+counts as abandoned, plus one sweep interval, plus the time a worker takes to
+pick it up: about 12 s at worst (``benchmarks/bench_recovery.py`` measures it).
 
 :func:`run_forever` repeats this every ``sweep_interval`` seconds; a Redis lock
 (``SET NX PX``, held and extended for the whole sweep, see
@@ -24,6 +40,8 @@ One pass (:func:`sweep`):
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,12 +53,13 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RQJob
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
-from rq.scheduler import RQScheduler
-from rq.utils import current_timestamp
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
+from rq.utils import current_timestamp, utcparse
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from lashme.jobs import generation, queue
+from lashme.jobs import fullres, generation, queue
 from lashme.models import Job, JobStatus, utcnow
 from lashme.ops.db import session_scope
 from lashme.ops.logging_setup import get_logger
@@ -49,6 +68,9 @@ from lashme.ops.settings import get_settings
 log = get_logger(__name__)
 LOCK_KEY = "lashme:sweeper-lock"
 ACTIVE_RQ_STATUSES = frozenset({"queued", "started", "scheduled", "deferred"})
+#: seconds without a heartbeat after which a scheduler holding the lock counts as dead
+#: (RQ's scheduler beats every second).
+SCHEDULER_STALE_AFTER = 5.0
 
 
 @dataclass
@@ -58,6 +80,9 @@ class SweepReport:
     Attributes:
         scheduled: due scheduled jobs this sweeper moved to the queue (0 when a worker schedules).
         abandoned: RQ job ids found abandoned (worker died) and handed to RQ's retry/failure path.
+        resumed: of those, the ones whose retry the sweeper queued at once.
+        dead_scheduler: the name of a dead scheduler whose lock this pass released, else None.
+        renders: variant ids whose full-resolution render was queued again.
         requeued: LashMe job ids enqueued again because their RQ job was lost.
         failed: job ids ended FAILED because they were lost with no attempt left.
     """
@@ -66,6 +91,9 @@ class SweepReport:
     abandoned: list[str] = field(default_factory=list)
     requeued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
+    dead_scheduler: str | None = None
+    renders: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Counts for logs and the CLI."""
@@ -74,6 +102,8 @@ class SweepReport:
             "abandoned": len(self.abandoned),
             "requeued": len(self.requeued),
             "failed": len(self.failed),
+            "resumed": len(self.resumed),
+            "renders": len(self.renders),
         }
 
 
@@ -84,20 +114,115 @@ def _rq_status(job_id: str, connection: Redis) -> str | None:
         return None
 
 
+def scheduler_lock_holder(q: Queue) -> tuple[str | None, bool]:
+    """Who holds RQ's scheduler lock of ``q``, and is it alive?
+
+    A holder is dead when its metadata hash (``rq:scheduler:<name>``) is gone,
+    its last heartbeat is older than :data:`SCHEDULER_STALE_AFTER` seconds, or
+    it runs on this host and its process no longer exists (or is a zombie).
+
+    Returns:
+        ``(name, alive)``; ``(None, False)`` when nobody holds the lock.
+    """
+    conn = q.connection
+    raw = conn.get(RQScheduler.get_locking_key(q.name))
+    if raw is None:
+        return None, False
+    name = raw.decode() if isinstance(raw, bytes) else str(raw)
+    meta = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in conn.hgetall(SCHEDULER_KEY_TEMPLATE % name).items()
+    }
+    if not meta.get("last_heartbeat"):
+        return name, False
+    try:
+        age = (utcnow() - utcparse(meta["last_heartbeat"])).total_seconds()
+    except ValueError:
+        return name, False
+    if age > SCHEDULER_STALE_AFTER:
+        return name, False
+    pid = int(meta.get("pid") or 0)
+    if meta.get("hostname") == socket.gethostname() and pid > 0 and not _process_alive(pid):
+        return name, False
+    return name, True
+
+
+def _process_alive(pid: int) -> bool:
+    """True when ``pid`` exists on this host and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: trust kill(0)
+
+
+def release_dead_scheduler_lock(q: Queue) -> str | None:
+    """Release ``q``'s scheduler lock if its holder is dead; returns the dead holder's name.
+
+    Compare-and-delete (RQ's ``release_lock`` script): a live scheduler that
+    took the lock meanwhile keeps it.
+    """
+    name, alive = scheduler_lock_holder(q)
+    if name is None or alive:
+        return None
+    if release_lock(q.connection, RQScheduler.get_locking_key(q.name), name):
+        log.warning("released the scheduler lock of a dead scheduler", scheduler=name, queue=q.name)
+        return name
+    return None
+
+
 def enqueue_due_retries(q: Queue) -> int:
-    """Move due scheduled jobs of ``q`` to the queue unless a worker's scheduler owns it; returns how many."""
+    """Move due scheduled jobs of ``q`` to the queue unless a live worker's scheduler owns it.
+
+    A lock held by a dead scheduler is released first (:func:`release_dead_scheduler_lock`).
+
+    Returns:
+        How many jobs were moved.
+    """
     registry = ScheduledJobRegistry(queue=q)
     if not registry.get_jobs_to_schedule(current_timestamp()):
         return 0
     scheduler = RQScheduler([q], connection=q.connection)
     if not scheduler.acquire_locks():
-        return 0  # a live scheduler (in a worker) does it
+        if release_dead_scheduler_lock(q) is None or not scheduler.acquire_locks():
+            return 0  # a live scheduler (in a worker) does it
     try:
         due = len(registry.get_jobs_to_schedule(current_timestamp()))
         scheduler.enqueue_scheduled_jobs()
     finally:
         scheduler.release_locks()
     return due
+
+
+def resume_abandoned_now(q: Queue, rq_ids: list[str]) -> list[str]:
+    """Queue at once (at the front) the retries RQ scheduled for abandoned jobs ``rq_ids``.
+
+    Each id is taken off the ``ScheduledJobRegistry`` with ``ZREM`` first;
+    only the caller whose ``ZREM`` removed it enqueues it, so a scheduler
+    running at the same moment cannot queue it twice (and a duplicate run
+    would find the job claimed: the claim is compare-and-set).
+
+    Returns:
+        The RQ ids queued.
+    """
+    registry = ScheduledJobRegistry(queue=q)
+    done = []
+    for rid in rq_ids:
+        if not q.connection.zrem(registry.key, rid):
+            continue  # not scheduled (no retry left, or already moved)
+        try:
+            job = RQJob.fetch(rid, connection=q.connection)
+        except NoSuchJobError:
+            continue
+        q.enqueue_job(job, at_front=True)
+        done.append(rid)
+    return done
 
 
 def sweep(
@@ -125,11 +250,15 @@ def sweep(
     conn = connection or queue.get_redis()
     report = SweepReport()
     q = queue.get_queue(conn)
+    name, alive = scheduler_lock_holder(q)
+    if name is not None and not alive:
+        report.dead_scheduler = release_dead_scheduler_lock(q)
     report.scheduled = enqueue_due_retries(q)
     registry = StartedJobRegistry(queue=q)
     report.abandoned = list(registry.get_expired_job_ids())
     if report.abandoned:
         registry.cleanup()
+        report.resumed = resume_abandoned_now(q, report.abandoned)
     cutoff = (now or utcnow()) - timedelta(seconds=s.sweep_grace if grace is None else grace)
     with session_scope(engine) as session:
         candidates = session.execute(
@@ -152,9 +281,25 @@ def sweep(
             continue
         queue.enqueue_generation(job_id, connection=conn)
         report.requeued.append(job_id)
-    if report.scheduled or report.abandoned or report.requeued or report.failed:
+    report.renders = _requeue_stale_renders(conn, engine, s.sweep_grace if grace is None else grace)
+    if report.scheduled or report.abandoned or report.requeued or report.failed or report.renders:
         log.warning("sweep recovered jobs", **report.as_dict(), requeued_ids=report.requeued[:20])
     return report
+
+
+def _requeue_stale_renders(conn: Redis, engine: Engine | None, grace: float) -> list[str]:
+    """Queue again full-resolution renders requested ``grace`` s ago or more that RQ lost."""
+    with session_scope(engine) as session:
+        stale = fullres.stale_requests(session, older_than_seconds=grace)
+    queued = []
+    for variant_id in stale:
+        if queue.rq_job_status(queue.rq_fullres_id(variant_id), connection=conn) in ACTIVE_RQ_STATUSES:
+            continue
+        queue.enqueue_fullres(variant_id, connection=conn)
+        with session_scope(engine) as session:
+            fullres.touch(session, variant_id)
+        queued.append(variant_id)
+    return queued
 
 
 def run_forever(

@@ -6,16 +6,30 @@ reservation, which is written in the same transaction as the job row, so a
 refused reservation leaves no job behind.  The job runs the provider's
 active presets and pins their version ids at creation, so later edits of a
 preset never change a job that was already accepted (nor its retries).
+
+Redis outage (the job row in the database is the source of truth):
+
+- the daily limit is counted in Redis; when Redis does not answer, today's
+  jobs are counted in the database instead (per account, or per browser for
+  visitors: the per-IP count lives only in Redis), so the limit still holds,
+  a little less tightly (parallel uploads during the outage may slip by one);
+- when the enqueue fails the upload is still accepted: the job stays PENDING
+  with a ``queue_deferred`` event and the sweeper (:mod:`lashme.jobs.sweeper`)
+  enqueues it once Redis answers again and the job is older than
+  ``LASHME_SWEEP_GRACE``.  :func:`queue_deferred` tells the caller, which shows
+  ``security.upload_queued_soon`` ("queued, starting soon").
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, time
 
-from sqlalchemy import select
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from lashme.accounts import daily_limits
+from lashme.accounts import auth, daily_limits
 from lashme.credits import ledger, pricing
 from lashme.errors import AuthError, InsufficientCredits
 from lashme.files.storage import Storage, get_storage
@@ -24,12 +38,62 @@ from lashme.images import imaging
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue
 from lashme.jobs.generation import fail
-from lashme.models import Job, User, new_id
+from lashme.models import Job, JobEvent, User, new_id
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 from lashme.providers.registry import presets_for
 
 log = logging.getLogger(__name__)
+#: job event kind written when the upload was accepted but Redis refused the enqueue
+QUEUE_DEFERRED = "queue_deferred"
+
+
+def _consume_daily(
+    engine: Engine | None, *, user_id: int | None, anon_token: str | None, client_ip: str | None, limit: int
+) -> None:
+    """Count the job against today's limit in Redis, or in the database while Redis is down.
+
+    Raises:
+        DailyLimitReached: today's jobs are used up.
+    """
+    try:
+        daily_limits.consume(user_id=user_id, anon_token=anon_token, client_ip=client_ip, limit=limit)
+        return
+    except RedisError as exc:
+        log.warning("daily limit: Redis unavailable (%s), counting in the database", type(exc).__name__)
+    midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+    if user_id is not None:
+        owner = Job.user_id == user_id
+    else:
+        owner = Job.anon_token_hash == auth.token_hash(anon_token or "")
+    with session_scope(engine) as session:
+        used = session.scalar(select(func.count()).select_from(Job).where(owner, Job.created_at >= midnight))
+    if limit <= 0 or (used or 0) >= limit:
+        now = datetime.now(UTC).timestamp()
+        _, reset_at = daily_limits._today(now)
+        raise daily_limits.DailyLimitReached(
+            "limits.daily_reached",
+            limit=limit,
+            resets_in=daily_limits._resets_in(reset_at, now),
+            resets_at="00:00 UTC",
+        )
+
+
+def queue_deferred(job_id: str, *, engine: Engine | None = None) -> bool:
+    """True when the upload of ``job_id`` was accepted while the queue (Redis) was down.
+
+    The job is PENDING and the sweeper queues it once Redis is back: the caller
+    should say so (``security.upload_queued_soon``).
+    """
+    with session_scope(engine) as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(JobEvent)
+                .where(JobEvent.job_id == job_id, JobEvent.kind == QUEUE_DEFERRED)
+            )
+            or 0
+        ) > 0
 
 
 def submit_photo(
@@ -81,7 +145,8 @@ def submit_photo(
         cost = prices.generation_cost if user_id is not None else 0
         if cost and ledger.get_balance(session, user_id).available < cost:
             raise InsufficientCredits("credits.insufficient_generation", cost=cost)
-    daily_limits.consume(
+    _consume_daily(
+        engine,
         user_id=user_id,
         anon_token=anon_token,
         client_ip=client_ip,
@@ -118,7 +183,17 @@ def submit_photo(
     if enqueue:
         try:
             queue.enqueue_generation(job.id)
-        except Exception as exc:  # noqa: BLE001 - Redis down: the job must not hang
+        except RedisError as exc:  # Redis down: the row is the truth, the sweeper enqueues it later
+            log.warning("enqueue of job %s deferred: %s", job.id, type(exc).__name__)
+            with session_scope(engine) as session:
+                jobs.add_event(
+                    session,
+                    job.id,
+                    kind=QUEUE_DEFERRED,
+                    message="queue unavailable; the sweeper will enqueue the job",
+                    data={"error": type(exc).__name__},
+                )
+        except Exception as exc:  # noqa: BLE001 - anything else: the job must not hang
             log.exception("enqueue failed for job %s", job.id)
             fail(job.id, error_key="generation.queue_unavailable", detail=str(exc), engine=engine)
             with session_scope(engine) as session:

@@ -5,7 +5,12 @@
   (``Storage.ping``) answer, each within ``CHECK_TIMEOUT`` seconds, checked
   concurrently.  200 with ``{"status": "ok", "checks": {...}}`` or 503 with
   ``"status": "fail"`` and, per failed part, the error type (never a URL or
-  credential).
+  credential).  Under the embedded launcher (:mod:`lashme.ops.launcher`) the
+  body also carries ``"processes"`` (each supervised child: ``running`` or
+  ``restarting``, restart count, last exit code) and ``"down"`` (the names of
+  what is not working now); a worker or sweeper that is restarting makes the
+  status ``"degraded"`` but keeps 200, since the app still serves and queues
+  uploads, while a failed database, Redis or storage check makes it 503.
 
 Checks run on a small executor of their own, at most one per part at a time:
 during an outage a hung check is reported as still running instead of
@@ -15,10 +20,13 @@ piling up threads in the pool the rest of the backend shares.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 from redis import Redis
 from redis.backoff import NoBackoff
@@ -31,6 +39,7 @@ from starlette.routing import Route
 from lashme.files.storage import get_storage
 from lashme.jobs.queue import redis_url
 from lashme.ops.db import get_engine
+from lashme.ops.launcher import STATUS_ENV
 
 CHECK_TIMEOUT = 3.0  # seconds per dependency
 
@@ -100,20 +109,37 @@ async def readiness(timeout: float = CHECK_TIMEOUT) -> dict[str, str]:
     return dict(zip(CHECKS, results, strict=True))
 
 
+def supervised_processes() -> dict[str, dict] | None:
+    """The launcher's view of its children (``{name: {"state", "restarts", ...}}``), None if unsupervised."""
+    path = os.environ.get(STATUS_ENV)
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text()).get("processes") or {}
+    except (OSError, ValueError):
+        return None
+
+
 async def healthz(request: Request) -> JSONResponse:
     """200 while the process serves requests."""
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """200 when database, Redis and storage answer, else 503 naming the failed parts."""
+    """200 when database, Redis and storage answer, else 503 naming the failed parts (and what is down)."""
     checks = await readiness()
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "fail", "checks": checks},
-        status_code=200 if ok else 503,
-        headers={"Cache-Control": "no-store"},
-    )
+    body: dict = {"status": "ok" if ok else "fail", "checks": checks}
+    down = [name for name, v in checks.items() if v != "ok"]
+    processes = supervised_processes()
+    if processes is not None:
+        body["processes"] = processes
+        down += [name for name, v in processes.items() if v.get("state") != "running"]
+        if ok and down:
+            body["status"] = "degraded"
+    if down or processes is not None:
+        body["down"] = down
+    return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 ROUTES = [

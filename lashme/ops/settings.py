@@ -82,15 +82,36 @@ class Settings(BaseSettings):
     s3_addressing_style: str = Field(default="path", validation_alias="S3_ADDRESSING_STYLE")
 
     # lost and stuck jobs (lashme.jobs.sweeper); RQ's defaults are 30 s and 60 s
-    sweep_interval: float = Field(default=30, validation_alias="LASHME_SWEEP_INTERVAL")
+    # recovery within ~12 s of a worker's death (issue 17): beat 3 s + grace 6 s + one 3 s sweep
+    sweep_interval: float = Field(default=3, validation_alias="LASHME_SWEEP_INTERVAL")
     sweep_grace: int = Field(default=60, validation_alias="LASHME_SWEEP_GRACE")
-    worker_monitoring_interval: int = Field(default=30, validation_alias="LASHME_WORKER_MONITORING_INTERVAL")
-    worker_heartbeat_grace: int = Field(default=60, validation_alias="LASHME_WORKER_HEARTBEAT_GRACE")
+    worker_monitoring_interval: int = Field(default=3, validation_alias="LASHME_WORKER_MONITORING_INTERVAL")
+    worker_heartbeat_grace: int = Field(default=6, validation_alias="LASHME_WORKER_HEARTBEAT_GRACE")
     worker_scheduler: bool = Field(default=True, validation_alias="LASHME_WORKER_SCHEDULER")
 
     # retention (lashme.jobs.retention)
     anon_retention_hours: float = Field(default=24, validation_alias="LASHME_ANON_RETENTION_HOURS")
     user_retention_days: float = Field(default=90, validation_alias="LASHME_USER_RETENTION_DAYS")
+
+    # mail (lashme.ops.mail): SMTP_URL (smtp:// = STARTTLS, smtps:// = TLS) or the SMTP_* parts;
+    # with neither, messages are written as .eml files into <data_dir>/outbox
+    smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
+    smtp_host: str | None = Field(default=None, validation_alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, validation_alias="SMTP_PORT")
+    smtp_user: str | None = Field(default=None, validation_alias="SMTP_USER")
+    smtp_password: str | None = Field(default=None, validation_alias="SMTP_PASSWORD")
+    #: STARTTLS is required on smtp:// unless this is false (a trusted relay on the same host only)
+    smtp_starttls: bool = Field(default=True, validation_alias="SMTP_STARTTLS")
+    #: a PEM file of CA certificates to trust for the SMTP server (default: the system's)
+    smtp_ca_file: str | None = Field(default=None, validation_alias="SMTP_CA_FILE")
+    smtp_timeout: float = Field(default=20.0, validation_alias="SMTP_TIMEOUT")
+    mail_from: str = Field(default="LashMe <no-reply@lashme.local>", validation_alias="MAIL_FROM")
+    # accounts (lashme.accounts.email_tokens, lashme.accounts.oidc); times in seconds
+    password_reset_ttl: int = Field(default=3600, validation_alias="LASHME_PASSWORD_RESET_TTL")
+    email_verify_ttl: int = Field(default=72 * 3600, validation_alias="LASHME_EMAIL_VERIFY_TTL")
+    google_client_id: str | None = Field(default=None, validation_alias="GOOGLE_CLIENT_ID")
+    google_client_secret: str | None = Field(default=None, validation_alias="GOOGLE_CLIENT_SECRET")
+    oidc_issuer: str = Field(default="https://accounts.google.com", validation_alias="OIDC_ISSUER")
 
     # logs (lashme.ops.logging_setup): "json" or "console"
     log_format: str = Field(default="json", validation_alias="LASHME_LOG_FORMAT")
@@ -114,6 +135,16 @@ class Settings(BaseSettings):
         if self.provider:
             return self.provider
         return "fal" if self.fal_key else "studio"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Folder of the mail outbox (``.eml`` files) used when no SMTP server is configured."""
+        return self.data_dir / "outbox"
+
+    @property
+    def google_configured(self) -> bool:
+        """True when "Sign in with Google" is set up (``GOOGLE_CLIENT_ID`` and ``GOOGLE_CLIENT_SECRET``)."""
+        return bool(self.google_client_id and self.google_client_secret)
 
     def signing_key(self) -> bytes:
         """HMAC key for signed URLs and session tokens.

@@ -148,7 +148,7 @@ class ProviderError(Exception):
         transient: ``True`` if retrying later may succeed (timeouts, rate
             limits, a busy backend); ``False`` for permanent failures such as an
             undecodable original or an unknown preset.
-        reason_key: user-facing message key from :data:`lashme.errors.MESSAGES`
+        reason_key: user-facing message key (a catalog message id, see :mod:`lashme.errors`)
             shown on the failed job, e.g. ``"generation.failed"``.
 
     Attributes:

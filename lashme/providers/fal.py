@@ -62,11 +62,18 @@ class FalProvider:
             needs ``fal_key``.
         sleep: function used between status polls (seconds).
 
+    Attributes:
+        name: ``"fal"``.
+        generative: True: its outputs go through the fidelity guard.
+
     Raises:
         ValueError: no ``FAL_KEY`` configured.
     """
 
     name: str = "fal"
+    #: FLUX may redraw the work: the job runner checks every output with the fidelity guard
+    #: (:mod:`lashme.providers.fidelity`).
+    generative: bool = True
 
     def __init__(self, *, settings: Settings | None = None, sleep=time.sleep) -> None:
         self.settings = settings or get_settings()

@@ -1,184 +1,251 @@
-"""The local "studio" provider: four deterministic enhancement pipelines.
+"""The local "studio" provider: one corrected base per photo, then four honest looks.
 
-Plain Python (numpy + OpenCV), no Reflex import, no network.  Each preset is a
-module function taking and returning an RGB ``PIL.Image.Image`` of the same
-size (see :data:`PIPELINES`); internally they work on ``(H, W, 3)`` ``uint8``
-arrays with OpenCV, and fold per-pixel tone changes into 256-entry lookup
-tables.  Expensive low-frequency work (bloom, edge-aware smoothing) runs at
-1/4-1/8 resolution and is upsampled; parameters are tuned for a 2048 px long
-side and spatial radii scale with the image size.  For the same input every
-pipeline returns identical pixels.
+Plain Python (numpy + OpenCV), no Reflex import, no network.  For each photo the engine
+
+1. decodes it once and measures it once (:func:`prepare`): the automatic base correction of
+   :mod:`lashme.images.correction` (veil, white balance with a confidence and a cap, exposure,
+   highlight roll-off), a skin mask (:mod:`lashme.images.skin`) and the lash-scale detail
+   layer (:mod:`lashme.images.retouch`) -- all shared by the presets;
+2. applies each preset's style to that base (:func:`style`): edge-preserving smoothing on skin
+   only, a per-channel tone/colour curve, saturation, clarity, glow and a dark-detail
+   sharpening that spares skin.  Only tone changes: no pixel moves, so lashes, brows and nails
+   keep their exact shape, and every curve rolls off instead of clipping.
+
+The looks (:data:`STYLES`): ``natural`` (clean, true colour), ``warm_glow`` (warm light,
+gentle skin, a soft golden glow), ``crisp_detail`` (contrast, colour and micro-contrast on the
+work; skin is not smoothed and its texture is not sharpened) and ``soft_focus`` (soft beauty:
+luminous, airy light, smooth skin, clean whites, lashes still defined; no vignette).  They
+differ visibly even as thumbnails.  Parameters are tuned for a 2048 px long side; spatial
+radii scale with the image.  For the same input every preset returns identical pixels.
 
 Versioned presets: a job runs the studio preset versions pinned on it
-(``lashme.images.presets``); a version's ``strength`` and ``params`` shape the
-result (:class:`StudioSettings`).  Strength 1.0 with no parameters (version
-1, seeded by migration ``0007``) is exactly the pipeline's output.
+(``lashme.images.presets``); a version's ``strength`` and ``params`` shape the result
+(:class:`StudioSettings`).  Strength 1.0 with no parameters (version 1, seeded by migration
+``0007``) is exactly the preset's output; strength 0 is the (decoded) original.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from lashme.images import imaging
+from lashme.images import imaging, retouch
+from lashme.images.correction import Correction, apply, estimate, linear_to_srgb, srgb_to_linear, to_u8
 from lashme.images.presets import PresetMissing
-from lashme.images.previews import fit_size, resize_array
+from lashme.images.skin import skin_mask
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, JobContext, ProviderError
 
 __all__ = [
+    "BASE_DETAIL",
+    "DEFAULT_SETTINGS",
     "PARAM_SPECS",
     "PIPELINES",
+    "STYLES",
+    "Base",
+    "Style",
     "StudioProvider",
     "StudioSettings",
     "crisp_detail",
     "natural",
+    "prepare",
+    "render",
     "soft_focus",
+    "style",
     "warm_glow",
 ]
 
-_REF_SIDE = 2048  # long side the parameters below are tuned for
-_LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 / sRGB luminance weights
-_CODES = np.arange(256) / 255.0  # LUT inputs, 0..1
-
-# natural
-_AWB_WHITE_QUANTILE = 0.98  # the brightest 2 % of unclipped pixels are the white reference
-_AWB_STRENGTH = 0.8  # fraction of the estimated cast removed, in log-gain
-_AWB_GAIN_LIMITS = (0.75, 1.33)
-_WHITE_TARGET = 0.8  # linear luminance the 99th percentile is brought up to (~0.91 encoded)
-_MAX_EXPOSURE_GAIN = 2.5  # at most +1.3 EV; exposure only ever brightens
-_MID_TARGET = 0.46  # target median luma, sRGB-encoded 0..1
-_EXPOSURE_STRENGTH = 0.5  # fraction of the mid-tone correction applied, in log-gamma
-_GAMMA_LIMITS = (0.75, 1.1)  # mid-tone gamma: brighten up to 0.75, darken gently
-_BLACK_POINT_MAX = 0.04  # black point: 0.5th luma percentile, at most this
-_NATURAL_CLAHE_CLIP, _NATURAL_CLAHE_BLEND = 1.3, 0.4
-# warm_glow
-_BLOOM_SIDE = 256  # long side of the bloom layer for a 2048 px image
-_BLOOM_STRENGTH = 0.4
-_BLOOM_TINT = (1.0, 0.84, 0.64)  # RGB gains of the glow: warm gold
-# crisp_detail
-_CRISP_CLAHE_CLIP, _CRISP_CLAHE_BLEND = 1.6, 0.6
-_USM_SIGMA, _USM_AMOUNT, _USM_THRESHOLD = 1.2, 0.8, 3  # px at 2048, gain, L levels
-# soft_focus
-_SOFT_SIDE = 512  # guided-filter working resolution for a 2048 px image
-_SOFT_RADIUS = 4  # box radius at working resolution (~16 px at 2048)
-_SOFT_EPS = 0.01  # guided-filter regulariser, (0-1 intensity)^2: edges above ~25 grey levels survive
-_SOFT_STRENGTH = 0.7  # blend towards the smoothed image; the rest keeps texture
-_VIGNETTE_DEPTH = 0.15  # corner darkening
+_WORK_SIDE = 512  # resolution of the skin mask and the guided filter for a 2048 px photo
+_REF_SIDE = 2048
+_CODES = np.arange(256) / 255.0
 
 
-def natural(img: Image.Image) -> Image.Image:
-    """Neutral, well-exposed "as shot in a studio" look.
+@dataclass(frozen=True)
+class Style:
+    """One preset's look, applied to the corrected base in this order.
 
-    1. Auto white balance, white-patch percentile method: the mean colour of
-       the brightest 2 % unclipped pixels, in linear light, is taken as the
-       illuminant; gains clamped to [0.75, 1.33], 80 % strength (in log-gain),
-       normalised to keep luminance.
-    2. Exposure: a linear gain bringing the 99th luminance percentile up to
-       0.8 (brightens only, at most +1.3 EV); black point at the 0.5th luma
-       percentile (at most 4 %).
-    3. Mid-tones: a gamma moving the median luma toward 0.46 (50 % strength
-       in log-gamma, gamma clamped to [0.75, 1.1]).  Steps 1-3 are a single
-       per-channel LUT built from statistics of a ~160 px grid sample.
-    4. Gentle local contrast: CLAHE (Zuiderveld, 1994; clip 1.3, 8x8 tiles) on
-       luma, blended 40 %.
-
-    Args:
-        img: RGB image, typically long side <= 2048 px.
-
-    Returns:
-        A new RGB image of the same size.
+    Attributes:
+        smoothing: share of the guided-filter result on full skin, 0..1.
+        curves: ``(256, 3)`` uint8 per-channel tone/colour lookup table (``None`` = identity).
+        saturation: chroma gain around each pixel's luma (1 = unchanged).
+        clarity: mid-frequency local contrast gain off skin (0 = none).
+        glow: opacity of the screen-blended highlight glow (0 = none).
+        glow_tint: RGB gains of the glow.
+        detail: dark-detail unsharp gain (lashes, brow hairs, nail edges; skin texture is cored out).
     """
-    return Image.fromarray(_natural(_rgb(img)))
+
+    smoothing: float = 0.0
+    curves: np.ndarray | None = None
+    saturation: float = 1.0
+    clarity: float = 0.0
+    glow: float = 0.0
+    glow_tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    detail: float = 0.0
 
 
-def warm_glow(img: Image.Image) -> Image.Image:
-    """Warm, glowing "golden hour" grade.
+def _curves(gains=(1.0, 1.0, 1.0), *, exposure=1.0, contrast=0.0, lift=0.0) -> np.ndarray:
+    """A look's ``(256, 3)`` uint8 per-channel LUT.
 
-    A per-channel curve LUT warms the mid-tones (R up, B down), split-tones
-    golden highlights and rosy shadows and lifts the blacks slightly; then a
-    bloom layer (highlights above ~55 % luma, warm-tinted, Gaussian-blurred at
-    1/8 resolution, ~50 px radius at 2048) is screen-blended on top.
-
-    Args:
-        img: RGB image.
-
-    Returns:
-        A new RGB image of the same size.
+    Linear gains and exposure with a highlight shoulder, then an encoded S-curve
+    (``contrast`` > 0) or flattening (< 0) and a shadow lift ``lift x (1 - x)^3``.
     """
-    return Image.fromarray(_warm_glow(_rgb(img)))
+    lin = srgb_to_linear(_CODES)[:, None] * np.asarray(gains) * exposure
+    top = float(lin.max())
+    if top > 1:  # roll highlights off (same C1 shoulder as the base correction)
+        knee = max(2.0 - top, 0.0) * 0.8
+        power = (top - knee) / (1 - knee)
+        t = np.clip((lin - knee) / (top - knee), 0, 1)
+        lin = np.where(lin > knee, knee + (1 - knee) * (1 - (1 - t) ** power), lin)
+    x = linear_to_srgb(lin)
+    smooth = x * x * (3 - 2 * x)
+    x = x + contrast * (smooth - x)
+    x = x + lift * (1 - x) ** 3
+    return to_u8(x)
 
 
-def crisp_detail(img: Image.Image) -> Image.Image:
-    """Crisp lashes, nail edges and brow hairs.
-
-    CLAHE (clip 1.6, 8x8 tiles, 60 % blend) on CIE L* (OpenCV 8-bit Lab), then
-    an unsharp mask on L* (sigma 1.2 px at 2048 px, amount 0.8, threshold 3 L
-    levels so flat skin and noise are left alone).  Chroma is untouched, so
-    sharpening adds no colour fringes.
-
-    Args:
-        img: RGB image.
-
-    Returns:
-        A new RGB image of the same size.
-    """
-    return Image.fromarray(_crisp_detail(_rgb(img)))
-
-
-def soft_focus(img: Image.Image) -> Image.Image:
-    """Soft, retouched skin with a subtle vignette.
-
-    Edge-preserving smoothing by the fast guided filter (He, Sun & Tang 2013;
-    He & Sun 2015): the self-guided filter's coefficients ``a, b`` (radius
-    ~16 px at 2048, eps 0.01) are computed at 1/4 resolution and upsampled, so strong
-    edges (lashes, nail outlines) keep full-resolution sharpness while flat
-    skin is smoothed.  The result is blended 70 % with the original to keep
-    texture, and corners are darkened by up to 15 % (smoothstep vignette).
-
-    Args:
-        img: RGB image.
-
-    Returns:
-        A new RGB image of the same size.
-    """
-    return Image.fromarray(_soft_focus(_rgb(img)))
-
-
-PIPELINES: dict[str, Callable[[Image.Image], Image.Image]] = {
-    "natural": natural,
-    "warm_glow": warm_glow,
-    "crisp_detail": crisp_detail,
-    "soft_focus": soft_focus,
+#: The looks, by preset name (the order of :data:`lashme.providers.base.STUDIO_PRESETS`).
+STYLES: dict[str, Style] = {
+    "natural": Style(smoothing=0.25, detail=0.55),  # detail 0.55 = BASE_DETAIL: shared work
+    "warm_glow": Style(
+        smoothing=0.45,
+        curves=_curves((1.0, 0.91, 0.72), exposure=1.1, lift=0.015),
+        saturation=1.06,
+        glow=0.24,
+        glow_tint=(1.0, 0.85, 0.62),
+        detail=1.1,  # the glow and lifted blacks soften lash contrast: win it back
+    ),
+    "crisp_detail": Style(
+        curves=_curves((0.94, 1.0, 1.07), contrast=0.45),
+        saturation=1.2,
+        clarity=0.45,
+        detail=1.0,
+    ),
+    "soft_focus": Style(
+        smoothing=0.75,
+        curves=_curves((1.04, 1.0, 1.02), exposure=1.24, contrast=-0.12, lift=0.03),
+        saturation=0.88,
+        glow=0.18,
+        glow_tint=(1.0, 0.97, 0.97),
+        detail=1.0,  # soft light, not soft lashes
+    ),
 }
-assert tuple(PIPELINES) == STUDIO_PRESETS
+assert tuple(STYLES) == STUDIO_PRESETS
+
+
+@dataclass(frozen=True)
+class Base:
+    """What every preset of one photo shares (computed once by :func:`prepare`).
+
+    Attributes:
+        original: ``(H, W, 3)`` uint8, the decoded input.
+        corrected: ``(H, W, 3)`` uint8, the base correction applied.
+        correction: what was estimated.
+        small: ``(h, w, 3)`` uint8, ``corrected`` at the working resolution (~1/4).
+        skin: ``(h, w)`` float32 skin membership 0..1 of ``small``.
+        detail: ``(H, W)`` uint8 lash-scale luma detail of ``corrected`` (128 = none).
+        sharpened: ``corrected`` with the shared dark-detail sharpening (:data:`BASE_DETAIL`).
+        smoothed: ``sharpened`` with full-strength skin smoothing, fine contrasty detail (lash
+            lines, brow hairs) put back from ``sharpened``; a look with smoothing ``s``
+            blends ``(1 - s) sharpened + s smoothed``, which is exactly the guided-filter
+            retouch at strength ``s`` (the retouch is linear in its strength).
+    """
+
+    original: np.ndarray
+    corrected: np.ndarray
+    correction: Correction
+    small: np.ndarray
+    skin: np.ndarray
+    detail: np.ndarray
+    sharpened: np.ndarray
+    smoothed: np.ndarray
+
+
+#: Dark-detail sharpening every look starts from (a look with more adds the rest on top).
+BASE_DETAIL = 0.55
+
+
+def prepare(rgb: np.ndarray) -> Base:
+    """Correct a photo once and compute what the looks share.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 sRGB image (long side normally <= 2048 px).
+
+    Returns:
+        The shared :class:`Base`.
+    """
+    side = max(32, round(max(rgb.shape[:2]) * _WORK_SIDE / _REF_SIDE))
+    small = retouch.low_res(rgb, side)
+    correction = estimate(small)
+    corrected = apply(rgb, correction)
+    small = apply(small, correction)
+    skin = skin_mask(small)
+    detail = retouch.detail_layer(corrected)
+    sharpened = retouch.sharpen_dark_detail(corrected, detail, BASE_DETAIL)
+    smoothed = retouch.protect_detail(
+        retouch.smooth_skin(sharpened, skin, 1.0, small=small), sharpened, detail
+    )
+    return Base(rgb, corrected, correction, small, skin, detail, sharpened, smoothed)
+
+
+def style(base: Base, look: Style) -> np.ndarray:
+    """Apply one look to the corrected base.
+
+    Args:
+        base: from :func:`prepare`.
+        look: e.g. ``STYLES["warm_glow"]``.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image.
+    """
+    if look.detail >= BASE_DETAIL:
+        sharpened, smoothed, extra = base.sharpened, base.smoothed, look.detail - BASE_DETAIL
+    else:  # a version asking for less detail than the shared base: redo the retouch for it
+        sharpened = retouch.sharpen_dark_detail(base.corrected, base.detail, look.detail)
+        smoothed = (
+            retouch.smooth_skin(sharpened, base.skin, 1.0, small=base.small) if look.smoothing else None
+        )
+        extra = 0.0
+    s = min(max(look.smoothing, 0.0), 1.0)
+    out = cv2.addWeighted(sharpened, 1.0 - s, smoothed, s, 0) if s > 0 else sharpened
+    if look.curves is not None:
+        out = cv2.LUT(out, look.curves.reshape(1, 256, 3))
+    if look.saturation != 1.0:
+        out = _saturate(out, look.saturation)
+    out = retouch.clarity(out, look.clarity, base.skin)
+    out = retouch.glow(out, look.glow, look.glow_tint)
+    out = retouch.sharpen_dark_detail(out, base.detail, extra)
+    return out.copy() if out is base.sharpened else out
 
 
 #: Parameters a studio preset version may set in ``params``: name -> (type, min, max, default, meaning).
 PARAM_SPECS: dict[str, tuple[type, float, float, float, str]] = {
     "saturation": (float, 0.0, 2.0, 1.0, "colour saturation of the enhanced result; 1 = unchanged, 0 = grey"),
+    "smoothing": (float, 0.0, 2.0, 1.0, "skin smoothing, times the preset's own (0 = none; capped at full)"),
+    "detail": (float, 0.0, 2.0, 1.0, "lash/brow/nail detail sharpening, times the preset's own (0 = none)"),
 }
 
 
 @dataclass(frozen=True)
 class StudioSettings:
-    """How one preset version shapes its pipeline's result.
+    """How one preset version shapes its preset's result.
 
     Attributes:
         strength: blend of original and enhanced result, 0..1: ``original x (1 - strength)
-            + enhanced x strength``; 1.0 is the pipeline's output exactly, 0.0 the original.
+            + enhanced x strength``; 1.0 is the preset's output exactly, 0.0 the original.
         saturation: colour saturation of the enhanced result before the blend (see
             :data:`PARAM_SPECS`); 1.0 leaves it unchanged.
+        smoothing: multiplier of the preset's skin smoothing (result capped at 1).
+        detail: multiplier of the preset's dark-detail sharpening.
     """
 
     strength: float = 1.0
     saturation: float = 1.0
+    smoothing: float = 1.0
+    detail: float = 1.0
 
     @classmethod
     def from_version(cls, strength: float, params: Mapping[str, Any] | None) -> StudioSettings:
@@ -192,19 +259,89 @@ class StudioSettings:
             The settings.
         """
         params = params or {}
-        saturation = params.get("saturation", 1.0)
-        lo, hi = PARAM_SPECS["saturation"][1:3]
-        return cls(
-            strength=min(max(float(strength), 0.0), 1.0),
-            saturation=min(max(float(saturation), lo), hi),
-        )
+        values: dict[str, float] = {"strength": min(max(float(strength), 0.0), 1.0)}
+        for name, (_, lo, hi, default, _) in PARAM_SPECS.items():
+            values[name] = min(max(float(params.get(name, default)), lo), hi)
+        return cls(**values)
 
 
 DEFAULT_SETTINGS = StudioSettings()
+assert {f.name for f in fields(StudioSettings)} == {"strength", *PARAM_SPECS}
+
+
+def render(
+    rgb: np.ndarray, presets: Sequence[str], settings: Sequence[StudioSettings] | None = None
+) -> list[np.ndarray]:
+    """All requested presets of one photo from one shared base.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 sRGB image.
+        presets: names from :data:`STYLES`.
+        settings: one :class:`StudioSettings` per preset (default: the presets' own looks).
+
+    Returns:
+        One ``(H, W, 3)`` uint8 array per preset, in order.
+
+    Raises:
+        KeyError: an unknown preset.
+        ValueError: ``settings`` does not match ``presets``.
+    """
+    settings = list(settings) if settings is not None else [DEFAULT_SETTINGS] * len(presets)
+    if len(settings) != len(presets):
+        raise ValueError(f"{len(settings)} settings for {len(presets)} presets")
+    looks = [STYLES[p] for p in presets]
+    if all(s.strength <= 0 for s in settings):
+        return [rgb.copy() for _ in presets]
+    base = prepare(rgb)
+    return [_finish(base, look, s) for look, s in zip(looks, settings, strict=True)]
+
+
+def _finish(base: Base, look: Style, settings: StudioSettings) -> np.ndarray:
+    if settings.strength <= 0:
+        return base.original.copy()
+    if settings.smoothing != 1.0 or settings.detail != 1.0:
+        look = Style(
+            **{
+                **{f.name: getattr(look, f.name) for f in fields(Style)},
+                "smoothing": min(look.smoothing * settings.smoothing, 1.0),
+                "detail": look.detail * settings.detail,
+            }
+        )
+    out = style(base, look)
+    if settings.saturation != 1.0:
+        out = _saturate(out, settings.saturation)
+    if settings.strength < 1.0:
+        out = cv2.addWeighted(base.original, 1.0 - settings.strength, out, settings.strength, 0)
+    return out
+
+
+def _pipeline(preset: str) -> Callable[[Image.Image], Image.Image]:
+    def run(img: Image.Image) -> Image.Image:
+        rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+        return Image.fromarray(render(rgb, [preset])[0])
+
+    run.__name__ = preset
+    run.__doc__ = f"The ``{preset}`` preset on an RGB image (base correction, then its look); same size, RGB."
+    return run
+
+
+natural = _pipeline("natural")
+warm_glow = _pipeline("warm_glow")
+crisp_detail = _pipeline("crisp_detail")
+soft_focus = _pipeline("soft_focus")
+
+#: Each preset as an image -> image function (base correction + look), in preset order.
+PIPELINES: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "natural": natural,
+    "warm_glow": warm_glow,
+    "crisp_detail": crisp_detail,
+    "soft_focus": soft_focus,
+}
+assert tuple(PIPELINES) == STUDIO_PRESETS
 
 
 class StudioProvider:
-    """Local, deterministic provider running one pipeline of :data:`PIPELINES` per preset.
+    """Local, deterministic provider: one corrected base per photo, one look per preset.
 
     Args:
         max_side: long side the original is downscaled to before processing.
@@ -218,13 +355,13 @@ class StudioProvider:
     def generate(
         self, original: bytes, presets: Sequence[str], *, settings: Sequence[StudioSettings] | None = None
     ) -> list[GeneratedVariant]:
-        """Decode ``original`` once and run each preset's pipeline on it.
+        """Decode ``original`` once, correct it once, and render each preset's look.
 
         Args:
             original: stored original bytes (normally a JPEG).
-            presets: names from :data:`PIPELINES`, e.g. ``STUDIO_PRESETS``.
+            presets: names from :data:`STYLES`, e.g. ``STUDIO_PRESETS``.
             settings: one :class:`StudioSettings` per preset (default: strength 1.0, no
-                parameters, i.e. the pipelines' own output).
+                parameters, i.e. the presets' own looks).
 
         Returns:
             One variant per preset, ``index`` = position in ``presets``, each an
@@ -235,20 +372,19 @@ class StudioProvider:
                 preset, settings that do not match the presets, or an original
                 that cannot be decoded.
         """
-        unknown = [preset for preset in presets if preset not in _ARRAY_PIPELINES]
+        unknown = [preset for preset in presets if preset not in STYLES]
         if unknown:
             raise ProviderError(f"unknown presets: {unknown}", transient=False)
-        if settings is None:
-            settings = [DEFAULT_SETTINGS] * len(presets)
-        if len(settings) != len(presets):
+        if settings is not None and len(settings) != len(presets):
             raise ProviderError(f"{len(settings)} settings for {len(presets)} presets", transient=False)
         try:
             arr = np.asarray(imaging.load_for_processing(original, max_side=self.max_side))
         except Exception as exc:  # undecodable original: retrying will not help
             raise ProviderError(f"cannot decode the original: {exc!r}", transient=False) from exc
+        outputs = render(arr, presets, settings)
         return [
-            GeneratedVariant(index, preset, Image.fromarray(_run(arr, preset, settings[index])))
-            for index, preset in enumerate(presets)
+            GeneratedVariant(index, preset, Image.fromarray(out))
+            for index, (preset, out) in enumerate(zip(presets, outputs, strict=True))
         ]
 
     def generate_for_job(
@@ -276,184 +412,14 @@ class StudioProvider:
         return self.generate(original, presets, settings=settings)
 
 
-def _run(rgb: np.ndarray, preset: str, settings: StudioSettings) -> np.ndarray:
-    """One preset's pipeline on ``rgb``, then its version's saturation and strength."""
-    out = _ARRAY_PIPELINES[preset](rgb)
-    if settings.saturation != 1.0:
-        out = _saturate(out, settings.saturation)
-    if settings.strength < 1.0:
-        out = cv2.addWeighted(rgb, 1.0 - settings.strength, out, settings.strength, 0)
-    return out
-
-
 def _saturate(rgb: np.ndarray, factor: float) -> np.ndarray:
-    """Scale chroma around each pixel's luma by ``factor`` (1 = unchanged, 0 = grey)."""
+    """Scale chroma around each pixel's luma by ``factor`` (1 = unchanged, 0 = grey).
+
+    Raising saturation makes no new clipped channel: a channel that would leave 1..254 stops
+    there (unless it was already outside), at the cost of a slight hue shift at the gamut edge.
+    """
     gray = cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    return cv2.addWeighted(rgb, factor, gray, 1.0 - factor, 0)
-
-
-# --- pipelines on (H, W, 3) uint8 RGB arrays ---------------------------------------------
-
-
-def _natural(rgb: np.ndarray) -> np.ndarray:
-    sample = _sample(rgb)
-    lin = _srgb_to_linear(sample)
-    gains = _awb_gains(sample, lin)
-    bright = float(np.percentile((lin * gains) @ _LUMA, 99))
-    gains = gains * min(max(_WHITE_TARGET / max(bright, 1e-6), 1.0), _MAX_EXPOSURE_GAIN)
-    luma = _linear_to_srgb(lin * gains) @ _LUMA
-    black = min(float(np.percentile(luma, 0.5)), _BLACK_POINT_MAX)
-    median = float(np.median(np.clip((luma - black) / (1 - black), 1e-3, 1 - 1e-3)))
-    gamma = (math.log(_MID_TARGET) / math.log(median)) ** _EXPOSURE_STRENGTH
-    gamma = min(max(gamma, _GAMMA_LIMITS[0]), _GAMMA_LIMITS[1])
-    curves = _linear_to_srgb(_srgb_to_linear(_CODES)[:, None] * gains)
-    curves = np.clip((curves - black) / (1 - black), 0, 1) ** gamma
-    return _clahe_luma(cv2.LUT(rgb, _lut(curves)), _NATURAL_CLAHE_CLIP, _NATURAL_CLAHE_BLEND)
-
-
-def _awb_gains(encoded: np.ndarray, lin: np.ndarray) -> np.ndarray:
-    """White-patch white-balance gains ``(3,)`` from ``(N, 3)`` pixels (sRGB-encoded and linear).
-
-    The mean linear colour of the brightest 2 % of unclipped pixels (whites,
-    speculars, light backgrounds) estimates the illuminant.  A mean over a
-    percentile instead of the maximum makes it robust to single hot pixels;
-    skin, wood or nail polish rarely reach the top 2 %, so their intended
-    warmth does not vote.
-    """
-    unclipped = encoded.max(axis=1) < 0.97
-    if np.count_nonzero(unclipped) < 64:
-        return np.ones(3)
-    luma = lin @ _LUMA
-    white = unclipped & (luma >= np.quantile(luma[unclipped], _AWB_WHITE_QUANTILE))
-    illuminant = lin[white].mean(axis=0)
-    gains = np.clip(illuminant.mean() / np.maximum(illuminant, 1e-6), *_AWB_GAIN_LIMITS) ** _AWB_STRENGTH
-    return gains / (gains @ _LUMA)
-
-
-def _warm_glow(rgb: np.ndarray) -> np.ndarray:
-    graded = cv2.LUT(rgb, _WARM_LUT)
-    height, width = graded.shape[:2]
-    side = max(16, round(max(height, width) * _BLOOM_SIDE / _REF_SIDE))
-    small = resize_array(graded, fit_size((width, height), side))
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    mask = cv2.LUT(cv2.merge((gray, gray, gray)), _BLOOM_MASK_LUT)
-    glow = cv2.GaussianBlur(cv2.multiply(small, mask, scale=1 / 255), (0, 0), max(small.shape[:2]) / 40)
-    glow = cv2.resize(glow, (width, height), interpolation=cv2.INTER_LINEAR)
-    # screen blend: 1 - (1 - a)(1 - b), never darker than either layer
-    return cv2.bitwise_not(cv2.multiply(cv2.bitwise_not(graded), cv2.bitwise_not(glow), scale=1 / 255))
-
-
-def _crisp_detail(rgb: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)
-    lightness = _clahe(cv2.extractChannel(lab, 0), _CRISP_CLAHE_CLIP, _CRISP_CLAHE_BLEND)
-    sigma = max(0.5, _USM_SIGMA * max(rgb.shape[:2]) / _REF_SIDE)
-    blurred = cv2.GaussianBlur(lightness, (0, 0), sigma)
-    sharpened = cv2.addWeighted(lightness, 1 + _USM_AMOUNT, blurred, -_USM_AMOUNT, 0)
-    edges = cv2.compare(cv2.absdiff(lightness, blurred), _USM_THRESHOLD, cv2.CMP_GT)
-    lightness = cv2.copyTo(sharpened, edges, lightness)
-    return cv2.cvtColor(cv2.insertChannel(lightness, lab, 0), cv2.COLOR_Lab2RGB)
-
-
-def _soft_focus(rgb: np.ndarray) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    side = max(32, round(max(height, width) * _SOFT_SIDE / _REF_SIDE))
-    small = resize_array(rgb, fit_size((width, height), side)).astype(np.float32) * (1 / 255)
-    box = (2 * _SOFT_RADIUS + 1, 2 * _SOFT_RADIUS + 1)
-    mean = cv2.boxFilter(small, -1, box)
-    var = np.maximum(cv2.boxFilter(small * small, -1, box) - mean * mean, 0)
-    a = var / (var + _SOFT_EPS)
-    b = mean - a * mean
-    vignette = _vignette(small.shape[:2])[..., None]
-    gain = (1 - _SOFT_STRENGTH + _SOFT_STRENGTH * cv2.boxFilter(a, -1, box)) * vignette
-    offset = _SOFT_STRENGTH * cv2.boxFilter(b, -1, box) * vignette
-    gain8 = cv2.resize(_to_u8(gain), (width, height), interpolation=cv2.INTER_LINEAR)
-    offset8 = cv2.resize(_to_u8(offset), (width, height), interpolation=cv2.INTER_LINEAR)
-    return cv2.add(cv2.multiply(rgb, gain8, scale=1 / 255), offset8)  # out = A * I + B
-
-
-_ARRAY_PIPELINES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "natural": _natural,
-    "warm_glow": _warm_glow,
-    "crisp_detail": _crisp_detail,
-    "soft_focus": _soft_focus,
-}
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def _clahe_luma(rgb: np.ndarray, clip: float, blend: float) -> np.ndarray:
-    """CLAHE on the luma of YCrCb (chroma untouched), blended with the input luma."""
-    ycc = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
-    luma = _clahe(cv2.extractChannel(ycc, 0), clip, blend)
-    return cv2.cvtColor(cv2.insertChannel(luma, ycc, 0), cv2.COLOR_YCrCb2RGB)
-
-
-def _clahe(channel: np.ndarray, clip: float, blend: float) -> np.ndarray:
-    equalized = cv2.createCLAHE(clipLimit=clip, tileGridSize=(8, 8)).apply(channel)
-    return cv2.addWeighted(channel, 1 - blend, equalized, blend, 0) if blend < 1 else equalized
-
-
-def _sample(rgb: np.ndarray, side: int = 160) -> np.ndarray:
-    """``(N, 3)`` float pixels in 0..1 from a regular grid of about ``side`` x ``side``."""
-    step = max(1, max(rgb.shape[:2]) // side)
-    return rgb[::step, ::step].reshape(-1, 3) / 255.0
-
-
-def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB decoding."""
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def _linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB encoding (input clipped to 0..1)."""
-    x = np.clip(x, 0, 1)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
-
-
-def _lut(curves: np.ndarray) -> np.ndarray:
-    """``(256, 3)`` curves in 0..1 -> OpenCV per-channel LUT ``(1, 256, 3)`` uint8."""
-    return _to_u8(np.broadcast_to(curves, (256, 3))).reshape(1, 256, 3)
-
-
-def _to_u8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.asarray(x) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
-def _warm_curves() -> np.ndarray:
-    x = _CODES
-    mids = 4 * x * (1 - x)
-    highs = np.sin(np.pi * np.clip(2 * x - 1, 0, 1))  # bump peaking at 0.75
-    shadows = np.sin(np.pi * np.clip(2 * x, 0, 1))  # bump peaking at 0.25
-    red = x + 0.045 * mids + 0.025 * highs + 0.015 * shadows
-    green = x + 0.012 * mids + 0.008 * highs
-    blue = x - 0.045 * mids - 0.03 * highs + 0.02 * shadows
-    return 0.025 + 0.975 * np.stack((red, green, blue), axis=1)  # slight matte lift
-
-
-def _bloom_mask_curves() -> np.ndarray:
-    t = np.clip((_CODES - 0.55) / 0.4, 0, 1)
-    return (t * t * (3 - 2 * t) * _BLOOM_STRENGTH)[:, None] * np.array(_BLOOM_TINT)
-
-
-_WARM_LUT = _lut(_warm_curves())
-_BLOOM_MASK_LUT = _lut(_bloom_mask_curves())
-
-
-@functools.lru_cache(maxsize=8)
-def _vignette(shape: tuple[int, int]) -> np.ndarray:
-    """``(H, W)`` float32 gain: 1 near the centre, smoothstep down to ``1 - depth`` at the corners.
-
-    The ramp starts at 45 % of the half-diagonal (elliptical, following the aspect ratio).
-    """
-    height, width = shape
-    y = np.linspace(-1, 1, height, dtype=np.float32)[:, None]
-    x = np.linspace(-1, 1, width, dtype=np.float32)[None, :]
-    t = np.clip((np.sqrt((x * x + y * y) / 2) - 0.45) / 0.55, 0, 1)
-    gain = 1 - _VIGNETTE_DEPTH * t * t * (3 - 2 * t)
-    gain.flags.writeable = False
-    return gain
-
-
-def _rgb(img: Image.Image) -> np.ndarray:
-    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+    out = cv2.addWeighted(rgb, factor, gray, 1.0 - factor, 0)
+    if factor <= 1.0:
+        return out
+    return cv2.max(cv2.min(out, cv2.max(rgb, 254)), cv2.min(rgb, 1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from lashme.ui.components.verify_banner import verify_banner
 from lashme.ui.i18n import tr
 from lashme.ui.state import SessionState
 
@@ -16,7 +17,7 @@ GOLD = "var(--lashme-gold)"
 CREAM = "var(--color-background)"
 
 NAV = (
-    ("/", "nav.upload", "image_plus", "nav-upload"),
+    ("/upload", "nav.upload", "image_plus", "nav-upload"),
     ("/gallery", "nav.gallery", "images", "nav-gallery"),
     ("/dashboard", "nav.dashboard", "layout_dashboard", "nav-dashboard"),
 )
@@ -67,17 +68,31 @@ def account_menu() -> rx.Component:
             ),
             rx.menu.item(tr("nav.dashboard"), on_click=rx.redirect("/dashboard")),
             rx.menu.item(tr("nav.credits"), on_click=rx.redirect("/credits")),
+            rx.menu.item(tr("account.title"), on_click=rx.redirect("/account"), id="menu-account"),
             rx.menu.separator(),
             rx.menu.item(tr("nav.sign_out"), on_click=SessionState.sign_out, color="red", id="menu-sign-out"),
         ),
     )
 
 
+def brand() -> rx.Component:
+    """The star logo and the name, linking home."""
+    return rx.link(
+        rx.icon("sparkle", size=22, class_name="lm-star", aria_hidden="true"),
+        rx.el.span("LashMe", class_name="lm-brand-name"),
+        href="/",
+        underline="none",
+        id="logo",
+        class_name="lm-brand",
+        aria_label=tr("landing.logo_label"),
+    )
+
+
 def header() -> rx.Component:
-    """Two rows on a phone (brand and account; navigation), one wrapped row on wider screens."""
-    return rx.box(
+    """Two rows on a phone (brand and account; navigation), one wrapped row on wider screens; sticky."""
+    return rx.el.header(
         rx.hstack(
-            rx.link(rx.heading("LashMe", size="6", color=ROSE), href="/", underline="none", id="logo"),
+            brand(),
             rx.spacer(),
             rx.cond(
                 SessionState.signed_in,
@@ -100,7 +115,11 @@ def header() -> rx.Component:
             ),
             language_switch(),
             rx.color_mode.button(
-                size="2", variant="soft", id="theme-toggle", aria_label=tr("nav.dark_theme")
+                size="2",
+                variant="soft",
+                id="theme-toggle",
+                aria_label=tr("nav.dark_theme"),
+                class_name="lm-theme-toggle",
             ),
             rx.cond(
                 SessionState.signed_in,
@@ -119,18 +138,21 @@ def header() -> rx.Component:
                     align="center",
                 ),
                 rx.hstack(
-                    rx.link(
-                        tr("nav.sign_in"),
-                        href="/login",
+                    rx.button(
+                        rx.link(tr("nav.sign_in"), href="/login", id="nav-signin", underline="none"),
+                        as_child=True,
+                        variant="ghost",
                         size="2",
-                        id="nav-signin",
-                        class_name="lm-touch",
-                        display="flex",
-                        align_items="center",
+                        color_scheme="gray",
+                        high_contrast=True,
                     ),
-                    rx.link(rx.button(tr("nav.sign_up"), size="2"), href="/signup", id="nav-signup"),
+                    rx.button(
+                        rx.link(tr("landing.start_free"), href="/signup", id="nav-signup", underline="none"),
+                        as_child=True,
+                        size="2",
+                    ),
                     align="center",
-                    spacing="2",
+                    spacing="3",
                 ),
             ),
             width="100%",
@@ -153,20 +175,26 @@ def header() -> rx.Component:
         padding_x="0.75em",
         padding_y="0.5em",
         border_bottom="1px solid var(--gray-a4)",
+        class_name=rx.cond(SessionState.signed_in, "lm-header", "lm-header lm-visitor"),
     )
 
 
-def page_shell(*children: rx.Component) -> rx.Component:
-    """Wrap a page body in the shared layout (mobile first, centred, max 960 px)."""
+def page_shell(*children: rx.Component, footer: rx.Component | None = None) -> rx.Component:
+    """Wrap a page body in the shared layout: header, ``<main>`` (centred, max 960 px), ``footer`` if given."""
     return rx.box(
         header(),
-        rx.center(
+        verify_banner(),
+        rx.el.main(
             rx.vstack(*children, width="100%", max_width="960px", align="center", spacing="5"),
             padding="1em",
             width="100%",
+            display="flex",
+            justify_content="center",
+            id="main",
         ),
+        *([footer] if footer is not None else []),
         background=CREAM,
         min_height="100vh",
         max_width="100vw",
-        overflow_x="hidden",
+        overflow_x="clip",  # not "hidden": that would make a scroll box and unstick the header
     )

@@ -1,52 +1,34 @@
-"""One page of the caller's credit ledger as table rows (credits page and dashboard)."""
+"""Ledger rows as table cells in the reader's language (credits page and dashboard)."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
 from lashme import i18n
-from lashme.credits import ledger
-
-#: kinds whose stored reason a person wrote (shown as written); the others get a translated text
-HUMAN_REASON_KINDS = frozenset({"admin_adjust", "grant"})
+from lashme.app.credits import LedgerPage, LedgerRow
 
 
-def clamp_page(value: object, pages: int) -> int:
-    """A client-sent page number as an int in ``1..pages`` (garbage, NaN or ±Infinity → 1 or the edge)."""
-    try:
-        page = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        page = 1
-    return min(max(1, page), max(1, pages))
-
-
-def ledger_page(
-    session: Session, user_id: int, *, page: object, page_size: int, locale: str
-) -> tuple[list[dict], int, int]:
-    """Rows of ledger page ``page`` (newest first) for ``user_id``.
+def row_dict(row: LedgerRow, locale: str) -> dict:
+    """One :class:`~lashme.app.credits.LedgerRow` for state.
 
     Returns:
-        ``(rows, page, pages)``: each row has ``id``, ``date``, ``kind``, ``delta``
-        (``"+3"``, or the change of held credits), ``balance`` and ``reason``;
-        ``page`` is clamped to ``1..pages``.
+        ``id``, ``date``, ``kind``, ``delta`` (``"+3"``, or the change of held credits),
+        ``balance`` and ``reason`` (as an admin wrote it, else translated).
     """
-    pages = max(1, -(-ledger.count_entries(session, user_id) // page_size))
-    page = clamp_page(page, pages)
-    rows = [
-        {
-            "id": e.id,
-            "date": i18n.format_dt(e.created_at, locale, fmt="short"),
-            "kind": i18n.translate(f"kind.{e.kind}", locale),
-            "delta": f"{e.delta:+d}"
-            if e.delta
-            else (
-                i18n.translate("credits.held_change", locale, n=f"{e.held_delta:+d}") if e.held_delta else "0"
-            ),
-            "balance": e.balance_after,
-            "reason": e.reason
-            if e.kind in HUMAN_REASON_KINDS
-            else i18n.translate(f"reason.{e.kind}", locale),
-        }
-        for e in ledger.entries(session, user_id, limit=page_size, offset=(page - 1) * page_size)
-    ]
-    return rows, page, pages
+    if row.delta:
+        delta = f"{row.delta:+d}"
+    elif row.held_delta:
+        delta = i18n.translate("credits.held_change", locale, n=f"{row.held_delta:+d}")
+    else:
+        delta = "0"
+    return {
+        "id": row.id,
+        "date": i18n.format_dt(row.created_at, locale, fmt="short"),
+        "kind": i18n.translate(f"kind.{row.kind}", locale),
+        "delta": delta,
+        "balance": row.balance_after,
+        "reason": row.reason if row.human_reason else i18n.translate(f"reason.{row.kind}", locale),
+    }
+
+
+def page_rows(page: LedgerPage, locale: str) -> list[dict]:
+    """Every row of a ledger page for state (see :func:`row_dict`)."""
+    return [row_dict(r, locale) for r in page.rows]

@@ -1,8 +1,10 @@
 """Session state shared by every page: who the caller is, their balance, the anonymous token, the language.
 
 Cookies hold only the caller's own bearer tokens.  Every handler that acts
-for a user calls ``_user_id()``, which re-reads the sign-in session from the
-database; nothing trusts a state var the client could have set.
+for a user gets a :class:`~lashme.app.caller.Caller` from ``_caller()`` (or runs a
+use-case through ``_call``), which re-reads the sign-in session from the
+database; nothing trusts a state var the client could have set.  Handlers call
+only ``lashme.app`` use-cases; ``_call`` turns a refused one into a toast.
 
 Language: ``locale`` is a cookie (remembered per browser) and, for a
 signed-in user, ``users.locale`` (remembered per user, wins over the cookie);
@@ -14,16 +16,19 @@ recomputed only when ``locale`` changes.
 
 from __future__ import annotations
 
-import secrets
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 
 from lashme import i18n
-from lashme.accounts import auth, roles
-from lashme.credits import ledger, pricing
-from lashme.models import User
-from lashme.ops.db import session_scope
+from lashme.app import account
+from lashme.app import session as app_session
+from lashme.app.caller import Caller
+from lashme.errors import DomainError
 
+T = TypeVar("T")
 SESSION_COOKIE_DAYS = 30
 
 
@@ -31,7 +36,7 @@ class SessionState(rx.State):
     """Auth and balance for the header; base class of the page states."""
 
     auth_token: str = rx.Cookie(
-        "", name="lashme_session", max_age=SESSION_COOKIE_DAYS * 86400, same_site="lax"
+        "", name=app_session.SESSION_COOKIE, max_age=SESSION_COOKIE_DAYS * 86400, same_site="lax"
     )
     anon_token: str = rx.Cookie("", name="lashme_anon", max_age=365 * 86400, same_site="lax")
     locale: str = rx.Cookie("", name="lashme_locale", max_age=365 * 86400, same_site="lax")
@@ -89,46 +94,80 @@ class SessionState(rx.State):
         """A domain error's message in the caller's language."""
         return i18n.error_text(exc, self.locale)
 
-    def _resolve_locale(self, user: User | None) -> None:
-        """The user's saved language, else this browser's cookie, else its ``Accept-Language``."""
-        saved = i18n.normalize(user.locale) if user is not None else None
-        if saved:
-            self.locale = saved
-        elif not i18n.normalize(self.locale):
-            try:
-                header = self.router.headers.accept_language
-            except AttributeError:
-                header = ""
-            self.locale = i18n.negotiate(header)
+    def _credentials(self) -> dict[str, Any]:
+        """What this tab presents to the application layer (read on the event loop, used in any thread)."""
+        try:
+            accept_language = self.router.headers.accept_language
+        except AttributeError:
+            accept_language = ""
+        try:
+            ip = self.router.session.client_ip or None
+        except AttributeError:
+            ip = None
+        return {
+            "auth_token": self.auth_token,
+            "anon_token": self.anon_token or None,
+            "locale": self.locale,
+            "accept_language": accept_language,
+            "ip": ip,
+        }
 
-    def _user_id(self) -> int | None:
-        """The signed-in user's id, re-checked in the database; None for visitors."""
-        with session_scope() as s:
-            user = auth.user_for_token(s, self.auth_token)
-            return user.id if user else None
+    def _caller(self) -> Caller:
+        """Who is asking, re-read from the database (the cookies are credentials, never trusted as facts)."""
+        return app_session.caller_for(**self._credentials())
 
     def _ensure_anon(self) -> str:
-        """This browser's anonymous token, created on first use (256 bits)."""
+        """This browser's visitor token, created on first use (256 bits)."""
         if not self.anon_token or len(self.anon_token) > 64:
-            self.anon_token = secrets.token_urlsafe(32)
+            self.anon_token = app_session.new_visitor_token()
         return self.anon_token
 
-    def _refresh_user(self) -> int | None:
-        """Reload email, balance and the current prices from the database; returns the user id."""
-        with session_scope() as s:
-            user = auth.user_for_token(s, self.auth_token)
-            self._resolve_locale(user)
-            prices = pricing.get_prices(s)
-            self.unlock_cost, self.signup_bonus = prices.unlock_cost, prices.signup_bonus
-            if user is None:
-                if self.user_email:  # the sign-in session ended elsewhere: drop what this tab held
-                    self._forget_user()
-                self.user_email, self.balance, self.held, self.is_staff = "", 0, 0, False
-                return None
-            bal = ledger.get_balance(s, user.id)
-            self.user_email, self.balance, self.held = user.email, bal.available, bal.held
-            self.is_staff = roles.is_staff(s, user.id)
-            return user.id
+    def _refresh_user(self) -> Caller:
+        """Reload the caller, the header (email, balance, staff flag) and the prices; returns the caller."""
+        info = app_session.load(**self._credentials())
+        caller, header = info.caller, info.header
+        self.locale = caller.locale
+        self.unlock_cost, self.signup_bonus = header.unlock_cost, header.signup_bonus
+        if not caller.signed_in:
+            if self.user_email:  # the sign-in session ended elsewhere: drop what this tab held
+                self._forget_user()
+            self.user_email, self.balance, self.held, self.is_staff = "", 0, 0, False
+            return caller
+        self.user_email, self.balance, self.held = header.email, header.available, header.held
+        self.is_staff = header.is_staff
+        return caller
+
+    def _call(
+        self, fn: Callable[..., T], /, *args: Any, caller: Caller | None = None, **kwargs: Any
+    ) -> tuple[T | None, Any]:
+        """Run the use-case ``fn(caller, *args, **kwargs)``; a refusal becomes a toast in the caller's language.
+
+        Returns:
+            ``(result, None)``, or ``(None, toast)`` when ``fn`` raised a
+            :class:`~lashme.errors.DomainError` (return the toast from the handler).
+        """
+        try:
+            return fn(caller or self._caller(), *args, **kwargs), None
+        except DomainError as exc:
+            return None, rx.toast.error(self._err(exc))
+
+    async def _run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run the use-case ``fn(caller, *args, **kwargs)`` in a worker thread, the caller made there too.
+
+        For use-cases that wait on the database, storage, Stripe or a provider.
+
+        Raises:
+            DomainError: whatever ``fn`` refused.
+        """
+        creds = self._credentials()
+        return await asyncio.to_thread(lambda: fn(app_session.caller_for(**creds), *args, **kwargs))
+
+    async def _call_async(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> tuple[T | None, Any]:
+        """:meth:`_call` in a worker thread (see :meth:`_run`)."""
+        try:
+            return await self._run(fn, *args, **kwargs), None
+        except DomainError as exc:
+            return None, rx.toast.error(self._err(exc))
 
     def _forget_user(self) -> None:
         """Reset this tab's whole session state (every page's data) except the visitor token and language."""
@@ -154,21 +193,15 @@ class SessionState(rx.State):
         ledger rows, orders…), so the next person on a shared tablet sees none
         of it; only the browser token and the language stay.
         """
-        with session_scope() as s:
-            auth.end_session(s, self.auth_token)
+        account.sign_out(self.auth_token)
         self._forget_user()
         return rx.redirect("/")
 
     def _apply_language(self, code: str) -> bool:
-        locale = i18n.normalize(str(code)[:8])
+        locale = app_session.set_language(self._caller(), code)
         if locale is None:
             return False
         self.locale = locale
-        with session_scope() as s:
-            user = auth.user_for_token(s, self.auth_token)
-            if user is not None:
-                user.locale = locale
-                s.add(user)
         return True
 
     @rx.event

@@ -160,7 +160,7 @@ def test_visitor_with_a_russian_browser_gets_russian_and_unknown_pages_get_a_404
     ctx = browser.new_context(locale="ru-RU", extra_http_headers={"Accept-Language": "ru-RU,ru;q=0.9"})
     page = ctx.new_page()
     page.goto(app_url + "/")
-    page.get_by_text("Студийные фото ваших работ за секунды").wait_for(timeout=30_000)
+    page.get_by_text("Продающее фото за 30 секунд").wait_for(timeout=30_000)
     page.goto(app_url + "/no-such-page")
     page.locator("#not-found-title").wait_for(timeout=30_000)
     ctx.close()

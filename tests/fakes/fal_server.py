@@ -12,8 +12,9 @@ Speaks what ``fal_client`` 1.0.3 expects:
   POSTs a signed webhook there when the request completes.
 
 Scriptable per test through :class:`Script` (latency, queue positions, error codes, NSFW flags,
-malformed output).  The output image is the input photo (data URI) cropped to 3:4 and warmed, so
-results are real photos.  HTTPS uses a self-signed certificate for 127.0.0.1 (``cert_file``; give it
+malformed output, warped output).  The output image is the input photo (data URI) cropped to 3:4 and
+warmed, so results are real photos; with ``output="warped"`` the centre is also magnified by a local
+geometric warp (:func:`warp_centre`), what FLUX does when it redraws lashes or nails longer or thicker.  HTTPS uses a self-signed certificate for 127.0.0.1 (``cert_file``; give it
 to clients as ``SSL_CERT_FILE``).
 """
 
@@ -36,7 +37,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import cv2
 import httpx
+import numpy as np
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -57,8 +60,12 @@ class Script:
         status_errors: HTTP codes answered to the next status polls, one popped per GET.
         nsfw: ``f(arguments) -> bool`` flags a request's outputs as NSFW.
         output: ``"ok"``, ``"bad_json"``, ``"image_404"``, ``"not_image"``, ``"no_nsfw_flags"``
-            (``has_nsfw_concepts`` left out), ``"null_nsfw_flags"`` (``[null]``) or
-            ``"redirect_http"`` (images answer 302 to a plain-http address).
+            (``has_nsfw_concepts`` left out), ``"null_nsfw_flags"`` (``[null]``),
+            ``"redirect_http"`` (images answer 302 to a plain-http address) or ``"warped"`` (the
+            images of the requests ``warps(arguments)`` selects (default: all) reshape the centre:
+            :func:`warp_centre` with ``warp_amount``; the others are the faithful output).
+        warps: ``f(arguments) -> bool`` selects the requests warped by ``output="warped"``.
+        warp_amount: largest displacement of the warp, as a fraction of the image's long side.
         completed_error: when set, COMPLETED carries this ``error`` (the app failed at fal) for the
             requests ``fails(arguments)`` selects (default: all).
     """
@@ -72,6 +79,8 @@ class Script:
     output: str = "ok"
     completed_error: str | None = None
     fails: Callable[[dict], bool] = lambda args: True
+    warps: Callable[[dict], bool] = lambda args: True
+    warp_amount: float = 0.015
 
 
 @dataclass
@@ -146,7 +155,7 @@ class FalStandIn:
         return "IN_QUEUE" if elapsed < self.script.queue_time else "IN_PROGRESS"
 
     def output_image(self, req: FakeRequest) -> bytes:
-        """The input photo cropped to 3:4 portrait and warmed, as JPEG."""
+        """The input photo cropped to 3:4 portrait and warmed (and warped when scripted), as JPEG."""
         src = req.arguments.get("image_url", "")
         if src.startswith("data:"):
             data = base64.b64decode(src.split(",", 1)[1])
@@ -156,6 +165,8 @@ class FalStandIn:
         img = ImageOps.fit(img, (576, 768))
         r, g, b = img.split()
         img = Image.merge("RGB", (r.point(lambda v: min(255, v + 12)), g, b.point(lambda v: max(0, v - 10))))
+        if self.script.output == "warped" and self.script.warps(req.arguments):
+            img = warp_centre(img, self.script.warp_amount)
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=90)
         return buf.getvalue()
@@ -342,6 +353,35 @@ def _handler(fake: FalStandIn):
             ).start()
 
     return Handler
+
+
+def warp_centre(img: Image.Image, amount: float = 0.015, radius: float = 0.18) -> Image.Image:
+    """Magnify the centre of ``img`` with a smooth local warp: structures there get longer and thicker.
+
+    A Gaussian-weighted radial displacement (sigma ``radius`` x the long side, centred) pulls
+    every output pixel's source toward the centre; the largest displacement is ``amount`` x the
+    long side (at distance ``radius`` from the centre), and the edges of the frame stay put.  It
+    imitates a generative model redrawing the work (lashes extended, nails reshaped) without
+    touching colour or light.
+
+    Args:
+        img: RGB image.
+        amount: largest displacement as a fraction of the long side (0.015 = 11.5 px at 768 px).
+        radius: size of the warped region as a fraction of the long side.
+
+    Returns:
+        A new RGB image of the same size.
+    """
+    arr = np.asarray(img.convert("RGB"))
+    h, w = arr.shape[:2]
+    side = float(max(h, w))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u, v = (xx - (w - 1) / 2) / side, (yy - (h - 1) / 2) / side
+    # displacement k*r peaks at r = radius with value amount (side units)
+    k = (amount / radius) * np.exp(0.5 - (u * u + v * v) / (2 * radius * radius))
+    map_x = (xx - k * u * side).astype(np.float32)
+    map_y = (yy - k * v * side).astype(np.float32)
+    return Image.fromarray(cv2.remap(arr, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
 
 
 def _self_signed(cert_file: str, key_file: str) -> None:

@@ -9,7 +9,8 @@ import httpx
 from PIL import Image
 
 from lashme.accounts import auth
-from lashme.app import job_views
+from lashme.app import variant as app_variant
+from lashme.app.caller import from_verified_user
 from lashme.credits import unlocks
 from lashme.files.download_routes import SESSION_COOKIE
 from lashme.jobs import generation, uploads
@@ -32,7 +33,7 @@ def test_variant_download_link_works_only_for_its_owner(clean_db, redis_conn, ap
     with session_scope() as s:
         vid = variants_of(s, job.id)[0].id
         unlocks.unlock_variant(s, user_id=alice, variant_id=vid, cost=1)
-    link = job_views.download_url(vid, user_id=alice, kind="full")
+    link = app_variant.download_link(from_verified_user(alice), vid, "full")
     assert link.startswith(f"/dl/variant/{vid}/full?")
 
     def get(url, token=None):
@@ -56,7 +57,7 @@ def test_variant_download_link_works_only_for_its_owner(clean_db, redis_conn, ap
     with session_scope() as s:  # a variant she did not unlock gives no link at all
         other = variants_of(s, job.id)[1].id
     try:
-        job_views.download_url(other, user_id=alice, kind="full")
+        app_variant.download_link(from_verified_user(alice), other, "full")
         raise AssertionError("a locked variant must not get a download link")
     except Exception as exc:  # noqa: BLE001
         assert getattr(exc, "key", "") == "variant.not_found"

@@ -82,6 +82,17 @@ def _processing(job_id: str) -> bool:
         return s.get(Job, job_id).status == "PROCESSING"
 
 
+def _first_variant_stored(job_id: str) -> bool:
+    """True once the running job has written a variant file (or it is no longer running)."""
+    from lashme.files.storage import get_storage
+
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        status, folder = job.status, job.original_key.rsplit("/", 1)[0]
+    variants = get_storage().root / folder / "variants"
+    return status != "PROCESSING" or any(variants.glob("*/preview.r*.jpg"))
+
+
 def test_sigkill_worker_mid_job_x10(stack):
     """Kill -9 the worker (its whole process group, work horse included) while it runs a job, 10 times."""
     stack.env["LASHME_WORKER_SCHEDULER"] = "0"  # the sweeper moves due retries (workers here die)
@@ -94,8 +105,9 @@ def test_sigkill_worker_mid_job_x10(stack):
         worker = stack.worker(f"victim-{i}")
         job = uploads.submit_photo(photo, user_id=uid, anon_token=None)
         job_ids.append(job.id)
-        wait_until(lambda j=job.id: _processing(j), 60, 0.02, what=f"job {i} processing")
-        time.sleep(0.1 * (i % 4))  # at different points of the run
+        wait_until(lambda j=job.id: _processing(j), 60, 0.01, what=f"job {i} processing")
+        if i % 2:  # at different points of the run: at the claim, or once results are being stored
+            wait_until(lambda j=job.id: _first_variant_stored(j), 60, 0.005, what=f"job {i} storing")
         mid_job = statuses([job.id])[job.id] == "PROCESSING"
         horses = stack.kill(worker)
         injected += mid_job and horses > 0
@@ -146,7 +158,9 @@ def test_redis_stopped_and_restarted_with_jobs_queued(stack, tmp_path, monkeypat
         wait_until(lambda: _processing(job_ids[0]), 60, 0.02, what="first job processing")
         queued_before = queue.get_queue().count
         server.stop()
-        time.sleep(1.0)  # Redis is down: workers and sweeper see connection errors
+        # Redis stays down until the sweeper has hit the outage (workers see it as well)
+        sweeper_log = tmp_path / "sweeper.log"
+        wait_until(lambda: "sweep failed" in sweeper_log.read_text(errors="replace"), 30, 0.05, what="outage seen")
         server = start_redis(tmp_path / "redis-own", port=port)
         restarted_at = time.monotonic()
         try:
@@ -195,7 +209,7 @@ def _wait_final(job_id: str, timeout: float = 60) -> Job:
 
 def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage):
     """The variants folder cannot be created (a file is in the way): every write fails."""
-    from lashme.errors import MESSAGES
+    from lashme.i18n import translate
     from lashme.jobs import queue
 
     stack.worker("worker")
@@ -213,7 +227,7 @@ def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage)
         reason=done.error_key,
     )
     assert done.status == "FAILED" and done.error_key == "generation.storage_failed"
-    assert MESSAGES[done.error_key] == "We could not save the results. Please try again."
+    assert translate(done.error_key, "en") == "We could not save the results. Please try again."
     with session_scope() as s:
         assert jobs.variants_of(s, job.id) == []
         events = [(e.from_status, e.to_status) for e in jobs.events_of(s, job.id)]
@@ -224,7 +238,7 @@ def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage)
 
 def test_provider_running_past_the_job_timeout_fails_the_job(stack, monkeypatch):
     """A provider call that never returns: RQ's hard time limit (SIGALRM in the work horse) ends it."""
-    from lashme.errors import MESSAGES
+    from lashme.i18n import translate
 
     monkeypatch.setattr(get_settings(), "job_timeout", 1)
     monkeypatch.setattr(get_settings(), "job_max_attempts", 1)
@@ -241,7 +255,7 @@ def test_provider_running_past_the_job_timeout_fails_the_job(stack, monkeypatch)
     )
     assert done.status == "FAILED" and done.error_key == "generation.timeout", done.error_detail
     assert "JobTimeoutException" in done.error_detail
-    assert MESSAGES[done.error_key] == "Enhancing this photo took too long. Please try again."
+    assert translate(done.error_key, "en") == "Enhancing this photo took too long. Please try again."
     with session_scope() as s:
         assert jobs.variants_of(s, job.id) == []
         assert ledger.verify(s).ok

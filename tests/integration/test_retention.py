@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from lashme.accounts import auth
 from lashme.cli import main as cli_main
 from lashme.credits import ledger, unlocks
+from lashme.errors import DomainError
 from lashme.files.storage.base import variant_key
+from lashme.jobs import deletion, retention, uploads
 from lashme.jobs import lifecycle as jobs
-from lashme.jobs import retention, uploads
 from lashme.models import Job, JobEvent, JobStatus, LedgerEntry, ProviderRequest, Unlock, Variant, utcnow
 from lashme.ops.db import session_scope
 from tests.dbutil import count
@@ -140,25 +141,23 @@ def test_cleanup_deletes_a_fal_job_with_provider_requests_and_unlocks(clean_db, 
         assert ledger.get_balance(s, uid).total == 2
 
 
-def test_delete_job_skips_a_job_that_is_no_longer_final(clean_db, storage):
+def test_delete_job_refuses_a_job_that_is_no_longer_final(clean_db, storage):
     job = _finished_job(storage, age=timedelta(hours=30), status=JobStatus.PENDING)
-    assert retention.delete_job(job.id, storage=storage) is None
+    with session_scope() as s, pytest.raises(DomainError) as err:
+        deletion.delete_job(s, job.id, storage=storage)
+    assert err.value.key == "job.busy"
     with session_scope() as s:
         assert s.get(Job, job.id) is not None and count(s, Variant, Variant.job_id == job.id) == 2
     assert storage.exists(job.original_key)
+    with session_scope() as s:  # a job that is gone: nothing to do
+        assert deletion.delete_job(s, "0" * 32, storage=storage) is None
 
 
-def test_one_failing_job_does_not_stop_the_run(clean_db, storage, monkeypatch):
+def test_one_failing_job_does_not_stop_the_run(clean_db, storage):
     bad = _finished_job(storage, age=timedelta(hours=30))
     good = _finished_job(storage, age=timedelta(hours=29))
-    real = jobs.delete_job_rows
-
-    def delete_rows(session, job_id):
-        if job_id == bad.id:
-            raise RuntimeError("simulated database error")
-        real(session, job_id)
-
-    monkeypatch.setattr(jobs, "delete_job_rows", delete_rows)
+    with session_scope() as s:  # a broken row: its folder would lie outside the storage root
+        s.execute(update(Job).where(Job.id == bad.id).values(original_key="../outside/original.jpg"))
     report = retention.cleanup(storage=storage)
     assert report.jobs == 1 and len(report.errors) == 1 and bad.id in report.errors[0]
     with session_scope() as s:

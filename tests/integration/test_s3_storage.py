@@ -104,8 +104,8 @@ def test_worker_stores_variants_in_s3(clean_db, redis_conn, s3_storage, fake_s3,
         proc.wait(10)
         log.close()
     prefix = job_prefix(job.id, None)
-    # original + 4 variants x (full, insta, preview, thumb)
-    assert s3_storage.usage(prefix)[0] == 17
+    # original + 4 variants x (preview, thumb): clean files are rendered on unlock (lashme.jobs.fullres)
+    assert s3_storage.usage(prefix)[0] == 9
     with session_scope() as s:
         v = jobs.variants_of(s, job.id)[0]
     assert v.preview_key.startswith(prefix) and s3_storage.get(v.preview_key)[:2] == b"\xff\xd8"

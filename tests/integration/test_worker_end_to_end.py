@@ -66,13 +66,14 @@ def test_worker_process_generates_four_variants(worker, storage, redis_conn):
     original = Image.open(io.BytesIO(storage.get(done.original_key)))
     assert "exif" not in original.info
     for v in variants:
-        for key in (v.full_key, v.insta_key, v.preview_key, v.thumb_key):
+        assert v.full_key is None and v.insta_key is None  # clean files only after an unlock
+        for key in (v.preview_key, v.thumb_key):
             blob = storage.get(key)
             img = Image.open(io.BytesIO(blob))
             assert img.format == "JPEG"
             assert "exif" not in img.info and piexif.load(blob)["GPS"] == {}
         assert max(Image.open(io.BytesIO(storage.get(v.preview_key))).size) <= 480
-        assert Image.open(io.BytesIO(storage.get(v.insta_key))).size == (1080, 1350)
+        assert max(Image.open(io.BytesIO(storage.get(v.thumb_key))).size) <= 320
     # the worker published each status change: pages are pushed, never polled
     seen = []
     deadline = time.monotonic() + 5
@@ -91,3 +92,34 @@ def test_missing_original_fails_with_a_plain_reason(worker, storage):
     done = _wait_final(job.id)
     assert done.status == JobStatus.FAILED
     assert done.error_key == "generation.original_missing"
+
+
+def test_worker_renders_an_unlocked_variant_at_the_uploads_resolution(worker, storage, redis_conn):
+    """Unlock -> request_render (queued on commit) -> the worker renders full size, crops, clean previews."""
+    from lashme.accounts import auth
+    from lashme.credits import unlocks
+    from lashme.jobs import fullres
+    from tests.photos import photo_jpeg
+
+    with session_scope() as s:
+        uid = auth.sign_up(s, email="full@example.com", password="Secret123", signup_bonus=3).id
+    job = uploads.submit_photo(photo_jpeg("coffee", (3000, 2000)), user_id=uid, anon_token=None)
+    assert _wait_final(job.id).status == JobStatus.DONE
+    with session_scope() as s:
+        vid = jobs.variants_of(s, job.id)[3].id
+        unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
+        assert fullres.request_render(s, vid).state == fullres.PENDING
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with session_scope() as s:
+            status = fullres.fullres_status(s, vid)
+        if status.state in (fullres.READY, fullres.FAILED):
+            break
+        time.sleep(0.1)
+    assert status.ready, status
+    assert Image.open(io.BytesIO(storage.get(status.full_key))).size == (3000, 2000)
+    assert {c.name: (c.width, c.height) for c in status.crops} == {
+        "4x5": (1080, 1350),
+        "1x1": (1080, 1080),
+        "9x16": (1080, 1920),
+    }

@@ -244,16 +244,17 @@ def test_admin_retry_reserves_again_moves_to_pending_and_queues(staff, redis_con
 
 
 def test_admin_retry_ignores_the_owners_retry_cap_but_not_their_balance(staff):
-    from lashme.app import dashboard
+    from lashme.app import job as app_job
+    from lashme.app.caller import from_verified_user
 
     admin, alice = staff["admin"], staff["alice"]
     jid = _priced_job(alice, run=False)
-    for _ in range(dashboard.MAX_USER_RETRIES):
+    for _ in range(app_job.MAX_USER_RETRIES):
         generation.fail(jid, error_key="generation.failed")
-        dashboard.retry_job(jid, user_id=alice, enqueue=False)
+        app_job.retry(from_verified_user(alice), jid, enqueue=False)
     generation.fail(jid, error_key="generation.failed")
     with pytest.raises(DomainError) as err:
-        dashboard.retry_job(jid, user_id=alice, enqueue=False)
+        app_job.retry(from_verified_user(alice), jid, enqueue=False)
     assert err.value.key == "job.retry_limit"
     with session_scope() as s:  # alice spends her credits elsewhere
         ledger.adjust(s, user_id=alice, delta=-3, reason="spent", actor="test", idempotency_key="spent")

@@ -52,7 +52,17 @@ def _submit(user_id=None) -> str:
 
 
 def _variant_arrays(job_id) -> dict[str, np.ndarray]:
+    """The delivered image of each variant: unlocked, then rendered at full size as the worker does."""
+    from lashme.jobs import fullres
+    from lashme.models import Unlock, User
+
     storage = get_storage()
+    with session_scope() as s:
+        uid = s.execute(select(User.id).limit(1)).scalar_one()
+        vids = [v.id for v in variants_of(s, job_id)]
+        s.add_all(Unlock(user_id=uid, variant_id=vid) for vid in vids)
+    for vid in vids:
+        fullres.render(vid, storage=storage)
     with session_scope() as s:
         return {
             v.preset: np.asarray(

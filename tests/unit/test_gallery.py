@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -11,11 +12,13 @@ from sqlalchemy import update
 
 from lashme.accounts import auth
 from lashme.app import dashboard, gallery
+from lashme.app import job as app_job
+from lashme.app.caller import from_verified_user as as_user
 from lashme.credits import unlocks
 from lashme.errors import DomainError, NotFound
 from lashme.files import downloads
 from lashme.files.storage.base import job_prefix
-from lashme.jobs import uploads
+from lashme.jobs import fullres, uploads
 from lashme.jobs.generation import run as run_job
 from lashme.jobs.lifecycle import variants_of
 from lashme.models import Job, JobStatus, LedgerEntry, ProviderRequest, Unlock, Variant
@@ -55,8 +58,7 @@ def three_jobs(clean_db, redis_conn):
 
 
 def _list(user_id, **kw):
-    with session_scope() as s:
-        return gallery.list_items(s, user_id=user_id, query=gallery.GalleryQuery(**kw))
+    return gallery.search(as_user(user_id), gallery.GalleryQuery(**kw))
 
 
 def test_newest_first_then_variant_order_and_only_mine(three_jobs):
@@ -65,7 +67,7 @@ def test_newest_first_then_variant_order_and_only_mine(three_jobs):
     assert [i.job_id for i in page.items[::4]] == [three_jobs["new"], three_jobs["mid"], three_jobs["old"]]
     assert [i.index for i in page.items[:4]] == [0, 1, 2, 3]
     assert three_jobs["bobs"] not in {i.job_id for i in page.items}
-    assert all(i.thumb_key.endswith("/thumb.jpg") for i in page.items)
+    assert all(re.search(r"/thumb(\.r\d+)?\.jpg\?", i.thumb_url) for i in page.items)
     oldest = _list(three_jobs["alice"], sort="oldest")
     assert oldest.items[0].job_id == three_jobs["old"]
 
@@ -87,14 +89,14 @@ def test_favorites_filter_and_favorites_first(three_jobs):
     alice = three_jobs["alice"]
     with session_scope() as s:
         oldest_last = variants_of(s, three_jobs["old"])[3].id
-        gallery.set_favorite(s, user_id=alice, variant_id=oldest_last, favorite=True)
+        gallery.set_favorite(as_user(alice), oldest_last, True)
     favs = _list(alice, favorites=True)
     assert [i.variant_id for i in favs.items] == [oldest_last] and favs.items[0].favorite
     first = _list(alice, sort="favorites")
     assert first.items[0].variant_id == oldest_last
     assert first.items[1].job_id == three_jobs["new"]
     with session_scope() as s:
-        gallery.set_favorite(s, user_id=alice, variant_id=oldest_last, favorite=False)
+        gallery.set_favorite(as_user(alice), oldest_last, False)
     assert _list(alice, favorites=True).total == 0
 
 
@@ -125,8 +127,8 @@ def test_search_by_preset_name_in_both_languages_date_and_note(three_jobs):
     assert {i.job_id for i in _list(alice, search="olga").items} == {three_jobs["new"]}
     assert _list(alice, search="100%_").total == 0  # LIKE wildcards are literal
     assert _list(three_jobs["bob"], search="olga").total == 0
-    with session_scope() as s:  # Cyrillic notes are found whatever the case (SQLite and PostgreSQL)
-        gallery.set_note(s, user_id=alice, job_id=three_jobs["mid"], note="Анна, объём 2D")
+    # Cyrillic notes are found whatever the case (SQLite and PostgreSQL)
+    gallery.set_note(as_user(alice), three_jobs["mid"], "Анна, объём 2D")
     assert {i.job_id for i in _list(alice, search="АННА").items} == {three_jobs["mid"]}
     assert {i.job_id for i in _list(alice, search="ОБЪЁМ").items} == {three_jobs["mid"]}
 
@@ -136,19 +138,19 @@ def test_ownership_of_every_write(three_jobs, storage):
     with session_scope() as s:
         vid = variants_of(s, three_jobs["new"])[0].id
     with pytest.raises(NotFound), session_scope() as s:
-        gallery.set_favorite(s, user_id=bob, variant_id=vid, favorite=True)
+        gallery.set_favorite(as_user(bob), vid, True)
     with pytest.raises(NotFound), session_scope() as s:
-        gallery.set_note(s, user_id=bob, job_id=three_jobs["new"], note="mine now")
+        gallery.set_note(as_user(bob), three_jobs["new"], "mine now")
     with pytest.raises(NotFound), session_scope() as s:
-        gallery.delete_variant(s, user_id=bob, variant_id=vid, storage=storage)
+        gallery.delete_variant(as_user(bob), vid, storage=storage)
     with pytest.raises(NotFound), session_scope() as s:
-        gallery.delete_job(s, user_id=bob, job_id=three_jobs["new"], storage=storage)
+        gallery.delete_job(as_user(bob), three_jobs["new"], storage=storage)
     with pytest.raises(NotFound):
         downloads.build_zip(three_jobs["new"], user_id=bob)
     with pytest.raises(NotFound):
-        dashboard.cancel_job(three_jobs["new"], user_id=bob)
+        app_job.cancel(as_user(bob), three_jobs["new"])
     with pytest.raises(NotFound):
-        dashboard.retry_job(three_jobs["new"], user_id=bob, enqueue=False)
+        app_job.retry(as_user(bob), three_jobs["new"], enqueue=False)
     with session_scope() as s:
         assert count(s, Variant, Variant.job_id == three_jobs["new"]) == 4
         assert s.get(Job, three_jobs["new"]).note == "brows for Olga"
@@ -159,19 +161,21 @@ def test_delete_variant_removes_files_and_row_but_keeps_the_ledger(three_jobs, s
     with session_scope() as s:
         vs = variants_of(s, three_jobs["old"])
         unlocks.unlock_variant(s, user_id=alice, variant_id=vs[0].id, cost=1)
+    fullres.render(vs[0].id, storage=storage)  # the worker's step after an unlock
+    with session_scope() as s:
+        vs = variants_of(s, three_jobs["old"])
         keys = [vs[0].full_key, vs[0].thumb_key, vs[0].preview_key, vs[0].insta_key]
     assert all(storage.exists(k) for k in keys)
-    with session_scope() as s:
-        gallery.delete_variant(s, user_id=alice, variant_id=vs[0].id, storage=storage)
+    gallery.delete_variant(as_user(alice), vs[0].id, storage=storage)
     assert not any(storage.exists(k) for k in keys)
-    assert storage.exists(vs[1].full_key)
+    assert storage.exists(vs[1].preview_key)
     with session_scope() as s:
         assert count(s, Variant, Variant.job_id == three_jobs["old"]) == 3
         assert count(s, LedgerEntry, LedgerEntry.variant_id == vs[0].id) == 1
     # deleting the last variants takes the job and its original with it
     for v in vs[1:]:
         with session_scope() as s:
-            gallery.delete_variant(s, user_id=alice, variant_id=v.id, storage=storage)
+            gallery.delete_variant(as_user(alice), v.id, storage=storage)
     with session_scope() as s:
         assert s.get(Job, three_jobs["old"]) is None
     assert not storage.exists(f"{job_prefix(three_jobs['old'], alice)}original.jpg")
@@ -182,10 +186,10 @@ def test_delete_job_needs_a_finished_job(three_jobs, storage):
     with session_scope() as s:
         s.execute(update(Job).where(Job.id == three_jobs["mid"]).values(status="PROCESSING"))
     with pytest.raises(DomainError) as err, session_scope() as s:
-        gallery.delete_job(s, user_id=alice, job_id=three_jobs["mid"], storage=storage)
+        gallery.delete_job(as_user(alice), three_jobs["mid"], storage=storage)
     assert err.value.key == "job.busy"
     with session_scope() as s:
-        gallery.delete_job(s, user_id=alice, job_id=three_jobs["new"], storage=storage)
+        gallery.delete_job(as_user(alice), three_jobs["new"], storage=storage)
     with session_scope() as s:
         assert (
             s.get(Job, three_jobs["new"]) is None
@@ -203,6 +207,10 @@ def test_zip_holds_exactly_the_unlocked_full_files(three_jobs, storage):
         vs = variants_of(s, three_jobs["new"])
         for v in (vs[0], vs[2]):
             unlocks.unlock_variant(s, user_id=alice, variant_id=v.id, cost=1)
+    for v in (vs[0], vs[2]):
+        fullres.render(v.id, storage=storage)  # the worker's step after an unlock
+    with session_scope() as s:
+        vs = variants_of(s, three_jobs["new"])
     name, data = downloads.build_zip(three_jobs["new"], user_id=alice)
     assert name.endswith(".zip")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -233,17 +241,17 @@ def test_cancel_and_retry_settle_credits(three_jobs):
     with session_scope() as s:
         assert ledger.get_balance(s, alice).held == 1
     with pytest.raises(DomainError) as err:
-        dashboard.retry_job(job.id, user_id=alice, enqueue=False)
+        app_job.retry(as_user(alice), job.id, enqueue=False)
     assert err.value.key == "job.not_retryable"
-    dashboard.cancel_job(job.id, user_id=alice)
+    app_job.cancel(as_user(alice), job.id)
     with session_scope() as s:
         assert s.get(Job, job.id).status == JobStatus.CANCELED
         bal = ledger.get_balance(s, alice)
         assert (bal.held, bal.available) == (0, 3)
-        rows = dashboard.recent_jobs(s, user_id=alice, positions=False)
+        rows = dashboard.recent_jobs(as_user(alice), positions=False)
     assert rows[0].id == job.id and rows[0].stage_key == "dash.stage_canceled" and not rows[0].can_cancel
     with pytest.raises(DomainError) as err:
-        dashboard.cancel_job(job.id, user_id=alice)
+        app_job.cancel(as_user(alice), job.id)
     assert err.value.key == "job.not_cancelable"
     with session_scope() as s:
         s.execute(
@@ -251,11 +259,9 @@ def test_cancel_and_retry_settle_credits(three_jobs):
             .where(Job.id == three_jobs["mid"])
             .values(status="FAILED", error_key="generation.storage_failed")
         )
-        row = next(
-            r for r in dashboard.recent_jobs(s, user_id=alice, positions=False) if r.id == three_jobs["mid"]
-        )
+    row = next(r for r in dashboard.recent_jobs(as_user(alice), positions=False) if r.id == three_jobs["mid"])
     assert row.can_retry and row.stage_key == "generation.storage_failed"
-    dashboard.retry_job(three_jobs["mid"], user_id=alice, enqueue=False)
+    app_job.retry(as_user(alice), three_jobs["mid"], enqueue=False)
     with session_scope() as s:
         assert s.get(Job, three_jobs["mid"]).status == JobStatus.PENDING
 
@@ -282,23 +288,23 @@ def test_retries_count_against_the_daily_limit_and_are_capped(three_jobs):
         with session_scope() as s:
             s.execute(update(Job).where(Job.id == jid).values(status="FAILED", error_key="generation.failed"))
 
-    for _ in range(dashboard.MAX_USER_RETRIES):
+    for _ in range(app_job.MAX_USER_RETRIES):
         fail_it()
-        dashboard.retry_job(jid, user_id=alice, enqueue=False)
+        app_job.retry(as_user(alice), jid, enqueue=False)
     fail_it()
     with pytest.raises(DomainError) as err:
-        dashboard.retry_job(jid, user_id=alice, enqueue=False)
+        app_job.retry(as_user(alice), jid, enqueue=False)
     assert err.value.key == "job.retry_limit"
 
     other = three_jobs["new"]
     with session_scope() as s:
         pricing.set_price(s, "daily_limit_user", 1, actor="test")  # a fresh counter with room for 1
         s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.failed"))
-    dashboard.retry_job(other, user_id=alice, enqueue=False)
+    app_job.retry(as_user(alice), other, enqueue=False)
     with session_scope() as s:
         s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.failed"))
     with pytest.raises(daily_limits.DailyLimitReached):
-        dashboard.retry_job(other, user_id=alice, enqueue=False)
+        app_job.retry(as_user(alice), other, enqueue=False)
     with session_scope() as s:
         assert s.get(Job, other).status == JobStatus.FAILED
 
@@ -321,7 +327,7 @@ def test_delete_job_with_provider_requests_and_unlocks(three_jobs, storage):
         vid = variants_of(s, job_id)[0].id
         unlocks.unlock_variant(s, user_id=alice, variant_id=vid, cost=1)
     with session_scope() as s:
-        gallery.delete_job(s, user_id=alice, job_id=job_id, storage=storage)
+        gallery.delete_job(as_user(alice), job_id, storage=storage)
     with session_scope() as s:
         assert s.get(Job, job_id) is None
         assert count(s, ProviderRequest, ProviderRequest.job_id == job_id) == 0

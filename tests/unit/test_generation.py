@@ -146,3 +146,68 @@ def test_a_job_past_its_attempts_is_failed_not_run_again(job_id):
     assert (job.status, job.error_key, provider.calls) == (JobStatus.FAILED, "generation.interrupted", 0)
     with session_scope() as s:
         assert count(s, Variant, Variant.job_id == job_id) == 0
+
+
+def test_a_stale_run_can_never_finish_a_job_another_run_took_over(clean_db, redis_conn):
+    """Run A is presumed dead and its job handed to run B (token 2), which finishes it; when A wakes
+    up its results, its DONE, its credit capture and its failure are all refused."""
+    from lashme.accounts import auth
+    from lashme.credits import ledger, pricing
+    from lashme.jobs import tasks
+
+    with session_scope() as s:
+        pricing.set_price(s, "generation_cost", 1, actor="test")
+        uid = auth.sign_up(s, email="lease@example.com", password="Secret123", signup_bonus=3).id
+    jid = uploads.submit_photo(coffee_jpeg(), user_id=uid, anon_token=None, enqueue=False).id
+    seen = {}
+
+    class TakenOverMidRun:
+        name = "studio"
+
+        def generate(self, original, presets):
+            seen["a_token"] = generation.current_run_token(jid)
+            seen["b"] = generation.run(jid)  # the job is handed to a new run, which finishes it
+            return StudioProvider().generate(original, presets)  # stale A then returns its results
+
+    assert generation.run(jid, provider=TakenOverMidRun()) == JobStatus.DONE  # B's status, not A's
+    assert seen == {"a_token": 1, "b": JobStatus.DONE}
+    with session_scope() as s:
+        job = s.get(Job, jid)
+        variants = jobs.variants_of(s, jid)
+        done = [e for e in jobs.events_of(s, jid) if e.to_status == "DONE"]
+        assert job.run_token == 2 and len(done) == 1 and done[0].data["run"] == 2
+        assert len(variants) == 4 and all(v.preview_key.endswith(".r2.jpg") for v in variants)
+        assert ledger.get_balance(s, uid) == ledger.Balance(total=2, held=0)  # captured once
+        assert ledger.verify(s).ok
+    # the stale run's failure paths are fenced too
+    assert generation.fail(jid, error_key="generation.failed", run_token=1) is False
+
+    class RQJob:
+        args = [jid]
+        retries_left = 0
+
+    generation._CURRENT_RUN[jid] = 1  # as in A's work horse after its task raised
+    try:
+        tasks.on_generate_failure(RQJob, None, RuntimeError, RuntimeError("late"), None)
+    finally:
+        generation._CURRENT_RUN.pop(jid, None)
+    assert _status(jid).status == JobStatus.DONE
+
+
+def test_a_stale_run_cannot_fail_or_requeue_a_job_that_is_running_elsewhere(job_id):
+    from lashme.jobs.lifecycle import StaleRun
+
+    with session_scope() as s:
+        jobs.transition(s, job_id, JobStatus.PROCESSING)  # run 1 (then presumed dead)
+    with session_scope() as s:  # the sweeper's requeue, then run 2 claims it
+        jobs.transition(s, job_id, JobStatus.PENDING, expected=[JobStatus.PROCESSING])
+        assert jobs.transition(s, job_id, JobStatus.PROCESSING).run_token == 2
+    assert generation.fail(job_id, error_key="generation.failed", run_token=1) is False
+    with session_scope() as s, pytest.raises(StaleRun):
+        jobs.transition(s, job_id, JobStatus.PENDING, run_token=1, message="retrying")
+    with session_scope() as s, pytest.raises(StaleRun):
+        jobs.transition(s, job_id, JobStatus.DONE, run_token=1)
+    job = _status(job_id)
+    assert job.status == JobStatus.PROCESSING and job.run_token == 2
+    with session_scope() as s:  # the current run still can
+        jobs.transition(s, job_id, JobStatus.DONE, run_token=2)

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 import lashme.lashme  # noqa: F401 - registers the app's states
 from lashme.credits import ledger
-from lashme.jobs import uploads
+from lashme.jobs import fullres, uploads
 from lashme.models import Job, LedgerEntry, Unlock
 from lashme.ops.db import session_scope
 from lashme.ui.pages.auth import AuthState
@@ -71,6 +71,7 @@ def test_download_needs_ownership_and_unlock(world):
     assert "/dl/variant/" not in _spec_text(locked)
     JobState.unlock.fn(alice, vid)
     assert _charges() == (1, 1)
+    fullres.render(vid)  # the worker's step after an unlock: the full-size files
     ok = _spec_text(JobState.download.fn(alice, vid, "full"))
     assert f"/dl/variant/{vid}/full?u={world['alice']}" in ok and "/files/" not in ok
     assert "/dl/variant/" not in _spec_text(JobState.download.fn(bob, vid, "full"))
@@ -135,7 +136,7 @@ def test_sign_up_handler_validates_and_never_keeps_the_password(clean_db):
     _drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "weak"}))
     assert "8 characters" in st.error and st.auth_token == ""
     _drain(AuthState.sign_up.fn(st, {"email": "new@example.com", "password": "Strong123"}))
-    assert st.error == "" and st.auth_token and st.balance == 3
+    assert st.error == "" and st.auth_token and st.balance == 0  # the bonus waits for the emailed link
     assert "Strong123" not in repr(st.dict())
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lashme import i18n
 from lashme.credits import pricing
-from lashme.errors import MESSAGES, DomainError
+from lashme.errors import DomainError
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -26,9 +26,6 @@ def test_each_area_catalog_exists_in_both_languages():
 def test_every_key_is_translated_in_both_languages_with_the_same_placeholders():
     en, ru = _po("en"), _po("ru")
     assert set(en) == set(ru)
-    assert set(MESSAGES) <= set(en)
-    for key, text in MESSAGES.items():
-        assert en[key] == text, key
     for key in en:
         assert ru[key] and en[key], key
         assert set(PLACEHOLDER.findall(en[key])) == set(PLACEHOLDER.findall(ru[key])), key

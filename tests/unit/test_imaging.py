@@ -305,27 +305,43 @@ def test_load_for_processing_portrait_small_and_png():
     assert png.size == (1000, 665) and png.mode == "RGB"
 
 
-def test_render_variant_files_sizes_and_no_metadata():
-    files = imaging.render_variant_files(photo("astronaut", (2048, 1536)))
-    assert set(files) == {"full", "insta", "preview", "thumb"}
-    assert _size_of(files["full"]) == (2048, 1536)
-    assert _size_of(files["insta"]) == (1080, 1350)
+def test_render_variant_files_are_only_watermarked_low_res_files():
+    img = photo("astronaut", (2048, 1536))
+    files = imaging.render_variant_files(img)
+    assert set(files) == {"preview", "thumb"}  # no clean full-size file or crop before an unlock
     assert _size_of(files["preview"]) == (480, 360)
     assert _size_of(files["thumb"]) == (320, 240)
-    for blob in files.values():
+    for kind, blob in files.items():
         _assert_no_metadata(blob)
-    assert len(files["full"]) > len(files["insta"]) > len(files["preview"]) > len(files["thumb"])
+        served = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"), dtype=np.int16)
+        clean = np.asarray(imaging.make_thumbnail(img, max_side=max(served.shape[:2])), dtype=np.int16)
+        marked = np.abs(served - clean).max(axis=2) > 40
+        assert marked.mean() > 0.03, kind  # the tiled watermark, not JPEG noise
+        half = served.shape[0] // 2
+        assert marked[:half].mean() > 0.01 and marked[half:].mean() > 0.01, kind
 
 
-def test_render_variant_files_portrait_small_and_oversized():
+def test_render_variant_files_portrait_and_small():
     portrait = imaging.render_variant_files(photo("grace_hopper", (1536, 2048)))
-    assert _size_of(portrait["full"]) == (1536, 2048) and _size_of(portrait["insta"]) == (1080, 1350)
     assert _size_of(portrait["preview"]) == (360, 480) and _size_of(portrait["thumb"]) == (240, 320)
     small = imaging.render_variant_files(photo("chelsea"))
-    assert _size_of(small["full"]) == (451, 300) and _size_of(small["insta"]) == (1080, 1350)
-    assert max(_size_of(small["preview"])) <= 480 and max(_size_of(small["thumb"])) == 320
-    big = imaging.render_variant_files(photo("coffee", (3000, 2000)))
-    assert _size_of(big["full"]) == (2048, 1365)
+    assert _size_of(small["preview"]) == (451, 300) and _size_of(small["thumb"]) == (320, 213)
+
+
+def test_render_unlocked_files_full_size_crops_and_clean_previews():
+    img = np.array(photo("coffee", (3000, 2000)))
+    files = imaging.render_unlocked_files(img.copy())
+    assert files.size == (3000, 2000) and _size_of(files["full"]) == (3000, 2000)
+    assert files.crops == {
+        "4x5": {"width": 1080, "height": 1350, "too_small": False},
+        "1x1": {"width": 1080, "height": 1080, "too_small": False},
+        "9x16": {"width": 1080, "height": 1920, "too_small": False},
+    }
+    for blob in files.values():
+        _assert_no_metadata(blob)
+    full = np.asarray(Image.open(io.BytesIO(files["full"])), dtype=np.int16)
+    assert _mad(full, img) < 2  # the image itself, no watermark
+    assert _size_of(files["clean_preview"]) == (480, 320) and _size_of(files["clean_thumb"]) == (320, 213)
 
 
 def test_crop_4x5_is_a_centred_cover_crop():

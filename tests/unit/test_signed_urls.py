@@ -83,3 +83,30 @@ def test_http_route(tmp_path, monkeypatch):
     assert dl.headers["content-disposition"].startswith("attachment")
     assert client.get(url.replace("preview", "full")).status_code == 403
     assert client.get(url[:-3] + "abc").status_code == 403
+
+
+def test_one_signer_for_every_link_kind_and_none_validates_another():
+    """Storage URLs and user-bound download links share the itsdangerous signer, but never signatures."""
+    from lashme.files import downloads
+    from lashme.files.signing import LinkSigner
+    from lashme.ops.settings import get_settings
+
+    secret = get_settings().signing_key()
+    exp = int(time.time()) + 60
+    zip_sig = parse_qs(urlsplit(downloads.zip_url("abc", user_id=7, expires_in=60)).query)["s"][0]
+    variant_q = parse_qs(urlsplit(downloads.variant_url("abc", "full", user_id=7, expires_in=60)).query)
+    assert downloads.check_signature("variant-full", "abc", "7", variant_q["e"][0], variant_q["s"][0]) == 7
+    for purpose in ("variant-full", "variant-insta"):  # a ZIP link's signature opens no variant
+        with pytest.raises(LinkInvalid):
+            downloads.check_signature(purpose, "abc", "7", variant_q["e"][0], zip_sig)
+    file_sig = LinkSigner(secret, "files").sign("abc", "7", expires=exp)
+    with pytest.raises(LinkInvalid):  # nor does a storage URL's signature over the same text
+        downloads.check_signature("zip", "abc", "7", str(exp), file_sig)
+
+
+def test_moving_text_between_signed_parts_breaks_the_signature(store):
+    key, e, n, s = _parts(store.url("u1/job/variants/0/full.jpg", expires_in=60, download_name="a.jpg"))
+    with pytest.raises(LinkInvalid):
+        store.resolve_signed("u1/job/variants/0/full.jpg\na.jpg", e, "", s)
+    with pytest.raises(LinkInvalid):  # a malformed signature is refused, not an error
+        store.resolve_signed(key, e, n, "%%not-base64%%")

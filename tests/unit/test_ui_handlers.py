@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import lashme.lashme  # noqa: F401 - registers the app's states
 from lashme import i18n
 from lashme.accounts import auth
+from lashme.jobs import fullres
 from lashme.jobs.lifecycle import variants_of
 from lashme.models import Job, LedgerEntry, Unlock, User, Variant
 from lashme.ops.db import session_scope
@@ -25,7 +28,7 @@ def test_gallery_state_holds_only_the_callers_tiles(world):
     alice = _state(GalleryState, token=world["alice_token"])
     GalleryState.on_load.fn(alice)
     assert [t["id"] for t in alice.items] == world["vids"]
-    assert all("/thumb.jpg" in t["thumb_url"] for t in alice.items)
+    assert all(re.search(r"/thumb(\.r\d+)?\.jpg", t["thumb_url"]) for t in alice.items)
     assert not any("full.jpg" in t["thumb_url"] or "preview.jpg" in t["thumb_url"] for t in alice.items)
     GalleryState.set_sort_order.fn(alice, "'; drop table jobs")
     assert alice.sort == "newest"
@@ -77,10 +80,12 @@ def test_variant_page_and_downloads_are_the_owners_only(world, monkeypatch):
     alice = _state(VariantState, token=world["alice_token"])
     _drain(VariantState.on_load.fn(alice))
     assert not alice.not_found and alice.v["id"] == vid and not alice.v["unlocked"]
-    assert "original_preview.jpg" in alice.v["before_url"] and "preview.jpg" in alice.v["preview_url"]
+    assert "original_preview.jpg" in alice.v["before_url"]
+    assert re.search(r"/preview(\.r\d+)?\.jpg", alice.v["preview_url"])
     assert "unlock at least one" in _spec_text(_drain(VariantState.download_zip.fn(alice))).lower()
     _drain(VariantState.unlock.fn(alice))
     assert alice.v["unlocked"] and alice.balance == 2
+    fullres.render(vid)  # the worker's step after an unlock: the full-size files and crops
     assert "/dl/zip/" in _spec_text(_drain(VariantState.download_zip.fn(alice)))
     assert f"/dl/variant/{vid}/insta?" in _spec_text(VariantState.download.fn(alice, "insta"))
     VariantState.save_note.fn(alice, {"note": "  Anna   volume  "})
@@ -139,7 +144,7 @@ def test_sign_out_leaves_nothing_of_the_user_in_any_page_state(world):
 
 
 def test_ledger_page_numbers_from_the_client_are_clamped():
-    from lashme.ui.ledger_rows import clamp_page
+    from lashme.app.paging import clamp_page
 
     assert [clamp_page(v, 4) for v in (2, "3", 99, -5, None, "x", float("inf"), float("nan"))] == [
         2,
@@ -154,15 +159,23 @@ def test_ledger_page_numbers_from_the_client_are_clamped():
 
 
 def test_ledger_rows_are_in_the_readers_language_but_keep_what_an_admin_wrote(world):
+    from lashme.app import credits as app_credits
+    from lashme.app.caller import from_verified_user
     from lashme.credits import ledger
-    from lashme.ui.ledger_rows import ledger_page
+    from lashme.ui.ledger_rows import page_rows
 
     with session_scope() as s:
         ledger.adjust(
-            s, user_id=world["alice"], delta=2, reason="Sorry for the wait", actor="admin:1", idempotency_key="a1"
+            s,
+            user_id=world["alice"],
+            delta=2,
+            reason="Sorry for the wait",
+            actor="admin:1",
+            idempotency_key="a1",
         )
-        rows, page, pages = ledger_page(s, world["alice"], page=1, page_size=10, locale="ru")
-    assert (page, pages) == (1, 1)
+    page = app_credits.history(from_verified_user(world["alice"]), page=1, page_size=10)
+    rows = page_rows(page, "ru")
+    assert (page.page, page.pages) == (1, 1)
     assert [(r["delta"], r["reason"]) for r in rows] == [
         ("+2", "Sorry for the wait"),
         ("+3", "Бесплатные кредиты за регистрацию"),

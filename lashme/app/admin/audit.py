@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from lashme.accounts.audit_log import record_system
 from lashme.app.admin.guard import Admin, require_admin
 from lashme.models import AdminAction
 
@@ -45,33 +46,6 @@ def record(
     row = AdminAction(
         actor_id=admin.id,
         actor_email=admin.email,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id)[:128],
-        before=before,
-        after=after,
-        reason=(reason or None) and reason[:255],
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def record_system(
-    session: Session,
-    *,
-    source: str,
-    action: str,
-    target_type: str,
-    target_id: str | int,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    reason: str | None = None,
-) -> AdminAction:
-    """An audit row for an action taken outside the admin pages (``cli``, ``setting:ADMIN_EMAILS``)."""
-    row = AdminAction(
-        actor_id=None,
-        actor_email=source[:254],
         action=action,
         target_type=target_type,
         target_id=str(target_id)[:128],
@@ -157,3 +131,6 @@ def actions(session: Session, actor_id: int | None) -> list[str]:
     """
     require_admin(session, actor_id, action="audit.actions")
     return sorted(session.execute(select(AdminAction.action).distinct()).scalars())
+
+
+__all__ = ["AuditFilter", "actions", "record", "record_system", "search"]

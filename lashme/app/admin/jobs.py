@@ -24,6 +24,7 @@ from sqlalchemy import String, cast, func, select
 from sqlmodel import Session
 
 from lashme.app.admin.guard import require_admin
+from lashme.app.credits import LedgerRow
 from lashme.errors import DomainError, NotFound
 from lashme.images import presets
 from lashme.jobs import lifecycle as jobs
@@ -37,6 +38,7 @@ from lashme.models import (
     User,
     Variant,
 )
+from lashme.providers.fidelity import ALTERED_BELOW
 from lashme.providers.registry import PROVIDERS
 
 #: ledger kinds that charge a job's owner for the job (refunded by :func:`refund_job`)
@@ -131,18 +133,23 @@ class PresetUsed:
 
 
 @dataclass(frozen=True)
-class LedgerRow:
-    """One ledger entry recorded for the job."""
+class VariantScore:
+    """One variant's fidelity guard result (``lashme.providers.fidelity``).
 
-    id: int
-    at: datetime
-    user_id: int
-    kind: str
-    delta: int
-    held_delta: int
-    reason: str
-    actor: str
-    variant_id: str | None
+    Attributes:
+        index: 0..3, the variant's position in the job.
+        preset: preset name.
+        filtered: held back by the safety filter (no picture, no score).
+        fidelity_score: structural fidelity to the original 0..1; None when not measured
+            (studio variants, filtered ones, jobs made before the guard).
+        altered: scored below the threshold: reshapes the work, not offered for unlock.
+    """
+
+    index: int
+    preset: str
+    filtered: bool
+    fidelity_score: float | None
+    altered: bool
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,8 @@ class JobDetail:
     Attributes:
         refundable: credits :func:`refund_job` would give back now (0 = nothing to refund).
         can_retry: True when the job is FAILED.
+        variant_scores: the fidelity guard's score per variant, in variant order.
+        fidelity_threshold: the guard's threshold (a score below it is ``altered``).
     """
 
     id: str
@@ -178,6 +187,8 @@ class JobDetail:
     ledger: list[LedgerRow] = field(default_factory=list)
     refundable: int = 0
     can_retry: bool = False
+    variant_scores: list[VariantScore] = field(default_factory=list)
+    fidelity_threshold: float = ALTERED_BELOW
 
 
 def _latency(job: Job) -> float | None:
@@ -374,17 +385,7 @@ def job_detail(session: Session, actor_id: int | None, job_id: str) -> JobDetail
         ).scalars()
     ]
     entries = [
-        LedgerRow(
-            id=e.id,
-            at=e.created_at,
-            user_id=e.user_id,
-            kind=str(e.kind),
-            delta=e.delta,
-            held_delta=e.held_delta,
-            reason=e.reason,
-            actor=e.actor,
-            variant_id=e.variant_id,
-        )
+        LedgerRow.of(e)
         for e in session.execute(
             select(LedgerEntry).where(LedgerEntry.job_id == job.id).order_by(LedgerEntry.id)
         ).scalars()
@@ -427,6 +428,16 @@ def job_detail(session: Session, actor_id: int | None, job_id: str) -> JobDetail
         ledger=entries,
         refundable=max(0, charged - refunded),
         can_retry=job.status == JobStatus.FAILED,
+        variant_scores=[
+            VariantScore(
+                index=v.index,
+                preset=v.preset,
+                filtered=v.filtered,
+                fidelity_score=v.fidelity_score,
+                altered=bool(v.altered),
+            )
+            for v in jobs.variants_of(session, job.id)
+        ],
     )
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from lashme.accounts import roles
 from lashme.app.admin.guard import require_admin
+from lashme.app.credits import LedgerRow
 from lashme.credits import ledger, payments
 from lashme.errors import NotFound
 from lashme.models import Job, Role, User, UserRole
@@ -125,35 +126,6 @@ class UserDetail:
     jobs: list[JobBrief]
     job_count: int
     orders: list[OrderBrief]
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """One ledger entry of the user, as the admin sees it.
-
-    Attributes:
-        id: entry id.
-        created_at: when it was written.
-        kind: ``LedgerKind`` value.
-        delta: change of the total balance.
-        held_delta: change of the reserved credits.
-        balance_after: total balance right after the entry.
-        held_after: reserved credits right after the entry.
-        reason: stored reason text.
-        actor: who caused it (``system``, ``user:{id}``, ``admin:{id}``).
-        job_id: the job it belongs to, if any.
-    """
-
-    id: int
-    created_at: datetime
-    kind: str
-    delta: int
-    held_delta: int
-    balance_after: int
-    held_after: int
-    reason: str
-    actor: str
-    job_id: str | None
 
 
 def _page_args(page: object, page_size: object) -> tuple[int, int]:
@@ -344,18 +316,7 @@ def ledger_page(
     user = _target(session, user_id)
     page, page_size = _page_args(page, page_size)
     rows = [
-        LedgerRow(
-            id=e.id,
-            created_at=e.created_at,
-            kind=str(e.kind),
-            delta=e.delta,
-            held_delta=e.held_delta,
-            balance_after=e.balance_after,
-            held_after=e.held_after,
-            reason=e.reason,
-            actor=e.actor,
-            job_id=e.job_id,
-        )
+        LedgerRow.of(e)
         for e in ledger.entries(session, user.id, limit=page_size, offset=(page - 1) * page_size)
     ]
     return rows, ledger.count_entries(session, user.id)

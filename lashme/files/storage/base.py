@@ -2,7 +2,11 @@
 
 Keys look like ``{owner}/{job_id}/original.jpg`` and
 ``{owner}/{job_id}/variants/{n}/{kind}.jpg`` where ``owner`` is ``u{user_id}``
-or ``anon``; they are made on the server only.
+or ``anon``; they are made on the server only.  Files a generation run writes
+carry its run token (``variants/{n}/{kind}.r{token}.jpg``, :func:`run_variant_key`):
+only the run that still holds the job's lease publishes its keys in the
+database, so a stale run's files are never referenced.  Every file of a
+variant lives directly in ``variants/{n}/``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ def original_key(prefix: str) -> str:
 def variant_key(prefix: str, index: int, kind: str) -> str:
     """Key of one file of a variant; ``kind`` is full, insta, preview or thumb."""
     return f"{prefix}variants/{index}/{kind}.jpg"
+
+
+def run_variant_key(prefix: str, index: int, kind: str, run_token: int) -> str:
+    """Key of a file written by generation run ``run_token`` (see the module docstring)."""
+    return f"{prefix}variants/{index}/{kind}.r{run_token}.jpg"
 
 
 class Storage(Protocol):

@@ -1,15 +1,12 @@
-r"""Local-folder storage with HMAC-signed, expiring URLs served by ``lashme.files.files_api``.
+"""Local-folder storage with signed, expiring URLs served by ``lashme.files.files_api``.
 
-URL scheme: ``/files/{key}?e={unix_expiry}&n={download_name}&s={signature}``
-with ``signature = base64url(HMAC-SHA256(secret, key "\n" e "\n" n))``
-(RFC 2104 HMAC; compared in constant time).
+URL scheme: ``/files/{key}?e={unix_expiry}&n={download_name}&s={signature}``, the
+signature made by the project's one link signer (``lashme.files.signing``,
+itsdangerous HMAC-SHA256, purpose ``files``) over ``(key, n, e)``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 import shutil
 import time
@@ -17,14 +14,10 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from lashme.errors import LinkInvalid
+from lashme.files.signing import LinkSigner
 from lashme.files.storage.base import StorageError
 
 URL_PREFIX = "/files/"
-
-
-def _sign(secret: bytes, key: str, expires: int, name: str) -> str:
-    msg = f"{key}\n{expires}\n{name}".encode()
-    return base64.urlsafe_b64encode(hmac.new(secret, msg, hashlib.sha256).digest()).decode().rstrip("=")
 
 
 class LocalStorage:
@@ -38,7 +31,7 @@ class LocalStorage:
     def __init__(self, root: Path, *, signing_key: bytes, public_url: str | None = None) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        self._secret = signing_key
+        self._signer = LinkSigner(signing_key, "files")
         self._public_url = public_url.rstrip("/") if public_url else None
 
     def _path(self, key: str) -> Path:
@@ -88,7 +81,7 @@ class LocalStorage:
         step = max(1, int(expires_in) // 4)
         expires = -(-(int(time.time()) + int(expires_in)) // step) * step
         name = download_name or ""
-        query = {"e": expires, "s": _sign(self._secret, key, expires, name)}
+        query = {"e": expires, "s": self._signer.sign(key, name, expires=expires)}
         if name:
             query["n"] = name
         return f"{URL_PREFIX}{quote(key)}?{urlencode(query)}"
@@ -125,15 +118,7 @@ class LocalStorage:
             LinkInvalid: ``files.link_invalid`` (bad signature, bad key, missing
                 file) or ``files.link_expired``.
         """
-        try:
-            exp = int(expires)
-        except (TypeError, ValueError):
-            raise LinkInvalid("files.link_invalid") from None
-        expected = _sign(self._secret, key, exp, name or "")
-        if not hmac.compare_digest(expected, signature or ""):
-            raise LinkInvalid("files.link_invalid")
-        if exp < (time.time() if now is None else now):
-            raise LinkInvalid("files.link_expired")
+        self._signer.check(key, name or "", expires=expires, signature=signature, now=now)
         try:
             path = self._path(key)
         except StorageError:

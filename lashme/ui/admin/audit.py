@@ -14,11 +14,11 @@ import reflex as rx
 from lashme import i18n
 from lashme.app.admin import audit
 from lashme.app.admin.guard import AdminRequired
+from lashme.app.paging import clamp_page
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
-from lashme.ui.ledger_rows import clamp_page
 
 PAGE_SIZE = 25
 #: the filter fields and their longest accepted value (the audit table's column widths)

@@ -12,7 +12,6 @@ import reflex as rx
 from lashme import i18n
 from lashme.app.admin import stats as admin_stats
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import pricing
 from lashme.ui.admin.layout import SECTIONS, admin_shell
 from lashme.ui.admin.ops_parts import figure_card
 from lashme.ui.admin.state import AdminState
@@ -49,13 +48,13 @@ class AdminHomeState(AdminState):
                 yield event
             return
         money = i18n.money_locale(self.lang)
-        revenue = " · ".join(pricing.format_money(v, c, money) for c, v in o.revenue_7d.items())
+        revenue = " · ".join(i18n.format_money(v, c, money) for c, v in o.revenue_7d.items())
         self.figures = {
             "users": str(o.users),
             "jobs_today": str(o.jobs_today),
             "failed_today": str(o.failed_today),
             "queued": "—" if o.queued is None else str(o.queued),
-            "revenue_7d": revenue or pricing.format_money(0, "usd", money),
+            "revenue_7d": revenue or i18n.format_money(0, "usd", money),
         }
 
 

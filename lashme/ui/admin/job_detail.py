@@ -11,7 +11,7 @@ from lashme import i18n
 from lashme.app.admin import job_actions
 from lashme.app.admin import jobs as admin_jobs
 from lashme.app.admin.guard import AdminRequired
-from lashme.errors import MESSAGES, DomainError
+from lashme.errors import DomainError
 from lashme.ui.admin.jobs import cost_text, seconds_text
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
@@ -31,6 +31,8 @@ class AdminJobState(AdminState):
     events: list[dict] = []
     requests: list[dict] = []
     ledger_rows: list[dict] = []
+    scores: list[dict] = []
+    fidelity_hint: str = ""
     not_found: bool = False
     busy: bool = False
 
@@ -46,7 +48,7 @@ class AdminJobState(AdminState):
 
         error = ""
         if d.error_key:
-            error = i18n.translate(d.error_key, loc) if d.error_key in MESSAGES else d.error_key
+            error = i18n.translate(d.error_key, loc) if i18n.has_message(d.error_key) else d.error_key
         self.not_found = False
         self.can_retry, self.refundable, self.owner_id = d.can_retry, d.refundable, d.owner_id or 0
         self.job = {
@@ -101,9 +103,22 @@ class AdminJobState(AdminState):
             }
             for r in d.requests
         ]
+        self.scores = [
+            {
+                "index": str(v.index + 1),
+                "preset": i18n.translate(f"preset.{v.preset}", loc),
+                "score": "—" if v.fidelity_score is None else f"{v.fidelity_score:.3f}",
+                "verdict": i18n.translate(_verdict_key(v), loc),
+                "altered": "1" if v.altered else "",
+            }
+            for v in d.variant_scores
+        ]
+        self.fidelity_hint = i18n.translate(
+            "admin.job.fidelity_hint", loc, threshold=f"{d.fidelity_threshold:g}"
+        )
         self.ledger_rows = [
             {
-                "at": i18n.format_dt(e.at, loc, fmt="short"),
+                "at": i18n.format_dt(e.created_at, loc, fmt="short"),
                 "kind": i18n.translate(f"kind.{e.kind}", loc),
                 "delta": f"{e.delta:+d}",
                 "held": f"{e.held_delta:+d}",
@@ -174,6 +189,15 @@ class AdminJobState(AdminState):
             return rx.toast.error(self._err(exc))
         refused = self._reload()
         return refused or rx.toast.success(self._tr("admin.job.refunded", n=result.amount))
+
+
+def _verdict_key(v: admin_jobs.VariantScore) -> str:
+    """Catalog key of the fidelity guard's verdict on one variant."""
+    if v.filtered:
+        return "admin.job.fidelity_filtered"
+    if v.altered:
+        return "admin.job.fidelity_altered"
+    return "admin.job.fidelity_not_measured" if v.fidelity_score is None else "admin.job.fidelity_faithful"
 
 
 def _field(key: str, value, field_id: str | None = None) -> rx.Component:
@@ -375,6 +399,34 @@ def page() -> rx.Component:
                         "admin-job-requests",
                     ),
                     rx.text(tr("admin.job.no_requests"), size="2", color_scheme="gray"),
+                ),
+                rx.cond(
+                    AdminJobState.scores.length() > 0,
+                    rx.vstack(
+                        rx.heading(tr("admin.job.fidelity"), size="4"),
+                        rx.text(AdminJobState.fidelity_hint, size="2", color_scheme="gray"),
+                        admin_table(
+                            [
+                                "admin.job.col_index",
+                                "admin.job.col_preset",
+                                "admin.job.col_score",
+                                "admin.job.col_verdict",
+                            ],
+                            AdminJobState.scores,
+                            lambda f: rx.table.row(
+                                rx.table.cell(f["index"].to(str)),
+                                rx.table.cell(f["preset"].to(str)),
+                                rx.table.cell(f["score"].to(str), class_name="fidelity-score"),
+                                rx.table.cell(
+                                    f["verdict"].to(str),
+                                    color=rx.cond(f["altered"].to(str) != "", "var(--red-11)", "inherit"),
+                                ),
+                            ),
+                            "admin-job-fidelity",
+                        ),
+                        spacing="3",
+                        width="100%",
+                    ),
                 ),
                 rx.heading(tr("admin.job.ledger"), size="4"),
                 rx.cond(

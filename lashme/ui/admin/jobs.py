@@ -7,19 +7,18 @@ from datetime import date
 import reflex as rx
 
 from lashme import i18n
+from lashme.app.admin import JOB_STATUSES, PROVIDERS
 from lashme.app.admin import jobs as admin_jobs
 from lashme.app.admin.guard import AdminRequired
+from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
-from lashme.models import JobStatus
-from lashme.providers.registry import PROVIDERS
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
-from lashme.ui.ledger_rows import clamp_page
 
 PAGE_SIZE = 25
-STATUSES = tuple(s.value for s in JobStatus)
+STATUSES = JOB_STATUSES
 PRESETS = admin_jobs.preset_names()
 
 

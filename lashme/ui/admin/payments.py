@@ -7,13 +7,12 @@ import reflex as rx
 from lashme import i18n
 from lashme.app.admin import payments as admin_payments
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import pricing
+from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
-from lashme.ui.ledger_rows import clamp_page
 
 PAGE_SIZE = 25
 ALL = "all"
@@ -63,10 +62,10 @@ class AdminPaymentsState(AdminState):
                 "user_id": o.user_id,
                 "pack": o.pack_code,
                 "credits": o.credits,
-                "amount": pricing.format_money(o.amount_cents, o.currency, money),
+                "amount": i18n.format_money(o.amount_cents, o.currency, money),
                 "status": o.status,
                 "status_label": i18n.translate(f"order.{o.status}", loc),
-                "refunded": pricing.format_money(o.refunded_cents, o.currency, money)
+                "refunded": i18n.format_money(o.refunded_cents, o.currency, money)
                 if o.refunded_cents
                 else "—",
                 "shortfall": str(o.shortfall) if o.shortfall else "—",

@@ -10,16 +10,16 @@ from __future__ import annotations
 import reflex as rx
 
 from lashme import i18n
+from lashme.app import admin
 from lashme.app.admin import pricing as admin_pricing
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import pricing
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.ops_parts import major_units, minor_units
 from lashme.ui.admin.state import AdminState
 from lashme.ui.i18n import tr
 
-PRICE_KEYS = tuple(pricing.PRICE_KEYS)
+PRICE_KEYS = admin.PRICE_KEYS
 _EMPTY_PRICE = {"value": "", "updated": "", "range": ""}
 
 
@@ -82,7 +82,7 @@ class AdminPricingState(AdminState):
                 "id": p.id,
                 "code": p.code,
                 "credits": p.credits,
-                "price": pricing.format_money(p.price_cents, p.currency, money),
+                "price": i18n.format_money(p.price_cents, p.currency, money),
                 "price_text": major_units(p.price_cents, p.currency),
                 "currency": p.currency,
                 "active": p.active,

@@ -12,9 +12,9 @@ import asyncio
 import reflex as rx
 
 from lashme import i18n
+from lashme.app.admin import now
 from lashme.app.admin import queue as admin_queue
 from lashme.app.admin.guard import AdminRequired
-from lashme.models import utcnow
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.ops_parts import figure_card
 from lashme.ui.admin.state import AdminState
@@ -58,7 +58,7 @@ class AdminQueueState(AdminState):
             }
             for w in result.workers
         ]
-        self.checked_at = i18n.format_dt(utcnow(), loc, fmt="medium")
+        self.checked_at = i18n.format_dt(now(), loc, fmt="medium")
 
     @rx.event
     async def on_load(self):

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
-from lashme.app.admin.guard import AdminRequired, require_admin
-from lashme.ops.db import session_scope
+from lashme.app import admin
+from lashme.app.admin import AdminRequired
 from lashme.ui.state import SessionState
 
 T = TypeVar("T")
@@ -38,30 +38,26 @@ class AdminState(SessionState):
     is_super: bool = False
 
     def _service(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(session, caller_id, *args, **kwargs)`` in one transaction and return its result.
+        """Run the admin service ``fn(session, caller_id, *args, **kwargs)`` through :func:`lashme.app.admin.run`.
 
-        ``caller_id`` is re-read from the sign-in cookie's server-side session
-        (None for visitors); ``fn`` must check the role itself.
+        The caller is re-read from the sign-in cookie's server-side session
+        (a visitor has no id); ``fn`` checks the role itself, in its own transaction.
 
         Raises:
             AdminRequired: the caller is not an admin (nothing was changed).
             DomainError: whatever ``fn`` refused.
         """
-        caller = self._user_id()
-        with session_scope() as s:
-            return fn(s, caller, *args, **kwargs)
+        return admin.run(self._caller(), fn, *args, **kwargs)
 
     def _admin_id(self, action: str) -> int | None:
         """The caller's user id when they are an admin now (and refresh ``is_super``), else None (logged)."""
-        caller = self._user_id()
         try:
-            with session_scope() as s:
-                admin = require_admin(s, caller, action=action)
+            acting = admin.check(self._caller(), action)
         except AdminRequired:
             self._forget_admin_view()
             return None
-        self.is_super = admin.is_super
-        return admin.id
+        self.is_super = acting.is_super
+        return acting.id
 
     def _forget_admin_view(self) -> None:
         """Drop whatever this tab's admin page still holds (a demoted, blocked or signed-out admin's view)."""
@@ -82,7 +78,7 @@ class AdminState(SessionState):
             redirect for visitors, :meth:`_turn_away` for non-admins).
         """
         self._ensure_anon()
-        signed_in = self._refresh_user() is not None
+        signed_in = self._refresh_user().signed_in
         admin_id = self._admin_id(f"open {path}")  # logs the refusal, visitors included
         if admin_id is None:
             return self._turn_away() if signed_in else [rx.redirect(f"/login?next={path}")]

@@ -13,7 +13,6 @@ from babel.numbers import format_currency
 from lashme import i18n
 from lashme.app.admin import stats as admin_stats
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import pricing
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell
 from lashme.ui.admin.state import AdminState
@@ -65,7 +64,7 @@ def _cells(d: admin_stats.DayStats, day: str, money: str) -> dict[str, str]:
         "p95": _seconds(d.p95_s),
         "unlocks": str(d.unlocks),
         "credits_sold": str(d.credits_sold),
-        "revenue": pricing.format_money(d.revenue.get("usd", 0), "usd", money),
+        "revenue": i18n.format_money(d.revenue.get("usd", 0), "usd", money),
         "cost": format_currency(d.provider_cost_usd, "USD", locale=money),
     }
 
@@ -106,7 +105,7 @@ class AdminStatsState(AdminState):
         self.rows = [_cells(d, d.day.isoformat(), money) for d in reversed(report.rows)]
         self.totals = _cells(report.totals, self._tr("admin.stats.total"), money)
         self.other_revenue = " · ".join(
-            pricing.format_money(report.totals.revenue[c], c, money) for c in report.currencies if c != "usd"
+            i18n.format_money(report.totals.revenue[c], c, money) for c in report.currencies if c != "usd"
         )
 
     @rx.event

@@ -14,20 +14,18 @@ import uuid
 import reflex as rx
 
 from lashme import i18n
-from lashme.app.admin import accounts
+from lashme.app import admin
+from lashme.app.admin import ROLE_NAMES, accounts
 from lashme.app.admin import users as admin_users
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import pricing
+from lashme.app.paging import clamp_page
 from lashme.errors import DomainError, NotFound
-from lashme.models import Role
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
-from lashme.ui.ledger_rows import clamp_page
 
 LEDGER_PAGE_SIZE = 20
-ROLE_NAMES = tuple(r.value for r in Role)
 
 
 def _fetch(session, caller, uid: int, page: int):
@@ -96,11 +94,11 @@ class AdminUserState(AdminState):
             AdminRequired: the caller is not an admin (no var changed).
             NotFound: no such user (no var changed).
         """
-        caller = self._user_id()
-        detail, rows, page, pages = self._service(_fetch, uid, clamp_page(page, 10**9))
+        caller = self._caller()
+        detail, rows, page, pages = admin.run(caller, _fetch, uid, clamp_page(page, 10**9))
         loc = self.lang
         money = i18n.money_locale(loc)
-        self.shown_id, self.not_found, self.is_self = detail.id, False, detail.id == caller
+        self.shown_id, self.not_found, self.is_self = detail.id, False, detail.id == caller.user_id
         self.u_email, self.u_blocked, self.u_roles = detail.email, detail.blocked, detail.roles
         self.u_created = i18n.format_dt(detail.created_at, loc, fmt="short")
         self.u_available, self.u_held, self.u_job_count = detail.available, detail.held, detail.job_count
@@ -118,7 +116,7 @@ class AdminUserState(AdminState):
                 "id": o.id,
                 "date": i18n.format_dt(o.created_at, loc, fmt="short"),
                 "pack": i18n.translate_plural("plural.credits", o.credits, loc),
-                "amount": pricing.format_money(o.amount_cents, o.currency, money),
+                "amount": i18n.format_money(o.amount_cents, o.currency, money),
                 "status": i18n.translate(f"order.{o.status}", loc),
             }
             for o in detail.orders

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
-from lashme.accounts import auth
-from lashme.credits import pricing
+from lashme.app import account
 from lashme.errors import DomainError
-from lashme.ops.db import session_scope
-from lashme.ops.settings import get_settings
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
@@ -23,70 +18,84 @@ def safe_next(value: str | None) -> str:
     return "/"
 
 
-def _sign_up(email: str, password: str, anon_token: str) -> str:
-    s = get_settings()
-    with session_scope() as session:
-        user = auth.sign_up(
-            session,
-            email=email,
-            password=password,
-            signup_bonus=pricing.get_prices(session).signup_bonus,
-            anon_token=anon_token,
-        )
-        return auth.start_session(session, user_id=user.id, days=s.session_days)
-
-
-def _sign_in(email: str, password: str, anon_token: str) -> str:
-    s = get_settings()
-    with session_scope() as session:
-        user = auth.authenticate(session, email=email, password=password)
-        auth.claim_anonymous_jobs(session, user_id=user.id, anon_token=anon_token)
-        return auth.start_session(session, user_id=user.id, days=s.session_days)
-
-
 class AuthState(SessionState):
     """Form errors and the busy flag of the auth pages."""
 
     error: str = ""
     busy: bool = False
 
+    #: "Sign in with Google" is configured (the button shows only then)
+    google: bool = False
+
     @rx.event
     def clear(self):
-        """on_load: reset the form error."""
-        self.error = ""
+        """on_load: reset the form error (or show the one a refused Google sign-in came back with)."""
+        key = str(self.router.url.query_parameters.get("error", ""))[:64]
+        self.error = self._tr(key) if key.startswith(("accounts.", "auth.", "security.")) else ""
         self.busy = False
+        self.google = account.google_enabled()
 
     async def _finish(self, fn, form: dict):
-        email = str(form.get("email", ""))[:254]
-        password = str(form.get("password", ""))[:128]
+        email = str(form.get("email", ""))[: account.MAX_EMAIL]
+        password = str(form.get("password", ""))[: account.MAX_PASSWORD]
         self.busy = True
         self.error = ""
+        self._ensure_anon()
         yield
+        extra = {"origin": self.router.url.origin} if fn is account.sign_up else {}
         try:
-            token = await asyncio.to_thread(fn, email, password, self._ensure_anon())
+            signed_in = await self._run(fn, email=email, password=password, **extra)
         except DomainError as exc:
             self.error = self._err(exc)
             self.busy = False
             return
-        self.auth_token = token
+        self.auth_token = signed_in.token
         self.busy = False
         self._refresh_user()
         yield rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
 
     @rx.event
     async def sign_up(self, form: dict):
-        """Create the account (+3 credits), sign in, claim this browser's jobs."""
-        async for update in self._finish(_sign_up, form):
+        """Create the account, sign in, claim this browser's jobs; the credits come with the emailed link."""
+        async for update in self._finish(account.sign_up, form):
             yield update
 
     @rx.event
     async def sign_in(self, form: dict):
         """Sign in and claim this browser's anonymous jobs."""
-        async for update in self._finish(_sign_in, form):
+        async for update in self._finish(account.sign_in, form):
             yield update
 
 
-def _form(title: str, subtitle: str, button: str, handler, switch_text: str, switch_href) -> rx.Component:
+def _google_button() -> rx.Component:
+    """"Sign in with Google" (a plain link to the backend route; shown only when configured)."""
+    return rx.cond(
+        AuthState.google,
+        rx.vstack(
+            rx.text(tr("auth.or"), size="2", color_scheme="gray", align="center", width="100%"),
+            rx.button(
+                rx.el.a(
+                    rx.icon("log_in", size=18, aria_hidden="true"),
+                    tr("auth.google_button"),
+                    href="/auth/google/start?next=" + AuthState.router.url.query_parameters.get("next", "/"),
+                    id="google-signin",
+                ),
+                as_child=True,
+                variant="outline",
+                color_scheme="gray",
+                high_contrast=True,
+                size="3",
+                width="100%",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+    )
+
+
+def _form(
+    title: str, subtitle: str, button: str, handler, switch_text: str, switch_href, *extra: rx.Component
+) -> rx.Component:
     return rx.card(
         rx.form(
             rx.vstack(
@@ -124,6 +133,8 @@ def _form(title: str, subtitle: str, button: str, handler, switch_text: str, swi
                 rx.button(
                     button, type="submit", width="100%", size="3", loading=AuthState.busy, id="auth-submit"
                 ),
+                *extra,
+                _google_button(),
                 rx.link(switch_text, href=switch_href, size="2"),
                 spacing="3",
                 width="100%",
@@ -146,6 +157,7 @@ def signup_page() -> rx.Component:
             AuthState.sign_up,
             tr("auth.have_account"),
             "/login?next=" + AuthState.router.url.query_parameters.get("next", "/"),
+            rx.text(tr("auth.signup_verify_note"), size="1", color_scheme="gray", id="signup-verify-note"),
         )
     )
 
@@ -160,5 +172,6 @@ def login_page() -> rx.Component:
             AuthState.sign_in,
             tr("auth.new_here"),
             "/signup?next=" + AuthState.router.url.query_parameters.get("next", "/"),
+            rx.link(tr("auth.forgot_password"), href="/forgot-password", size="2", id="forgot-password"),
         )
     )

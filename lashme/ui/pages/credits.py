@@ -6,19 +6,17 @@ back from Stripe (the webhook may have granted it already; either way exactly on
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
 from lashme import i18n
-from lashme.credits import payments, pricing
+from lashme.app import credits as app_credits
+from lashme.app.caller import Caller
+from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
-from lashme.ops.db import session_scope
-from lashme.ops.settings import get_settings
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
-from lashme.ui.ledger_rows import clamp_page, ledger_page
+from lashme.ui.ledger_rows import page_rows
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 20
@@ -41,63 +39,64 @@ class CreditsState(SessionState):
     error: str = ""
     buying: int = 0
 
-    def _load(self, user_id: int) -> None:
+    def _load(self, caller: Caller) -> None:
+        data, refused = self._call(
+            app_credits.overview, ledger_page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, caller=caller
+        )
+        if refused is not None:
+            return
         loc = self.lang
-        money = i18n.money_locale(loc)
-        self.configured = payments.is_configured()
-        with session_scope() as s:
-            self.packs = [
-                {
-                    "id": p.id,
-                    "credits": p.credits,
-                    "title": i18n.translate_plural("plural.credits", p.credits, loc),
-                    "price": pricing.format_money(p.price_cents, p.currency, money),
-                    "per_credit": pricing.format_money(round(p.price_cents / max(1, p.credits)), p.currency, money),
-                    "popular": p.popular,
-                }
-                for p in pricing.active_packs(s)
-            ]
-            self.orders = [
-                {
-                    "id": o.id,
-                    "date": _date(o.created_at, loc),
-                    "pack": i18n.translate_plural("plural.credits", o.credits, loc),
-                    "amount": pricing.format_money(o.amount_cents, o.currency, money),
-                    "status": i18n.translate(f"order.{o.status}", loc),
-                    "credits": f"+{o.credits}" if o.status != "pending" and o.status != "failed" else "—",
-                }
-                for o in payments.orders_of(s, user_id)
-            ]
-            self.ledger_rows, self.ledger_page, self.ledger_pages = ledger_page(
-                s, user_id, page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, locale=loc
-            )
+        self.configured = data.configured
+        self.packs = [
+            {
+                "id": p.id,
+                "credits": p.credits,
+                "title": i18n.translate_plural("plural.credits", p.credits, loc),
+                "price": i18n.format_money(p.price_cents, p.currency, loc),
+                "per_credit": i18n.format_money(round(p.price_cents / max(1, p.credits)), p.currency, loc),
+                "popular": p.popular,
+            }
+            for p in data.packs
+        ]
+        self.orders = [
+            {
+                "id": o.id,
+                "date": _date(o.created_at, loc),
+                "pack": i18n.translate_plural("plural.credits", o.credits, loc),
+                "amount": i18n.format_money(o.amount_cents, o.currency, loc),
+                "status": i18n.translate(f"order.{o.status}", loc),
+                "credits": f"+{o.credits}" if o.granted else "—",
+            }
+            for o in data.orders
+        ]
+        self.ledger_rows = page_rows(data.ledger, loc)
+        self.ledger_page, self.ledger_pages = data.ledger.page, data.ledger.pages
 
     @rx.event
     def on_load(self):
         """Signed-in only; shows a notice when the buyer came back from a canceled checkout."""
         self._ensure_anon()
         self.error, self.notice, self.buying, self.ledger_page = "", "", 0, 1
-        user_id = self._refresh_user()
-        if user_id is None:
+        caller = self._refresh_user()
+        if not caller.signed_in:
             return rx.redirect("/login?next=/credits")
         if self.router.url.query_parameters.get("canceled"):
             self.notice = self._tr("credits.canceled")
-        self._load(user_id)
+        self._load(caller)
 
     @rx.event
     def go_to_ledger_page(self, page: int):
         """Show ledger page ``page`` (1-based, clamped)."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._caller()
+        if not caller.signed_in:
             return rx.redirect("/login?next=/credits")
         self.ledger_page = clamp_page(page, self.ledger_pages)
-        self._load(user_id)
+        self._load(caller)
 
     @rx.event
     async def buy(self, pack_id: int):
         """Create an order and a Stripe Checkout Session, then send the browser to Stripe."""
-        user_id = self._user_id()
-        if user_id is None:
+        if not self._caller().signed_in:
             yield rx.redirect("/login?next=/credits")
             return
         try:
@@ -106,15 +105,12 @@ class CreditsState(SessionState):
             return
         self.error, self.buying = "", pack_id
         yield
-        origin = get_settings().public_url or self.router.url.origin
         try:
-            start = await asyncio.to_thread(
-                payments.start_checkout, user_id=user_id, pack_id=pack_id, origin=origin
-            )
+            url = await self._run(app_credits.start_checkout, pack_id, origin=self.router.url.origin)
         except DomainError as exc:
             self.error, self.buying = self._err(exc), 0
             return
-        yield rx.redirect(start.url)
+        yield rx.redirect(url)
 
 
 class CheckoutReturnState(SessionState):
@@ -128,21 +124,19 @@ class CheckoutReturnState(SessionState):
         """Fulfil the Checkout Session named in the URL if it is this user's and paid."""
         self._ensure_anon()
         self.status, self.message = "checking", ""
-        user_id = self._refresh_user()
-        if user_id is None:
+        caller = self._refresh_user()
+        if not caller.signed_in:
             yield rx.redirect("/login?next=/credits")
             return
         session_id = str(self.router.url.query_parameters.get("session_id", ""))[:255]
         yield
         try:
-            result = await asyncio.to_thread(
-                payments.confirm_checkout, user_id=user_id, checkout_session_id=session_id
-            )
+            result = await self._run(app_credits.confirm_checkout, session_id)
         except DomainError as exc:
             self.status, self.message = "error", self._err(exc)
             return
         self._refresh_user()
-        if result.result in ("granted", "already_fulfilled"):
+        if result.status == "granted":
             self.status = "granted"
             self.message = (
                 self._tr("credits.received_n", n=result.credits)

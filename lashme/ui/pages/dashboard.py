@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
 from lashme import i18n
 from lashme.app import dashboard
-from lashme.errors import DomainError
-from lashme.ops.db import session_scope
+from lashme.app import job as app_job
+from lashme.app.caller import Caller
+from lashme.app.paging import clamp_page
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
-from lashme.ui.ledger_rows import clamp_page, ledger_page
+from lashme.ui.ledger_rows import page_rows
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 10
@@ -28,79 +27,76 @@ class DashboardState(SessionState):
     ledger_pages: int = 1
     busy_job: str = ""
 
-    def _load(self, user_id: int) -> None:
+    def _load(self, caller: Caller) -> None:
+        data, refused = self._call(
+            dashboard.load, ledger_page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, caller=caller
+        )
+        if refused is not None:
+            return
         loc = self.lang
-        with session_scope() as s:
-            self.recent = [
-                {
-                    "id": j.id,
-                    "date": i18n.format_dt(j.created_at, loc, fmt="short"),
-                    "status": j.status,
-                    "status_label": i18n.translate(f"status.{j.status}", loc),
-                    "stage": i18n.translate(j.stage_key, loc, n=j.stage_n),
-                    "can_cancel": j.can_cancel,
-                    "can_retry": j.can_retry,
-                }
-                for j in dashboard.recent_jobs(s, user_id=user_id)
-            ]
-            self.ledger_rows, self.ledger_page, self.ledger_pages = ledger_page(
-                s, user_id, page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, locale=loc
-            )
+        self.recent = [
+            {
+                "id": j.id,
+                "date": i18n.format_dt(j.created_at, loc, fmt="short"),
+                "status": j.status,
+                "status_label": i18n.translate(f"status.{j.status}", loc),
+                "stage": i18n.translate(j.stage_key, loc, n=j.stage_n),
+                "can_cancel": j.can_cancel,
+                "can_retry": j.can_retry,
+            }
+            for j in data.recent
+        ]
+        self.ledger_rows = page_rows(data.ledger, loc)
+        self.ledger_page, self.ledger_pages = data.ledger.page, data.ledger.pages
 
     @rx.event
     def on_load(self):
         """Signed-in only."""
         self._ensure_anon()
         self.busy_job, self.ledger_page = "", 1
-        user_id = self._refresh_user()
-        if user_id is None:
+        caller = self._refresh_user()
+        if not caller.signed_in:
             return rx.redirect("/login?next=/dashboard")
-        self._load(user_id)
+        self._load(caller)
         return None
 
     @rx.event
     def go_to_ledger_page(self, page: int):
         """Ledger page ``page`` (1-based, clamped)."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._caller()
+        if not caller.signed_in:
             return rx.redirect("/login?next=/dashboard")
         self.ledger_page = clamp_page(page, self.ledger_pages)
-        self._load(user_id)
+        self._load(caller)
         return None
 
     async def _act(self, fn, job_id: str, ok_key: str):
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._caller()
+        if not caller.signed_in:
             yield rx.redirect("/login?next=/dashboard")
             return
         job_id = str(job_id)[:32]
         self.busy_job = job_id
         yield
-        try:
-            await asyncio.to_thread(fn, job_id, user_id=user_id)
-        except DomainError as exc:
-            self.busy_job = ""
-            yield rx.toast.error(self._err(exc))
-            return
-        except Exception:  # noqa: BLE001 - Redis down on retry: say so plainly
-            self.busy_job = ""
-            yield rx.toast.error(self._tr("generation.queue_unavailable"))
-            return
+        _, refused = await self._call_async(fn, job_id)
         self.busy_job = ""
+        if refused is not None:
+            yield refused
+            return
         self._refresh_user()
-        self._load(user_id)
+        self._load(caller)
         yield rx.toast.success(self._tr(ok_key))
 
     @rx.event
     async def cancel(self, job_id: str):
         """Cancel a queued job (its reserved credits are released)."""
-        async for update in self._act(dashboard.cancel_job, job_id, "dash.canceled"):
+        async for update in self._act(app_job.cancel, job_id, "dash.canceled"):
             yield update
 
     @rx.event
     async def retry(self, job_id: str):
         """Send a failed job back to the queue."""
-        async for update in self._act(dashboard.retry_job, job_id, "dash.retried"):
+        async for update in self._act(app_job.retry, job_id, "dash.retried"):
             yield update
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from lashme.app.gallery import STATUSES
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
-from lashme.ui.pages.gallery_state import STATUSES, GalleryState
+from lashme.ui.pages.gallery_state import GalleryState
 
 __all__ = ["GalleryState", "gallery_page"]
 

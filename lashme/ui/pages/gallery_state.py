@@ -6,42 +6,27 @@ the current filters; every handler re-reads the user from the server session.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 
 import reflex as rx
 
 from lashme import i18n
 from lashme.app import gallery
-from lashme.errors import MESSAGES, DomainError
-from lashme.files.storage import get_storage
-from lashme.files.storage.base import StorageError
-from lashme.models import JobStatus
-from lashme.ops.db import session_scope
-from lashme.ops.settings import get_settings
+from lashme.app.caller import Caller
+from lashme.errors import DomainError
 from lashme.ui.state import SessionState
 
-STATUSES = tuple(s.value for s in JobStatus)
 
-
-def item_dict(item: gallery.GalleryItem, locale: str, storage, ttl: int) -> dict:
-    """A grid tile for state: ids, a signed thumbnail URL, labels in ``locale``."""
-    show_thumb = item.variant_id and not item.filtered and item.thumb_key
+def item_dict(tile: gallery.GalleryTile, locale: str) -> dict:
+    """A grid tile for state: the use-case's tile plus its labels in ``locale``."""
     return {
-        "id": item.variant_id,
-        "job_id": item.job_id,
-        "thumb_url": storage.url(item.thumb_key, expires_in=ttl) if show_thumb else "",
-        "label": i18n.translate(f"preset.{item.preset}", locale) if item.preset else "",
-        "status": item.status,
-        "status_label": i18n.translate(f"status.{item.status}", locale),
-        "favorite": item.favorite,
-        "unlocked": item.unlocked,
-        "filtered": item.filtered,
-        "date": i18n.format_dt(item.created_at, locale, fmt="short"),
-        "note": item.note,
-        "error": i18n.translate(item.error_key if item.error_key in MESSAGES else "generation.failed", locale)
-        if item.error_key
-        else "",
-        "final": item.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELED),
+        **dataclasses.asdict(tile),
+        "id": tile.variant_id,
+        "created_at": tile.created_at.isoformat(),
+        "label": i18n.translate(tile.label_key, locale) if tile.label_key else "",
+        "status_label": i18n.translate(f"status.{tile.status}", locale),
+        "date": i18n.format_dt(tile.created_at, locale, fmt="short"),
+        "error": i18n.translate(tile.error_key, locale) if tile.error_key else "",
     }
 
 
@@ -73,38 +58,38 @@ class GalleryState(SessionState):
             offset=offset,
         )
 
-    def _load(self, user_id: int, *, more: bool = False) -> None:
-        offset = len(self.items) if more else 0
-        storage, ttl = get_storage(), get_settings().url_ttl
-        with session_scope() as s:
-            page = gallery.list_items(s, user_id=user_id, query=self._query(offset))
-            codes = gallery.presets_of(s, user_id=user_id)
-        tiles = [item_dict(it, self.lang, storage, ttl) for it in page.items]
+    def _load(self, caller: Caller, *, more: bool = False) -> None:
+        page, refused = self._call(gallery.search, self._query(len(self.items) if more else 0), caller=caller)
+        if refused is not None:
+            self.loading = False
+            return
+        tiles = [item_dict(it, self.lang) for it in page.items]
         self.items = (self.items + tiles) if more else tiles
         self.has_more, self.total, self.loading = page.has_more, page.total, False
-        self.presets = [{"code": c, "label": i18n.translate(f"preset.{c}", self.lang)} for c in codes]
+        self.presets = [{"code": c, "label": i18n.translate(f"preset.{c}", self.lang)} for c in page.presets]
 
-    def _require_user(self) -> int | None:
-        return self._user_id()
+    def _signed_in(self) -> Caller | None:
+        caller = self._caller()
+        return caller if caller.signed_in else None
 
     @rx.event
     def on_load(self):
         """Signed-in only: reset the filters and show the first page."""
         self._ensure_anon()
         self.loading = True
-        user_id = self._refresh_user()
-        if user_id is None:
+        caller = self._refresh_user()
+        if not caller.signed_in:
             return rx.redirect("/login?next=/gallery")
         self.preset, self.status, self.search, self.sort = "", "", "", "newest"
         self.favorites_only = self.unlocked_only = False
         self.confirm_kind = self.confirm_id = ""
-        self._load(user_id)
+        self._load(caller)
 
     def _refilter(self):
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._signed_in()
+        if caller is None:
             return rx.redirect("/login?next=/gallery")
-        self._load(user_id)
+        self._load(caller)
         return None
 
     @rx.event
@@ -118,7 +103,7 @@ class GalleryState(SessionState):
     def set_status_filter(self, value: str):
         """Only jobs in one status (``all`` = any)."""
         value = str(value)
-        self.status = value if value in STATUSES else ""
+        self.status = value if value in gallery.STATUSES else ""
         return self._refilter()
 
     @rx.event
@@ -149,18 +134,17 @@ class GalleryState(SessionState):
     @rx.event
     def load_more(self):
         """Append the next 24 tiles."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._signed_in()
+        if caller is None:
             return rx.redirect("/login?next=/gallery")
-        self._load(user_id, more=True)
+        self._load(caller, more=True)
         return None
 
     @rx.event
     async def toggle_favorite(self, variant_id: str):
         """Flip a favorite at once (optimistic), then confirm on the server; roll back on failure."""
         variant_id = str(variant_id)[:32]
-        user_id = self._user_id()
-        if user_id is None:
+        if self._signed_in() is None:
             yield rx.redirect("/login?next=/gallery")
             return
         idx = next((i for i, it in enumerate(self.items) if it["id"] == variant_id), None)
@@ -170,16 +154,10 @@ class GalleryState(SessionState):
         new_value = not self.items[idx]["favorite"]
         self.items[idx] = {**self.items[idx], "favorite": new_value}
         yield
-
-        def _set():
-            with session_scope() as s:
-                return gallery.set_favorite(s, user_id=user_id, variant_id=variant_id, favorite=new_value)
-
-        try:
-            await asyncio.to_thread(_set)
-        except DomainError as exc:
+        _, refused = await self._call_async(gallery.set_favorite, variant_id, new_value)
+        if refused is not None:
             self.items[idx] = {**self.items[idx], "favorite": not new_value}
-            yield rx.toast.error(self._err(exc))
+            yield refused
             return
         yield rx.toast.success(self._tr("gallery.favorited" if new_value else "gallery.unfavorited"))
 
@@ -200,29 +178,16 @@ class GalleryState(SessionState):
         """Delete the confirmed variant or job (files first, then rows); credit history stays."""
         kind, item_id = self.confirm_kind, self.confirm_id
         self.confirm_kind = self.confirm_id = ""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._signed_in()
+        if caller is None:
             yield rx.redirect("/login?next=/gallery")
             return
         if not item_id:
             return
-
-        def _delete():
-            with session_scope() as s:
-                if kind == "job":
-                    gallery.delete_job(s, user_id=user_id, job_id=item_id, storage=get_storage())
-                else:
-                    gallery.delete_variant(s, user_id=user_id, variant_id=item_id, storage=get_storage())
-
-        try:
-            await asyncio.to_thread(_delete)
-        except DomainError as exc:
-            yield rx.toast.error(self._err(exc))
+        delete = gallery.delete_job if kind == "job" else gallery.delete_variant
+        _, refused = await self._call_async(delete, item_id)
+        if refused is not None:
+            yield refused
             return
-        except StorageError:
-            yield rx.toast.error(self._tr("generation.storage_failed"))
-            return
-        self._load(user_id)
+        self._load(caller)
         yield rx.toast.success(self._tr("gallery.deleted"))
-
-

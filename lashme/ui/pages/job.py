@@ -8,17 +8,17 @@ safety net), so the browser never polls.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
-import redis.asyncio as aioredis
 import reflex as rx
 
-from lashme.app import job_views
-from lashme.credits import pricing, unlocks
+from lashme.app import job as app_job
+from lashme.app import session as app_session
+from lashme.app import variant as app_variant
+from lashme.app.caller import Caller
 from lashme.errors import DomainError
 from lashme.i18n import translate
-from lashme.jobs import cancel, queue
-from lashme.ops.db import session_scope
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
@@ -42,13 +42,17 @@ class JobState(SessionState):
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1][:32] if len(parts) >= 2 and parts[0] == "job" else ""
 
-    def _load(self, job_id: str, user_id: int | None) -> job_views.JobView | None:
-        try:
-            return job_views.load_job_view(job_id, user_id=user_id, anon_token=self.anon_token or None)
-        except DomainError:
-            return None
+    @rx.var
+    def all_altered(self) -> bool:
+        """Every variant with a picture was held back by the fidelity guard (none to offer)."""
+        shown = [v for v in self.variants if not v.get("filtered")]
+        return bool(shown) and all(v.get("altered") for v in shown)
 
-    def _apply(self, view: job_views.JobView | None) -> None:
+    def _load(self, job_id: str, caller: Caller | None = None) -> app_job.JobView | None:
+        view, refused = self._call(app_job.get, job_id, caller=caller)
+        return None if refused is not None else view
+
+    def _apply(self, view: app_job.JobView | None) -> None:
         if view is None:
             self.not_found, self.status, self.variants = True, "", []
             return
@@ -57,7 +61,7 @@ class JobState(SessionState):
             view.status,
             view.position,
             self._tr(view.error_key) if view.error_key else "",
-            [{**v, "label": translate(v["label_key"], self.lang)} for v in view.variants],
+            [{**dataclasses.asdict(v), "label": translate(v.label_key, self.lang)} for v in view.variants],
         )
 
     def show_pending(self, job_id: str) -> None:
@@ -75,106 +79,82 @@ class JobState(SessionState):
     def on_load(self):
         """Show the job in the URL if the caller owns it, then watch it until it is final."""
         self._ensure_anon()
-        user_id = self._refresh_user()
+        caller = self._refresh_user()
         self.shown_job_id = self._route_job_id()
-        view = self._load(self.shown_job_id, user_id)
+        view = self._load(self.shown_job_id, caller)
         self._apply(view)
         self._watch_token += 1
-        if view is not None and not view.final:
+        if view is not None and not view.settled:
             return JobState.watch
 
     @rx.event(background=True)
     async def watch(self):
-        """Push status changes to the page until the job is DONE, FAILED or CANCELED."""
+        """Push changes to the page until the job is final and no full-size file is being prepared."""
         async with self:
             token, job_id = self._watch_token, self.shown_job_id
-            user_id = self._user_id()
+            creds = self._credentials()
         if not job_id:
             return
-        client = aioredis.from_url(queue.redis_url())
-        pubsub = client.pubsub()
+        caller = await asyncio.to_thread(lambda: app_session.caller_for(**creds))
         try:
-            await pubsub.subscribe(queue.job_channel(job_id), queue.QUEUE_CHANNEL)
-            while True:
-                async with self:
-                    if token != self._watch_token or job_id != self.shown_job_id:
-                        return  # the page moved on; a newer watcher (if any) owns it
-                    anon = self.anon_token or None
-                view = await asyncio.to_thread(
-                    job_views.load_job_view, job_id, user_id=user_id, anon_token=anon
-                )
-                async with self:
-                    if token != self._watch_token:
+            async with app_job.watch(caller, job_id) as changes:
+                while True:
+                    async with self:
+                        if token != self._watch_token or job_id != self.shown_job_id:
+                            return  # the page moved on; a newer watcher (if any) owns it
+                    view = await asyncio.to_thread(app_job.get, caller, job_id)
+                    async with self:
+                        if token != self._watch_token:
+                            return
+                        self._apply(view)
+                    if view.settled:
                         return
-                    self._apply(view)
-                if view.final:
-                    return
-                await _wait_message(pubsub, SAFETY_REFRESH_S)
+                    await changes.wait(SAFETY_REFRESH_S)
         except DomainError:
             async with self:
-                self._apply(None)
-        finally:
-            await pubsub.aclose()
-            await client.aclose()
+                if token == self._watch_token:
+                    self._apply(None)
 
     @rx.event
     def unlock(self, variant_id: str):
-        """Spend 1 credit to unlock a variant's full resolution (free if already unlocked)."""
-        user_id = self._user_id()
-        if user_id is None:
+        """Spend the unlock price (1 credit) on a variant's full resolution (free if already unlocked)."""
+        caller = self._caller()
+        if not caller.signed_in:
             return rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
-        try:
-            with session_scope() as s:
-                result = unlocks.unlock_variant(
-                    s,
-                    user_id=user_id,
-                    variant_id=str(variant_id)[:32],
-                    cost=pricing.get_prices(s).unlock_cost,
-                )
-        except DomainError as exc:
-            return rx.toast.error(self._err(exc))
+        result, refused = self._call(app_variant.unlock, str(variant_id)[:32], caller=caller)
+        if refused is not None:
+            return refused
         self._refresh_user()
-        self._apply(self._load(self.shown_job_id, user_id))
-        return rx.toast.success(self._tr("job.unlocked_toast" if result.charged else "job.already_unlocked"))
+        view = self._load(self.shown_job_id, caller)
+        self._apply(view)
+        toast = rx.toast.success(self._tr("job.unlocked_toast" if result.charged else "job.already_unlocked"))
+        if view is None or view.settled:
+            return toast
+        self._watch_token += 1  # the full-size file is being prepared: show it when it is ready
+        return [toast, JobState.watch]
 
     @rx.event
     async def cancel(self):
-        """Cancel the caller's running job (ownership checked in the core; fal cancel off the event loop)."""
-        user_id = self._user_id()
-        try:
-            await asyncio.to_thread(
-                cancel.cancel_job, self.shown_job_id, user_id=user_id, anon_token=self.anon_token or None
-            )
-        except DomainError as exc:
-            return rx.toast.error(self._err(exc))
-        self._apply(self._load(self.shown_job_id, user_id))
+        """Cancel the caller's running job (ownership checked in the use-case; provider calls off the loop)."""
+        view, refused = await self._call_async(app_job.cancel, self.shown_job_id)
+        if refused is not None:
+            return refused
+        self._apply(view)
         return rx.toast.info(self._tr("job.canceled_toast"))
 
     @rx.event
     def download(self, variant_id: str, kind: str = "full"):
         """Start a download of an unlocked variant through a short-lived signed URL."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._caller()
+        if not caller.signed_in:
             return rx.redirect(f"/login?next=/job/{self.shown_job_id}")
-        try:
-            url = job_views.download_url(
-                str(variant_id)[:32], user_id=user_id, kind="insta" if kind == "insta" else "full"
-            )
-        except DomainError as exc:
-            return rx.toast.error(self._err(exc))
-        return rx.download(url=url)
-
-
-async def _wait_message(pubsub, timeout: float) -> None:
-    """Wait until any message arrives on ``pubsub`` or ``timeout`` seconds pass."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0:
-            return
-        msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
-        if msg is not None:
-            return
+        url, refused = self._call(
+            app_variant.download_link,
+            str(variant_id)[:32],
+            "insta" if kind == "insta" else "full",
+            caller=caller,
+        )
+        return refused if refused is not None else rx.download(url=url)
 
 
 def status_panel() -> rx.Component:
@@ -204,7 +184,7 @@ def status_panel() -> rx.Component:
 
 
 def variant_card(v: rx.Var[dict]) -> rx.Component:
-    """One result: watermarked preview, then unlock or download."""
+    """One result: preview, then unlock, "preparing" while the full-size file is made, or downloads."""
     return rx.card(
         rx.cond(
             v["filtered"].to(bool),
@@ -221,33 +201,67 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
             rx.text(v["label"].to(str), weight="bold", size="2"),
             rx.cond(
                 v["unlocked"].to(bool),
-                rx.hstack(
-                    rx.button(
-                        rx.icon("download", size=14),
-                        tr("job.full_size"),
-                        size="2",
-                        flex="1",
-                        on_click=JobState.download(v["id"].to(str), "full"),
-                        class_name="download-full",
+                rx.match(
+                    v["fullres"].to(str),
+                    (
+                        "ready",
+                        rx.hstack(
+                            rx.button(
+                                rx.icon("download", size=14),
+                                tr("job.full_size"),
+                                size="2",
+                                flex="1",
+                                on_click=JobState.download(v["id"].to(str), "full"),
+                                class_name="download-full",
+                            ),
+                            rx.button(
+                                "4:5",
+                                size="2",
+                                variant="soft",
+                                on_click=JobState.download(v["id"].to(str), "insta"),
+                                class_name="download-insta",
+                            ),
+                            spacing="1",
+                            width="100%",
+                        ),
+                    ),
+                    (
+                        "failed",
+                        rx.button(
+                            rx.icon("rotate_ccw", size=14),
+                            tr("app.fullres_failed"),
+                            size="2",
+                            width="100%",
+                            color_scheme="red",
+                            variant="soft",
+                            on_click=JobState.unlock(v["id"].to(str)),
+                            class_name="fullres-retry",
+                        ),
                     ),
                     rx.button(
-                        "4:5",
+                        rx.spinner(size="1"),
+                        tr("variant.preparing"),
                         size="2",
+                        width="100%",
                         variant="soft",
-                        on_click=JobState.download(v["id"].to(str), "insta"),
-                        class_name="download-insta",
+                        disabled=True,
+                        class_name="fullres-preparing",
                     ),
-                    spacing="1",
-                    width="100%",
                 ),
-                rx.button(
-                    rx.icon("lock_open", size=14),
-                    SessionState.unlock_label,
-                    size="2",
-                    width="100%",
-                    on_click=JobState.unlock(v["id"].to(str)),
-                    class_name="unlock-button",
-                    disabled=v["filtered"].to(bool),
+                rx.cond(
+                    v["altered"].to(bool),
+                    rx.text(
+                        tr("fidelity.altered_note"), size="1", color_scheme="gray", class_name="altered-note"
+                    ),
+                    rx.button(
+                        rx.icon("lock_open", size=14),
+                        SessionState.unlock_label,
+                        size="2",
+                        width="100%",
+                        on_click=JobState.unlock(v["id"].to(str)),
+                        class_name="unlock-button",
+                        disabled=v["filtered"].to(bool),
+                    ),
                 ),
             ),
             spacing="2",
@@ -301,6 +315,10 @@ def job_page() -> rx.Component:
                         width="100%",
                         id="results-grid",
                     ),
+                ),
+                rx.cond(
+                    (JobState.status == "DONE") & JobState.all_altered,
+                    rx.callout(tr("fidelity.all_altered"), icon="info", width="100%", id="all-altered"),
                 ),
                 rx.cond(
                     (JobState.status == "DONE") & ~JobState.signed_in,

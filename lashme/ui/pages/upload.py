@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
+from lashme.app import upload as app_upload
 from lashme.errors import DomainError
-from lashme.jobs import uploads
-from lashme.ops.settings import get_settings
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.pages.job import JobState
@@ -38,26 +35,21 @@ class UploadState(SessionState):
         self.uploading = True
         self.error = ""
         yield
-        limit = get_settings().max_upload_bytes
+        limit = app_upload.max_bytes()
         data = await files[0].read(limit + 1)  # never read more than the cap + 1 byte
-        user_id = self._user_id()
-        anon = None if user_id is not None else self._ensure_anon()
+        self._ensure_anon()
         try:
-            job = await asyncio.to_thread(
-                uploads.submit_photo,
-                data,
-                user_id=user_id,
-                anon_token=anon,
-                client_ip=self.router.session.client_ip or None,
-            )
+            job = await self._run(app_upload.submit_photo, data)
         except DomainError as exc:
             self.error = self._err(exc)
             self.uploading = False
             return
         self.uploading = False
         job_state = await self.get_state(JobState)
-        job_state.show_pending(job.id)  # no flash of the previous job while the page loads
-        yield rx.redirect(f"/job/{job.id}")
+        job_state.show_pending(job.job_id)  # no flash of the previous job while the page loads
+        yield rx.redirect(f"/job/{job.job_id}")
+        if job.queued_later:  # Redis down: the sweeper queues it once Redis is back
+            yield rx.toast.info(self._tr("security.upload_queued_soon"))
 
 
 def upload_zone() -> rx.Component:

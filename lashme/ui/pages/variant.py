@@ -6,55 +6,24 @@ Only the owner sees anything: other ids show "not found" and leave the state emp
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import reflex as rx
 
 from lashme import i18n
-from lashme.app import gallery, job_views
-from lashme.credits import pricing, unlocks
-from lashme.errors import DomainError, NotFound
-from lashme.files import downloads
-from lashme.files.storage import get_storage
-from lashme.files.storage.base import StorageError
-from lashme.jobs import lifecycle as jobs
-from lashme.models import JobStatus
-from lashme.ops.db import session_scope
-from lashme.ops.settings import get_settings
+from lashme.app import gallery as app_gallery
+from lashme.app import job as app_job
+from lashme.app import session as app_session
+from lashme.app import variant as app_variant
+from lashme.app.caller import Caller
+from lashme.errors import DomainError
 from lashme.ui.components.compare import compare_slider
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
 
-
-def _variant_view(variant_id: str, user_id: int, locale: str) -> dict:
-    """Everything the page shows, for the owner only (raises NotFound otherwise)."""
-    storage, ttl = get_storage(), get_settings().url_ttl
-    with session_scope() as s:
-        variant, job = gallery.owned_variant(s, user_id=user_id, variant_id=variant_id)
-        if job.status != JobStatus.DONE:
-            raise NotFound("variant.not_ready")
-        variants = [v.id for v in jobs.variants_of(s, job.id)]
-        owned = unlocks.unlocked_ids(s, user_id=user_id, variant_ids=variants)
-        data = {
-            "id": variant.id,
-            "job_id": job.id,
-            "label": i18n.translate(f"preset.{variant.preset}", locale),
-            "filtered": variant.filtered,
-            "unlocked": variant.id in owned,
-            "job_has_unlocked": bool(owned),
-            "favorite": variant.favorite,
-            "note": job.note or "",
-            "created": i18n.format_dt(job.created_at, locale),
-            "preview_url": "" if variant.filtered else storage.url(variant.preview_key, expires_in=ttl),
-        }
-        original_key = job.original_key
-    try:
-        data["before_url"] = storage.url(
-            downloads.ensure_original_preview(original_key, storage=storage), expires_in=ttl
-        )
-    except StorageError:
-        data["before_url"] = ""
-    return data
+#: seconds between safety re-reads while waiting for the full-size file (announcements may be lost)
+SAFETY_REFRESH_S = 15.0
 
 
 class VariantState(SessionState):
@@ -64,15 +33,24 @@ class VariantState(SessionState):
     not_found: bool = False
     loading: bool = True
     preparing: bool = False
+    _watch_token: int = 0
 
     def _route_variant_id(self) -> str:
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1][:32] if len(parts) >= 2 and parts[0] == "variant" else ""
 
-    async def _reload(self, user_id: int, variant_id: str) -> None:
+    def _page_dict(self, page: app_variant.VariantPage) -> dict:
+        return {
+            **dataclasses.asdict(page),
+            "label": i18n.translate(page.label_key, self.lang),
+            "created": i18n.format_dt(page.created_at, self.lang),
+            "created_at": page.created_at.isoformat(),
+        }
+
+    async def _reload(self, variant_id: str) -> None:
         try:
-            self.v = await asyncio.to_thread(_variant_view, variant_id, user_id, self.lang)
-            self.not_found = False
+            page = await self._run(app_variant.get, variant_id)
+            self.v, self.not_found = self._page_dict(page), False
         except DomainError:
             self.v, self.not_found = {}, True
         self.loading = False
@@ -82,130 +60,127 @@ class VariantState(SessionState):
         """Show the variant in the URL if it is the caller's."""
         self._ensure_anon()
         self.loading, self.preparing, self.v, self.not_found = True, False, {}, False
-        user_id = self._refresh_user()
+        caller = self._refresh_user()
         variant_id = self._route_variant_id()
-        if user_id is None:
+        if not caller.signed_in:
             yield rx.redirect(f"/login?next=/variant/{variant_id}")
             return
         yield
-        await self._reload(user_id, variant_id)
+        await self._reload(variant_id)
+        if self._rendering():
+            self._watch_token += 1
+            yield VariantState.watch_render
+
+    def _rendering(self) -> bool:
+        return bool(self.v.get("unlocked")) and self.v.get("fullres") in app_job.RENDERING_STATES
+
+    @rx.event(background=True)
+    async def watch_render(self):
+        """Show the downloads as soon as the full-size file of the unlocked variant is ready."""
+        async with self:
+            token, vid, job_id = self._watch_token, self._current(), str(self.v.get("job_id", ""))
+            creds = self._credentials()
+        if not vid:
+            return
+        caller = await asyncio.to_thread(lambda: app_session.caller_for(**creds))
+        try:
+            async with app_job.watch(caller, job_id) as changes:
+                while True:
+                    page = await asyncio.to_thread(app_variant.get, caller, vid)
+                    async with self:
+                        if token != self._watch_token or vid != self._current():
+                            return  # the page moved on
+                        self.v = self._page_dict(page)
+                    if page.fullres not in app_job.RENDERING_STATES:
+                        return
+                    await changes.wait(SAFETY_REFRESH_S)
+        except DomainError:
+            return
 
     def _current(self) -> str:
         return str(self.v.get("id", ""))
 
+    def _signed_in(self) -> Caller | None:
+        caller = self._caller()
+        return caller if caller.signed_in else None
+
     @rx.event
     async def unlock(self):
         """Spend the unlock price (1 credit) on this variant; free if already unlocked."""
-        user_id, vid = self._user_id(), self._current()
-        if user_id is None:
+        if self._signed_in() is None:
             yield rx.redirect("/login")
             return
-
-        def _unlock():
-            with session_scope() as s:
-                return unlocks.unlock_variant(
-                    s, user_id=user_id, variant_id=vid, cost=pricing.get_prices(s).unlock_cost
-                )
-
-        try:
-            result = await asyncio.to_thread(_unlock)
-        except DomainError as exc:
-            yield rx.toast.error(self._err(exc))
+        vid = self._current()
+        result, refused = await self._call_async(app_variant.unlock, vid)
+        if refused is not None:
+            yield refused
             return
         self._refresh_user()
-        await self._reload(user_id, vid)
+        await self._reload(vid)
         yield rx.toast.success(self._tr("job.unlocked_toast" if result.charged else "job.already_unlocked"))
+        if self._rendering():
+            self._watch_token += 1
+            yield VariantState.watch_render
 
     @rx.event
     def download(self, kind: str):
         """Download the unlocked variant, ``full`` size or the Instagram ``insta`` 4:5 crop."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._signed_in()
+        if caller is None:
             return rx.redirect("/login")
-        try:
-            url = job_views.download_url(
-                self._current(), user_id=user_id, kind="insta" if kind == "insta" else "full"
-            )
-        except DomainError as exc:
-            return rx.toast.error(self._err(exc))
-        return rx.download(url=url)
+        url, refused = self._call(
+            app_variant.download_link, self._current(), "insta" if kind == "insta" else "full", caller=caller
+        )
+        return refused if refused is not None else rx.download(url=url)
 
     @rx.event
     async def download_zip(self):
         """All unlocked variants of this job as one ZIP, through a signed URL bound to this user."""
-        user_id, job_id = self._user_id(), str(self.v.get("job_id", ""))
-        if user_id is None:
+        if self._signed_in() is None:
             yield rx.redirect("/login")
             return
         self.preparing = True
         yield
-
-        def _check():
-            with session_scope() as s:
-                job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
-                ids = [v.id for v in jobs.variants_of(s, job.id)]
-                if not unlocks.unlocked_ids(s, user_id=user_id, variant_ids=ids):
-                    raise NotFound("gallery.nothing_unlocked")
-
-        try:
-            await asyncio.to_thread(_check)
-        except DomainError as exc:
-            self.preparing = False
-            yield rx.toast.error(self._err(exc))
-            return
+        url, refused = await self._call_async(app_gallery.zip_link, str(self.v.get("job_id", "")))
         self.preparing = False
-        yield rx.download(url=downloads.zip_url(job_id, user_id=user_id))
+        yield refused if refused is not None else rx.download(url=url)
 
     @rx.event
     def save_note(self, form: dict):
         """Store the job's note (searchable in the gallery)."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._signed_in()
+        if caller is None:
             return rx.redirect("/login")
-        try:
-            with session_scope() as s:
-                note = gallery.set_note(
-                    s, user_id=user_id, job_id=str(self.v.get("job_id", "")), note=str(form.get("note", ""))
-                )
-        except DomainError as exc:
-            return rx.toast.error(self._err(exc))
+        note, refused = self._call(
+            app_gallery.set_note, str(self.v.get("job_id", "")), str(form.get("note", "")), caller=caller
+        )
+        if refused is not None:
+            return refused
         self.v = {**self.v, "note": note}
         return rx.toast.success(self._tr("variant.note_saved"))
 
     @rx.event
     def toggle_favorite(self):
         """Mark or unmark this variant as a favorite."""
-        user_id = self._user_id()
-        if user_id is None:
+        caller = self._signed_in()
+        if caller is None:
             return rx.redirect("/login")
         value = not bool(self.v.get("favorite"))
-        try:
-            with session_scope() as s:
-                gallery.set_favorite(s, user_id=user_id, variant_id=self._current(), favorite=value)
-        except DomainError as exc:
-            return rx.toast.error(self._err(exc))
+        _, refused = self._call(app_gallery.set_favorite, self._current(), value, caller=caller)
+        if refused is not None:
+            return refused
         self.v = {**self.v, "favorite": value}
         return rx.toast.success(self._tr("gallery.favorited" if value else "gallery.unfavorited"))
 
     @rx.event
     async def delete(self):
         """Delete this variant (files, then row) and go back to the gallery."""
-        user_id, vid = self._user_id(), self._current()
-        if user_id is None:
+        if self._signed_in() is None:
             yield rx.redirect("/login")
             return
-
-        def _delete():
-            with session_scope() as s:
-                gallery.delete_variant(s, user_id=user_id, variant_id=vid, storage=get_storage())
-
-        try:
-            await asyncio.to_thread(_delete)
-        except DomainError as exc:
-            yield rx.toast.error(self._err(exc))
-            return
-        except StorageError:
-            yield rx.toast.error(self._tr("generation.storage_failed"))
+        _, refused = await self._call_async(app_gallery.delete_variant, self._current())
+        if refused is not None:
+            yield refused
             return
         self.v = {}
         yield rx.toast.success(self._tr("gallery.deleted"))
@@ -216,7 +191,32 @@ def _actions() -> rx.Component:
     v = VariantState.v
     return rx.vstack(
         rx.cond(
-            v["unlocked"].to(bool),
+            v["unlocked"].to(bool) & (v["fullres"].to(str) != "ready"),
+            rx.cond(
+                v["fullres"].to(str) == "failed",
+                rx.button(
+                    rx.icon("rotate_ccw", size=16),
+                    tr("app.fullres_failed"),
+                    on_click=VariantState.unlock,
+                    size="3",
+                    width="100%",
+                    color_scheme="red",
+                    variant="soft",
+                    id="fullres-retry",
+                ),
+                rx.button(
+                    rx.spinner(size="2"),
+                    tr("variant.preparing"),
+                    size="3",
+                    width="100%",
+                    variant="soft",
+                    disabled=True,
+                    id="fullres-preparing",
+                ),
+            ),
+        ),
+        rx.cond(
+            v["unlocked"].to(bool) & (v["fullres"].to(str) == "ready"),
             rx.flex(
                 rx.button(
                     rx.icon("download", size=16),
@@ -239,14 +239,21 @@ def _actions() -> rx.Component:
                 wrap="wrap",
                 width="100%",
             ),
-            rx.button(
-                rx.icon("lock_open", size=16),
-                SessionState.unlock_label,
-                on_click=VariantState.unlock,
-                size="3",
-                width="100%",
-                id="variant-unlock",
-                disabled=v["filtered"].to(bool),
+            rx.cond(
+                ~v["unlocked"].to(bool),
+                rx.cond(
+                    v["altered"].to(bool),
+                    rx.callout(tr("fidelity.altered_note"), icon="info", width="100%", id="variant-altered"),
+                    rx.button(
+                        rx.icon("lock_open", size=16),
+                        SessionState.unlock_label,
+                        on_click=VariantState.unlock,
+                        size="3",
+                        width="100%",
+                        id="variant-unlock",
+                        disabled=v["filtered"].to(bool),
+                    ),
+                ),
             ),
         ),
         rx.button(

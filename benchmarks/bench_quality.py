@@ -1,0 +1,250 @@
+"""Quality benchmark of the studio engine on real photos with everyday faults.
+
+Run from the repository root::
+
+    python benchmarks/bench_quality.py [--side 768] [--out benchmarks/out]
+
+Corpus: real photos that ship inside packages (scikit-image's astronaut, coffee, chelsea,
+rocket and the left stereo motorcycle; matplotlib's grace_hopper.jpg), each resized so its
+long side is ``--side``.  Degradations, our own, modelled on a salon phone shot:
+
+- ``dark``: -1.7 EV (linear x 0.3);
+- ``cool``: cool daylight/shade cast, linear gains R 0.62, G 0.78, B 1.0 (~ +2500 K);
+- ``warm``: warm lamp cast, linear gains R 1.0, G 0.75, B 0.45 (a 3000 K lamp on a daylight
+  white balance);
+- ``flat``: low contrast, encoded values squeezed to 0.2..0.8 around mid-grey;
+- ``haze``: a veil, ``0.6 x linear + 0.4 x`` a light bluish grey airlight.
+
+Every preset runs on every degraded photo and on the untouched one.  Printed figures
+(CIELAB D65, CIE76 dE, mean over pixels):
+
+- restore ratio ``dE(enhanced, original) / dE(degraded, original)`` per preset, degradation
+  and scene (lower is better; 1 keeps the flaw).  Targets: natural <= 0.5, others <= 0.8;
+- dE of each preset on the untouched photo (target for natural <= 8);
+- clipped pixels added, percentage points of pixels with a channel at 0 or 255 beyond the
+  input's (target <= 1 for every preset);
+- pairwise distinctness: the smallest mean dE between two of the 4 variants at 160 px
+  (target >= 6).
+
+Writes ``contact_sheet.png`` (rows: scene x condition; columns: original | degraded | the
+4 presets) and ``contact_<condition>.png`` into ``--out`` (git-ignored).  Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lashme.images.correction import linear_to_srgb, srgb_to_linear  # noqa: E402
+from lashme.providers import studio  # noqa: E402
+from lashme.providers.base import STUDIO_PRESETS  # noqa: E402
+
+SCENES = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "grace_hopper")
+DEGRADATIONS = ("dark", "cool", "warm", "flat", "haze")
+TARGET_NATURAL, TARGET_STYLE, TARGET_UNTOUCHED, TARGET_CLIP, TARGET_DISTINCT = 0.5, 0.8, 8.0, 1.0, 6.0
+
+
+def load_scene(name: str, side: int) -> np.ndarray:
+    """A corpus photo as ``(H, W, 3)`` uint8 RGB with long side ``side`` (Lanczos).
+
+    Raises:
+        ValueError: unknown name.
+    """
+    if name == "grace_hopper":
+        from matplotlib import cbook
+
+        with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as img:
+            arr = np.asarray(img.convert("RGB"))
+    elif name == "motorcycle_left":
+        from skimage import data
+
+        arr = data.stereo_motorcycle()[0]
+    elif name in SCENES:
+        from skimage import data
+
+        arr = getattr(data, name)()[..., :3]
+    else:
+        raise ValueError(name)
+    img = Image.fromarray(np.ascontiguousarray(arr))
+    scale = side / max(img.size)
+    size = (round(img.width * scale), round(img.height * scale))
+    return np.asarray(img.resize(size, Image.Resampling.LANCZOS))
+
+
+def degrade(rgb: np.ndarray, kind: str) -> np.ndarray:
+    """One of :data:`DEGRADATIONS` applied to a uint8 RGB array (same shape).
+
+    Raises:
+        ValueError: unknown kind.
+    """
+    x = rgb / 255.0
+    lin = srgb_to_linear(x)
+    if kind == "dark":
+        out = linear_to_srgb(lin * 0.3)
+    elif kind == "cool":
+        out = linear_to_srgb(lin * np.array([0.62, 0.78, 1.0]))
+    elif kind == "warm":
+        out = linear_to_srgb(lin * np.array([1.0, 0.75, 0.45]))
+    elif kind == "flat":
+        out = 0.5 + 0.6 * (x - 0.5)
+    elif kind == "haze":
+        out = linear_to_srgb(0.6 * lin + 0.4 * np.array([0.8, 0.84, 0.9]))
+    else:
+        raise ValueError(kind)
+    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
+
+
+def lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of a uint8 sRGB array, float32 ``(H, W, 3)``."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+
+
+def delta_e(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean CIE76 colour difference of two same-size uint8 RGB arrays."""
+    return float(np.linalg.norm(lab(a) - lab(b), axis=2).mean())
+
+
+def clipped(rgb: np.ndarray) -> float:
+    """Percentage of pixels with a channel at 255 or all channels at 0."""
+    return float(((rgb.max(axis=2) == 255) | (rgb.max(axis=2) == 0)).mean() * 100)
+
+
+def thumb(rgb: np.ndarray, side: int = 160) -> np.ndarray:
+    """Area-resized copy with long side ``side``."""
+    h, w = rgb.shape[:2]
+    scale = side / max(h, w)
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
+def distinctness(variants: list[np.ndarray]) -> float:
+    """Smallest pairwise mean dE between variants at 160 px."""
+    small = [thumb(v) for v in variants]
+    return min(delta_e(a, b) for a, b in itertools.combinations(small, 2))
+
+
+def run(side: int) -> dict:
+    """Every preset on every scene and condition; returns the figures and the images."""
+    results: dict = {"restore": {}, "untouched": {}, "clip": {}, "distinct": {}, "rows": [], "seconds": 0.0}
+    for scene in SCENES:
+        original = load_scene(scene, side)
+        for condition in ("untouched", *DEGRADATIONS):
+            source = original if condition == "untouched" else degrade(original, condition)
+            start = time.perf_counter()
+            variants = studio.render(source, STUDIO_PRESETS)
+            results["seconds"] += time.perf_counter() - start
+            base_de = delta_e(source, original)
+            for preset, out in zip(STUDIO_PRESETS, variants, strict=True):
+                de = delta_e(out, original)
+                if condition == "untouched":
+                    results["untouched"][preset, scene] = de
+                else:
+                    results["restore"][preset, condition, scene] = de / max(base_de, 1e-6)
+                results["clip"][preset, condition, scene] = clipped(out) - clipped(source)
+            results["distinct"][condition, scene] = distinctness(variants)
+            results["rows"].append((scene, condition, original, source, variants))
+    return results
+
+
+def report(results: dict) -> bool:
+    """Print the tables; True when every target is met."""
+    ok = True
+    print("\nrestore ratio dE(enhanced, original) / dE(degraded, original)  [max over scenes]")
+    header = "  preset        " + "".join(f"{d:>8s}" for d in DEGRADATIONS) + "   worst scene"
+    print(header)
+    for preset in STUDIO_PRESETS:
+        target = TARGET_NATURAL if preset == "natural" else TARGET_STYLE
+        cells, worst = [], (0.0, "")
+        for d in DEGRADATIONS:
+            values = {s: results["restore"][preset, d, s] for s in SCENES}
+            scene = max(values, key=values.get)
+            cells.append(values[scene])
+            worst = max(worst, (values[scene], f"{d}/{scene}"))
+        met = worst[0] <= target
+        ok &= met
+        row = "".join(f"{v:8.2f}" for v in cells)
+        print(f"  {preset:14s}{row}   {worst[1]} (target <= {target}: {'OK' if met else 'MISSED'})")
+    print("\nrestore ratio per scene (natural / warm_glow / crisp_detail / soft_focus)")
+    for d in DEGRADATIONS:
+        cells = []
+        for s in SCENES:
+            values = "/".join(f"{results['restore'][p, d, s]:.2f}" for p in STUDIO_PRESETS)
+            cells.append(f"{s[:10]:>10s} {values}")
+        print(f"  {d:5s} " + "  ".join(cells))
+    print("\ndE on the untouched photo")
+    print("  preset        " + "".join(f"{s[:10]:>11s}" for s in SCENES))
+    for preset in STUDIO_PRESETS:
+        values = [results["untouched"][preset, s] for s in SCENES]
+        print(f"  {preset:14s}" + "".join(f"{v:11.1f}" for v in values))
+    worst = max(results["untouched"]["natural", s] for s in SCENES)
+    ok &= worst <= TARGET_UNTOUCHED
+    print(
+        f"  natural worst {worst:.1f} (target <= {TARGET_UNTOUCHED}: {'OK' if worst <= TARGET_UNTOUCHED else 'MISSED'})"
+    )
+    print("\nclipped pixels added, percentage points  [max over scenes and conditions]")
+    for preset in STUDIO_PRESETS:
+        value = max(v for (p, _, _), v in results["clip"].items() if p == preset)
+        met = value <= TARGET_CLIP
+        ok &= met
+        print(f"  {preset:14s}{value:7.2f}  (target <= {TARGET_CLIP}: {'OK' if met else 'MISSED'})")
+    print("\npairwise distinctness, smallest mean dE between two variants at 160 px")
+    print("  condition " + "".join(f"{s[:10]:>11s}" for s in SCENES))
+    for condition in ("untouched", *DEGRADATIONS):
+        values = [results["distinct"][condition, s] for s in SCENES]
+        print(f"  {condition:9s} " + "".join(f"{v:11.1f}" for v in values))
+    worst = min(results["distinct"].values())
+    ok &= worst >= TARGET_DISTINCT
+    print(
+        f"  worst {worst:.1f} (target >= {TARGET_DISTINCT}: {'OK' if worst >= TARGET_DISTINCT else 'MISSED'})"
+    )
+    print(f"\nengine time (all scenes x conditions x 4 presets): {results['seconds']:.2f} s")
+    print("ALL TARGETS MET" if ok else "SOME TARGETS MISSED")
+    return ok
+
+
+def contact_sheet(rows: list, tile: int = 200) -> Image.Image:
+    """One row per (scene, condition): original | degraded | the presets, labelled."""
+    labels = ("original", "input", *STUDIO_PRESETS)
+    height = tile * 3 // 4
+    sheet = Image.new("RGB", (tile * len(labels), (height + 16) * len(rows) + 16), (245, 242, 240))
+    draw = ImageDraw.Draw(sheet)
+    for i, label in enumerate(labels):
+        draw.text((i * tile + 4, 2), label, fill=(60, 40, 50))
+    for r, (scene, condition, original, source, variants) in enumerate(rows):
+        y = 16 + r * (height + 16)
+        draw.text((4, y + 2), f"{scene} / {condition}", fill=(60, 40, 50))
+        for i, arr in enumerate((original, source, *variants)):
+            img = Image.fromarray(arr)
+            img.thumbnail((tile - 4, height - 2), Image.Resampling.LANCZOS)
+            sheet.paste(img, (i * tile + 2, y + 14))
+    return sheet
+
+
+def main() -> None:
+    """Parse the options, run the benchmark, print the figures, write the contact sheets."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--side", type=int, default=768, help="long side of the corpus photos (px)")
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "out"))
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    results = run(args.side)
+    report(results)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    contact_sheet(results["rows"]).save(out / "contact_sheet.png")
+    for condition in ("untouched", *DEGRADATIONS):
+        rows = [row for row in results["rows"] if row[1] == condition]
+        contact_sheet(rows, tile=260).save(out / f"contact_{condition}.png")
+    print(f"contact sheets: {out / 'contact_sheet.png'} and contact_<condition>.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Download links for API clients: a short-lived storage URL of an unlocked variant's file.
+
+The pages use the user-bound ``/dl/…`` routes (they check the sign-in cookie again); an API
+client holds no cookie, so :func:`file_link` checks ownership and the unlock *now* and hands
+out the storage's own signed (local) or presigned (S3) URL, valid ``download_ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lashme.app.caller import Caller
+from lashme.errors import NotFound
+from lashme.files import downloads
+from lashme.files.storage import get_storage
+from lashme.ops.settings import get_settings
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    """A file the caller may fetch.
+
+    Attributes:
+        url: signed URL (relative ``/files/…`` for local storage, absolute for S3).
+        file_name: the name the file downloads as.
+        expires_in: seconds the URL stays valid.
+    """
+
+    url: str
+    file_name: str
+    expires_in: int
+
+
+def file_link(caller: Caller, variant_id: str, kind: str = "full") -> DownloadLink:
+    """A short-lived URL of the caller's unlocked variant file (``full`` or ``insta``).
+
+    Raises:
+        AuthError: ``auth.required`` for a visitor.
+        NotFound: ``variant.not_found`` (missing, not the caller's, not unlocked, unknown kind)
+            or ``variant.not_ready``.
+    """
+    user_id = caller.require_user()
+    if kind not in downloads.VARIANT_KINDS:
+        raise NotFound("variant.not_found")
+    key, name = downloads.variant_file(str(variant_id)[:32], kind, user_id=user_id)
+    ttl = get_settings().download_ttl
+    return DownloadLink(
+        url=get_storage().url(key, expires_in=ttl, download_name=name), file_name=name, expires_in=ttl
+    )

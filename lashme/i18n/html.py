@@ -1,0 +1,293 @@
+"""Server-side language of the statically built pages: ``<html lang>``, ``<title>``, meta description.
+
+Reflex compiles every page to one static HTML file at build time, in one language.  This pure
+ASGI middleware (no Reflex import) rewrites those three things in each page response for the
+visitor's language, so the first paint, screen readers, search engines and link previews get the
+right language before any JavaScript runs:
+
+1. the language cookie ``lashme_locale`` (set by the language switch; a signed-in user's saved
+   language is written to it when a page loads), else
+2. the ``Accept-Language`` header (RFC 9110 §12.5.4, weights honoured), else
+3. Russian (:data:`FALLBACK`), the first language of our users.
+
+Only page requests are touched (``GET``/``HEAD`` of a path whose last segment has no file
+extension, outside the API prefixes); for those the request's ``Accept-Encoding`` and
+conditional headers are dropped so the static server answers with the plain file, the body is
+rewritten and gzip-compressed here when the browser accepts it.  The response says
+``Vary: Cookie, Accept-Language`` and ``Cache-Control: no-cache``, and its ``ETag`` and
+``Last-Modified`` are removed (they described the unrewritten file).  Every other request and
+every non-HTML response passes through untouched, streaming.
+
+Titles come from the catalogs (``page.<name>.title``, ``page.<name>.description`` with
+``page.default.*`` as fallbacks), picked by the request path through :data:`PAGE_ROUTES`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import re
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+from lashme import i18n
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: The language when neither the cookie nor ``Accept-Language`` names a supported one.
+FALLBACK = "ru"
+COOKIE = "lashme_locale"
+#: Path prefixes that are never pages (backend routes, files, websockets).
+NOT_PAGES = ("/_", "/files/", "/dl/", "/stripe/", "/fal/", "/api/", "/auth/", "/healthz", "/readyz", "/ping")
+#: ``(path regex, page name)``, first match wins; the name picks ``page.<name>.title``.
+PAGE_ROUTES: tuple[tuple[str, str], ...] = (
+    (r"/", "landing"),
+    (r"/upload", "upload"),
+    (r"/job/[^/]+", "job"),
+    (r"/variant/[^/]+", "variant"),
+    (r"/gallery", "gallery"),
+    (r"/dashboard", "dashboard"),
+    (r"/credits/success", "payment"),
+    (r"/credits", "credits"),
+    (r"/login", "login"),
+    (r"/signup", "signup"),
+    (r"/forgot-password", "forgot"),
+    (r"/reset-password", "reset"),
+    (r"/verify-email", "verify"),
+    (r"/account", "account"),
+    (r"/admin(/.*)?", "admin"),
+    (r"/terms", "terms"),
+    (r"/privacy", "privacy"),
+    (r"/contacts", "contacts"),
+    (r"/404(\.html)?", "not_found"),
+)
+_GZIP_MIN = 1024
+
+
+def choose_locale(cookie_header: str | None, accept_language: str | None) -> str:
+    """The page language: the ``lashme_locale`` cookie, else ``Accept-Language``, else :data:`FALLBACK`.
+
+    Args:
+        cookie_header: the raw ``Cookie`` request header (may be None or malformed).
+        accept_language: the raw ``Accept-Language`` header.
+
+    Returns:
+        A supported locale code (``"ru"`` or ``"en"``).
+    """
+    if cookie_header:
+        jar = SimpleCookie()
+        try:
+            jar.load(cookie_header)
+        except CookieError:
+            jar = SimpleCookie()
+        morsel = jar.get(COOKIE)
+        found = i18n.normalize(morsel.value) if morsel is not None else None
+        if found:
+            return found
+    return _accepted(accept_language) or FALLBACK
+
+
+def _accepted(accept_language: str | None) -> str | None:
+    """The best supported language of an ``Accept-Language`` header (q-weighted, ties in order), or None."""
+    ranked: list[tuple[float, int, str]] = []
+    for pos, part in enumerate((accept_language or "").split(",")):
+        tag, *params = part.strip().split(";")
+        q = 1.0
+        for param in params:
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        found = i18n.normalize(tag)
+        if found and q > 0:
+            ranked.append((-q, pos, found))
+    return min(ranked)[2] if ranked else None
+    return FALLBACK
+
+
+def page_name(path: str, routes: Iterable[tuple[str, str]] = PAGE_ROUTES) -> str:
+    """The page name for a request path (``"/job/abc"`` → ``"job"``), ``"default"`` when unknown."""
+    path = "/" + path.strip("/")
+    for pattern, name in routes:
+        if re.fullmatch(pattern, path):
+            return name
+    return "default"
+
+
+def page_texts(name: str, locale: str) -> tuple[str, str]:
+    """``(title, description)`` of page ``name`` in ``locale`` (``page.default.*`` fills gaps)."""
+    table = i18n.catalog(locale)
+    title = table.get(f"page.{name}.title") or table.get("page.default.title") or "LashMe"
+    description = table.get(f"page.{name}.description") or table.get("page.default.description") or ""
+    return title, description
+
+
+_HTML_TAG = re.compile(r"<html\b[^>]*>", re.IGNORECASE)
+_LANG_ATTR = re.compile(r"""\slang\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
+_TITLE = re.compile(r"<title\b[^>]*>.*?</title>", re.IGNORECASE | re.DOTALL)
+_HEAD_OPEN = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
+
+
+def _meta_pattern(attr: str, value: str) -> re.Pattern[str]:
+    return re.compile(rf"""<meta\b(?=[^>]*\b{attr}\s*=\s*["']{re.escape(value)}["'])[^>]*>""", re.IGNORECASE)
+
+
+_META_DESCRIPTION = _meta_pattern("name", "description")
+_META_OG_TITLE = _meta_pattern("property", "og:title")
+_META_OG_DESCRIPTION = _meta_pattern("property", "og:description")
+
+
+def localize_html(document: str, *, locale: str, title: str, description: str) -> str:
+    """``document`` with ``<html lang>``, the ``<title>``s and the description metas set.
+
+    Every ``<title>`` is replaced (React may render one in the body as well as the head); a missing
+    title or description is added at the start of ``<head>``.  Open Graph title/description metas
+    are updated when present.
+
+    Args:
+        document: an HTML page.
+        locale: BCP 47 language code for ``lang``.
+        title: plain text (escaped here).
+        description: plain text (escaped here).
+    """
+    lang = html.escape(locale, quote=True)
+
+    def set_lang(match: re.Match[str]) -> str:
+        tag = _LANG_ATTR.sub("", match.group(0))
+        return tag[:5] + f' lang="{lang}"' + tag[5:]
+
+    out, n_html = _HTML_TAG.subn(set_lang, document, count=1)
+    title_tag = f"<title>{html.escape(title, quote=False)}</title>"
+    out, n_title = _TITLE.subn(lambda _: title_tag, out)
+    desc = html.escape(description, quote=True)
+    meta_desc = f'<meta name="description" content="{desc}"/>'
+    out, n_desc = _META_DESCRIPTION.subn(lambda _: meta_desc, out)
+    out = _META_OG_TITLE.sub(lambda _: f'<meta property="og:title" content="{html.escape(title)}"/>', out)
+    out = _META_OG_DESCRIPTION.sub(lambda _: f'<meta property="og:description" content="{desc}"/>', out)
+    missing = ("" if n_title else title_tag) + ("" if n_desc or not description else meta_desc)
+    if missing:
+        head = _HEAD_OPEN.search(out)
+        if head is not None:
+            out = out[: head.end()] + missing + out[head.end() :]
+        elif n_html:
+            tag = _HTML_TAG.search(out)
+            assert tag is not None
+            out = out[: tag.end()] + "<head>" + missing + "</head>" + out[tag.end() :]
+    return out
+
+
+def _is_page_request(scope: Scope) -> bool:
+    if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD"):
+        return False
+    path = scope.get("path") or "/"
+    if any(path.startswith(prefix) for prefix in NOT_PAGES):
+        return False
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return "." not in last or last.endswith(".html")
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
+    values = [v.decode("latin-1") for k, v in headers if k.lower() == name]
+    return ", ".join(values) if name != b"cookie" else "; ".join(values)
+
+
+_DROP_REQUEST = {b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range"}
+_DROP_RESPONSE = {
+    b"content-length",
+    b"etag",
+    b"last-modified",
+    b"cache-control",
+    b"content-encoding",
+    b"vary",
+}
+
+
+class LocalizedHtml:
+    """ASGI middleware: rewrites page HTML for the visitor's language (see the module docstring).
+
+    Args:
+        app: the ASGI app serving the pages (Reflex's backend with the frontend mounted).
+        routes: ``(path regex, page name)`` pairs (default :data:`PAGE_ROUTES`).
+    """
+
+    def __init__(self, app: ASGIApp, routes: Iterable[tuple[str, str]] = PAGE_ROUTES) -> None:
+        self.app = app
+        self.routes = tuple(routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection (HTTP page requests are rewritten, the rest pass through)."""
+        if not _is_page_request(scope):
+            await self.app(scope, receive, send)
+            return
+        headers = list(scope.get("headers") or [])
+        locale = choose_locale(_header(headers, b"cookie"), _header(headers, b"accept-language"))
+        accepts_gzip = "gzip" in _header(headers, b"accept-encoding").lower()
+        inner = dict(scope)
+        inner["headers"] = [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
+        name = page_name(scope.get("path") or "/", self.routes)
+        head_only = scope.get("method") == "HEAD"
+
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passthrough = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal start, passthrough
+            if message["type"] == "http.response.start":
+                response_headers = message.get("headers") or []
+                content_type = _header(response_headers, b"content-type").lower()
+                encoded = _header(response_headers, b"content-encoding")
+                if "text/html" not in content_type or encoded:
+                    passthrough = True
+                    await send(message)
+                    return
+                start = message
+                return
+            if message["type"] != "http.response.body" or passthrough or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            title, description = page_texts("not_found" if start.get("status") == 404 else name, locale)
+            new_start, body = _rewrite(start, b"".join(chunks), locale, title, description, accepts_gzip)
+            if head_only:
+                new_start["headers"] = [(k, v) for k, v in new_start["headers"] if k != b"content-length"]
+                body = b""
+            await send(new_start)
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+
+        await self.app(inner, receive, send_wrapper)
+
+
+def _rewrite(
+    start: Message, raw: bytes, locale: str, title: str, description: str, accepts_gzip: bool
+) -> tuple[Message, bytes]:
+    """The rewritten response start and body (gzip-compressed when accepted and worth it)."""
+    body = raw
+    if raw:
+        text = raw.decode("utf-8", errors="replace")
+        body = localize_html(text, locale=locale, title=title, description=description).encode("utf-8")
+    headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() not in _DROP_RESPONSE]
+    if accepts_gzip and len(body) >= _GZIP_MIN:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        headers.append((b"content-encoding", b"gzip"))
+    headers += [
+        (b"content-language", locale.encode()),
+        (b"vary", b"Cookie, Accept-Language, Accept-Encoding"),
+        (b"cache-control", b"no-cache"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    return {**start, "headers": headers}, body
+
+
+def localized_html(app: ASGIApp) -> LocalizedHtml:
+    """``api_transformer`` hook: wrap Reflex's ASGI app in :class:`LocalizedHtml`."""
+    return LocalizedHtml(app)

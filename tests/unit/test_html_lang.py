@@ -1,0 +1,146 @@
+"""Server-side page language: ``<html lang>``, ``<title>`` and description per visitor (lashme.i18n.html)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+from reflex.utils.precompressed_staticfiles import PrecompressedStaticFiles
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from lashme.i18n.html import LocalizedHtml, choose_locale, localize_html, page_name
+
+PAGE = (
+    '<!DOCTYPE html><html lang="en" class="light"><head><meta charset="utf-8"/>'
+    '<title>Gallery — LashMe</title><meta name="description" content="English words"/>'
+    '<meta property="og:title" content="Gallery — LashMe"/></head>'
+    "<body><div id='root'>" + "x" * 3000 + "<title>Gallery — LashMe</title></div></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("cookie", "accept", "expected"),
+    [
+        ("lashme_locale=en", "ru-RU,ru;q=0.9", "en"),  # the user's choice wins
+        ("other=1; lashme_locale=ru", "en-US", "ru"),
+        ("", "en-US,en;q=0.9", "en"),
+        (None, "de-DE, en;q=0.5", "en"),  # the best *supported* language
+        ("", "de-DE,fr;q=0.8", "ru"),  # nothing supported: Russian first
+        ("", "en;q=0, de", "ru"),  # q=0 means "not English"
+        ("", "", "ru"),
+        ("lashme_locale=xx", "", "ru"),
+        ('lashme_locale="en', "en", "en"),  # a malformed cookie falls back to the header
+    ],
+)
+def test_language_comes_from_the_cookie_then_accept_language_then_russian(cookie, accept, expected):
+    assert choose_locale(cookie, accept) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/", "landing"),
+        ("/upload", "upload"),
+        ("/job/abc123", "job"),
+        ("/credits/success/", "payment"),
+        ("/credits", "credits"),
+        ("/admin/users/7", "admin"),
+        ("/terms", "terms"),
+        ("/nope", "default"),
+    ],
+)
+def test_pages_are_named_by_path(path, name):
+    assert page_name(path) == name
+
+
+def test_lang_titles_and_descriptions_are_replaced_and_escaped():
+    out = localize_html(PAGE, locale="ru", title="Галерея <b> & Ко", description='Слова "в кавычках"')
+    assert out.startswith('<!DOCTYPE html><html lang="ru" class="light">')
+    assert out.count("<title>Галерея &lt;b&gt; &amp; Ко</title>") == 2 and "Gallery" not in out.replace(
+        "og", ""
+    )
+    assert '<meta name="description" content="Слова &quot;в кавычках&quot;"/>' in out
+    assert '<meta property="og:title" content="Галерея &lt;b&gt; &amp; Ко"/>' in out
+
+
+def test_missing_title_and_description_are_added_to_the_head():
+    out = localize_html("<html><head></head><body></body></html>", locale="en", title="T", description="D")
+    assert (
+        out
+        == '<html lang="en"><head><title>T</title><meta name="description" content="D"/></head><body></body></html>'
+    )
+
+
+def _app(tmp_path) -> TestClient:
+    static = tmp_path / "static"
+    (static / "gallery").mkdir(parents=True)
+    (static / "gallery" / "index.html").write_text(PAGE)
+    (static / "gallery" / "index.html.gz").write_bytes(gzip.compress(PAGE.encode()))  # Reflex's sidecars
+    (static / "app.js").write_text("console.log('hi')")
+    (static / "404.html").write_text(PAGE)
+
+    async def streamed(request):
+        async def chunks():
+            for part in (PAGE[:100], PAGE[100:2000], PAGE[2000:]):
+                yield part.encode()
+
+        return StreamingResponse(chunks(), media_type="text/html; charset=utf-8")
+
+    async def api(request):
+        return HTMLResponse("<html lang='en'><title>api</title></html>")
+
+    inner = Starlette(
+        routes=[
+            Route("/streamed", streamed),
+            Route("/api/v1/page", api),
+            Mount("/", PrecompressedStaticFiles(directory=static, html=True, encodings=["gzip"])),
+        ]
+    )
+    return TestClient(LocalizedHtml(inner))
+
+
+def test_built_pages_are_served_in_the_visitors_language(tmp_path):
+    client = _app(tmp_path)
+    ru = client.get("/gallery", headers={"Accept-Language": "ru-RU,ru;q=0.9", "Accept-Encoding": "gzip"})
+    assert ru.status_code == 200 and '<html lang="ru" class="light">' in ru.text
+    assert "<title>Галерея — LashMe</title>" in ru.text
+    assert ru.headers["content-encoding"] == "gzip"  # re-compressed after the rewrite
+    assert ru.headers["content-language"] == "ru" and "Cookie" in ru.headers["vary"]
+    assert "etag" not in ru.headers and ru.headers["cache-control"] == "no-cache"
+
+    client.cookies.set("lashme_locale", "en")  # the language switch's cookie beats a Russian browser
+    en = client.get("/gallery", headers={"Accept-Language": "ru"})
+    client.cookies.clear()
+    assert '<html lang="en" class="light">' in en.text and "<title>Gallery — LashMe</title>" in en.text
+
+    nobody = client.get("/gallery", headers={"Accept-Encoding": "identity"})
+    assert 'lang="ru"' in nobody.text and "content-encoding" not in nobody.headers
+    assert int(nobody.headers["content-length"]) == len(nobody.content)
+
+    head = client.head("/gallery", headers={"Accept-Language": "en"})
+    assert head.status_code == 200 and head.content == b""
+
+
+def test_other_responses_pass_through_untouched(tmp_path):
+    client = _app(tmp_path)
+    js = client.get("/app.js", headers={"Accept-Language": "ru"})
+    assert js.text == "console.log('hi')" and "etag" in js.headers and "content-language" not in js.headers
+    api = client.get("/api/v1/page", headers={"Accept-Language": "ru"})
+    assert api.text == "<html lang='en'><title>api</title></html>"
+
+
+def test_streamed_html_and_not_found_pages_are_rewritten(tmp_path):
+    client = _app(tmp_path)
+    client.cookies.set("lashme_locale", "ru")
+    streamed = client.get("/streamed", headers={"Accept-Language": "en"})
+    client.cookies.clear()
+    assert (
+        'lang="ru"' in streamed.text
+        and streamed.text.count("<title>LashMe — студийные фото ваших работ</title>") == 2
+    )
+    missing = client.get("/no/such/page", headers={"Accept-Language": "en"})
+    if missing.status_code == 404 and "html" in missing.headers.get("content-type", ""):
+        assert "<title>Page not found — LashMe</title>" in missing.text

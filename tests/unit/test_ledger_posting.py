@@ -1,0 +1,287 @@
+"""The one-statement ledger posting: round trips, replays, refusals, a twin racing with the same key."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import select, text
+
+from lashme.accounts import auth
+from lashme.credits import ledger, unlocks
+from lashme.errors import InsufficientCredits, NotFound
+from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, User, Variant
+from lashme.ops.db import session_scope
+from tests.dbutil import count
+
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs the suite on PostgreSQL")
+
+
+def _user(email: str = "m@example.com", bonus: int = 3) -> int:
+    with session_scope() as s:
+        return auth.sign_up(s, email=email, password="Secret123", signup_bonus=bonus).id
+
+
+def _balance(uid: int) -> ledger.Balance:
+    with session_scope() as s:
+        return ledger.get_balance(s, uid)
+
+
+@contextmanager
+def _round_trips(session):
+    """Count the client/server round trips the block makes on the session's PostgreSQL connection.
+
+    The transaction is begun first (psycopg sends BEGIN with the first statement), so only the
+    block's own requests are counted; libpq's protocol trace ends every request with ReadyForQuery.
+    """
+    import psycopg
+
+    session.execute(text("SELECT 1"))
+    pgconn = session.connection().connection.driver_connection.pgconn
+    trips: list[int] = []
+    with tempfile.TemporaryFile() as f:
+        pgconn.trace(f.fileno())
+        pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        try:
+            yield trips
+        finally:
+            pgconn.untrace()
+        f.seek(0)
+        lines = f.read().decode(errors="replace").splitlines()
+    trips.append(sum(1 for line in lines if line.startswith("B\t") and "ReadyForQuery" in line))
+
+
+def _done_variant(uid: int) -> str:
+    with session_scope() as s:
+        job = Job(
+            user_id=uid,
+            provider="studio",
+            presets=["natural"],
+            original_key="k",
+            original_width=1,
+            original_height=1,
+            status=JobStatus.DONE,
+        )
+        s.add(job)
+        s.flush()
+        v = Variant(job_id=job.id, index=0, preset="natural", full_key="f", preview_key="p", thumb_key="t")
+        s.add(v)
+        s.flush()
+        return v.id
+
+
+def _pending_job(uid: int) -> str:
+    with session_scope() as s:
+        job = Job(
+            user_id=uid,
+            provider="studio",
+            presets=["natural"],
+            original_key="k",
+            original_width=1,
+            original_height=1,
+            reserved_credits=1,
+        )
+        s.add(job)
+        s.flush()
+        return job.id
+
+
+@postgres_only
+def test_every_hot_posting_is_one_round_trip(clean_db):
+    uid = _user()
+    job_id = _pending_job(uid)
+    calls: list[tuple[str, Callable]] = [
+        (
+            "grant",
+            lambda s: ledger.grant(
+                s, user_id=uid, amount=5, kind=LedgerKind.GRANT, reason="g", idempotency_key="g1"
+            ),
+        ),
+        (
+            "adjust",
+            lambda s: ledger.adjust(
+                s, user_id=uid, delta=-1, reason="a", actor="admin:9", idempotency_key="a1"
+            ),
+        ),
+        (
+            "post",
+            lambda s: ledger.post(
+                s, user_id=uid, delta=-1, kind=LedgerKind.UNLOCK, reason="u", idempotency_key="u1"
+            ),
+        ),
+        ("reserve", lambda s: ledger.reserve(s, user_id=uid, job_id=job_id, amount=2, reason="r")),
+        ("capture", lambda s: ledger.settle(s, job_id=job_id, capture=True, reason="c")),
+        ("reserve again", lambda s: ledger.reserve(s, user_id=uid, job_id=job_id, amount=1, reason="r")),
+        ("release", lambda s: ledger.settle(s, job_id=job_id, capture=False, reason="x")),
+        (
+            "replayed grant",
+            lambda s: ledger.grant(
+                s, user_id=uid, amount=5, kind=LedgerKind.GRANT, reason="g", idempotency_key="g1"
+            ),
+        ),
+    ]
+    trips = {}
+    for name, call in calls:
+        with session_scope() as s, _round_trips(s) as n:
+            call(s)
+        trips[name] = n[0]
+    # a replay reads the earlier entry with one more plain SELECT
+    assert trips == {name: 2 if name == "replayed grant" else 1 for name, _ in calls}
+    assert _balance(uid) == ledger.Balance(total=3 + 5 - 1 - 1 - 2, held=0)
+    with session_scope() as s:
+        kinds = [
+            e.kind
+            for e in s.scalars(
+                select(LedgerEntry).where(LedgerEntry.job_id == job_id).order_by(LedgerEntry.id)
+            )
+        ]
+        assert kinds == ["reserve", "capture", "reserve", "release"]
+        assert ledger.verify(s).ok
+
+
+@postgres_only
+def test_an_unlock_makes_four_round_trips_after_begin(clean_db):
+    uid = _user()
+    vid = _done_variant(uid)
+    with session_scope() as s, _round_trips(s) as n:
+        result = unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
+    # ownership lookup, claim of the unlocks row, the posting, the row's ledger_entry_id
+    assert n[0] == 4 and result.charged and result.balance == ledger.Balance(total=2, held=0)
+
+
+def test_a_posting_records_the_resulting_balance_and_a_replay_changes_nothing(clean_db):
+    uid = _user(bonus=3)
+    with session_scope() as s:
+        first, created = ledger.post(
+            s,
+            user_id=uid,
+            delta=-2,
+            kind=LedgerKind.UNLOCK,
+            reason="spend",
+            idempotency_key="spend-1",
+            actor=f"user:{uid}",
+            variant_id="v1",
+        )
+    assert created and (first.balance_after, first.held_after, first.kind) == (1, 0, LedgerKind.UNLOCK)
+    with session_scope() as s:
+        again, created = ledger.post(
+            s, user_id=uid, delta=-2, kind=LedgerKind.UNLOCK, reason="spend", idempotency_key="spend-1"
+        )
+        stored = s.get(LedgerEntry, first.id)
+    columns = [c.name for c in LedgerEntry.__table__.c]
+    assert not created and [getattr(again, c) for c in columns] == [getattr(stored, c) for c in columns]
+    assert (stored.delta, stored.balance_after, stored.actor, stored.variant_id) == (
+        -2,
+        1,
+        f"user:{uid}",
+        "v1",
+    )
+    assert _balance(uid) == ledger.Balance(total=1, held=0)
+
+
+def test_refusals_change_nothing_and_keep_their_error_types(clean_db):
+    uid = _user(bonus=1)
+    with session_scope() as s:
+        ledger.reserve(s, user_id=uid, job_id="j" * 32, amount=1, reason="held")
+    with session_scope() as s, pytest.raises(InsufficientCredits):  # 1 total, 1 held: nothing available
+        ledger.post(s, user_id=uid, delta=-1, kind=LedgerKind.UNLOCK, reason="x", idempotency_key="x1")
+    with session_scope() as s, pytest.raises(NotFound):
+        ledger.post(s, user_id=uid + 1000, delta=1, kind=LedgerKind.GRANT, reason="x", idempotency_key="x2")
+    with session_scope() as s:  # an admin-style overdraft is only allowed when asked for
+        entry, _ = ledger.post(
+            s,
+            user_id=uid,
+            delta=-1,
+            kind=LedgerKind.REFUND,
+            reason="x",
+            idempotency_key="x3",
+            allow_overdraft=True,
+        )
+    assert (entry.balance_after, entry.held_after) == (0, 1)
+    with session_scope() as s:
+        assert count(s, LedgerEntry, LedgerEntry.idempotency_key.in_(["x1", "x2"])) == 0
+
+
+def test_a_second_reserve_returns_the_open_one_and_nothing_open_settles_to_none(clean_db):
+    uid = _user(bonus=3)
+    job_id = _pending_job(uid)
+    with session_scope() as s:
+        first = ledger.reserve(s, user_id=uid, job_id=job_id, amount=2, reason="r")
+        again = ledger.reserve(s, user_id=uid, job_id=job_id, amount=2, reason="r")
+    assert again.id == first.id and first.idempotency_key == f"reserve:{job_id}:0"
+    assert _balance(uid) == ledger.Balance(total=3, held=2)
+    with session_scope() as s:
+        settled = ledger.settle(s, job_id=job_id, capture=False, reason="x")
+        assert settled.idempotency_key == f"settle:{job_id}:0" and settled.held_after == 0
+        assert ledger.settle(s, job_id=job_id, capture=True, reason="y") is None
+        assert ledger.settle(s, job_id="n" * 32, capture=True, reason="y") is None
+    assert _balance(uid) == ledger.Balance(total=3, held=0)
+
+
+def test_the_ledger_leaves_loaded_users_readable(clean_db):
+    with session_scope() as s:
+        user = auth.sign_up(s, email="r@example.com", password="Secret123", signup_bonus=3)
+        assert (user.balance, user.held) == (3, 0)  # refreshed after the UPDATE that bypassed the ORM
+    assert user.email == "r@example.com"  # only balance/held were expired, not the whole object
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+@postgres_only
+def test_a_twin_with_the_same_key_committing_first_is_returned_and_posted_once(clean_db):
+    """B's statement starts before A commits (it waits on the user's row lock): B must undo its UPDATE."""
+    uid = _user(bonus=10)
+    a_posted, a_may_commit = threading.Event(), threading.Event()
+    results: dict[str, tuple[int, bool]] = {}
+
+    def twin(name: str, hold: bool) -> None:
+        with session_scope() as s:
+            if not hold:
+                s.execute(text("SET application_name = 'ledger-twin-b'"))
+            entry, created = ledger.post(
+                s, user_id=uid, delta=-4, kind=LedgerKind.UNLOCK, reason=name, idempotency_key="same-key"
+            )
+            results[name] = (entry.id, created)
+            if hold:
+                a_posted.set()
+                a_may_commit.wait(30)
+
+    a = threading.Thread(target=twin, args=("a", True))
+    a.start()
+    assert a_posted.wait(30)
+    b = threading.Thread(target=twin, args=("b", False))
+    b.start()
+
+    def b_waits_for_the_row_lock() -> bool:
+        with session_scope() as s:
+            return bool(
+                s.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ledger-twin-b'"
+                        " AND wait_event_type = 'Lock'"
+                    )
+                )
+            )
+
+    _wait_until(b_waits_for_the_row_lock)
+    a_may_commit.set()
+    a.join(30)
+    b.join(30)
+    assert results["a"][1] is True and results["b"] == (results["a"][0], False)
+    assert _balance(uid) == ledger.Balance(total=6, held=0)
+    with session_scope() as s:
+        assert count(s, LedgerEntry, LedgerEntry.idempotency_key == "same-key") == 1
+        assert s.get(User, uid).balance == 6
+        assert ledger.verify(s).ok
