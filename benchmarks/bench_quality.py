@@ -9,9 +9,13 @@ rocket and the left stereo motorcycle; matplotlib's grace_hopper.jpg), each resi
 long side is ``--side``.  Degradations, our own, modelled on a salon phone shot:
 
 - ``dark``: -1.7 EV (linear x 0.3);
-- ``cool``: cool daylight/shade cast, linear gains R 0.62, G 0.78, B 1.0 (~ +2500 K);
-- ``warm``: warm lamp cast, linear gains R 1.0, G 0.75, B 0.45 (a 3000 K lamp on a daylight
-  white balance);
+- ``cool``: cool daylight/shade cast, linear gains R 0.62, G 0.78, B 1.0.  Planckian 7500 K
+  light on a 5500 K "daylight" white balance gives R/G 0.84, B/G 1.34 in linear sRGB (Kim et
+  al. locus); these gains are R/G 0.79, B/G 1.28, i.e. about that;
+- ``warm``: warm lamp cast, linear gains R 1.0, G 0.75, B 0.45 (R/G 1.33, B/G 0.60): a 3000 K
+  lamp (R/G 2.09, B/G 0.32 against 6500 K) after a phone's auto white balance has taken out
+  a bit over half of it in log-chroma, as phones deliberately leave tungsten warm.
+  Both are normalised to a maximum gain of 1, so they also darken (luma x 0.76 / 0.77);
 - ``flat``: low contrast, encoded values squeezed to 0.2..0.8 around mid-grey;
 - ``haze``: a veil, ``0.6 x linear + 0.4 x`` a light bluish grey airlight.
 

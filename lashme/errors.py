@@ -30,7 +30,7 @@ class DomainError(Exception):
     @property
     def message(self) -> str:
         """The formatted English message for ``key`` (the key itself when no catalog has it)."""
-        return i18n.translate(self.key, i18n.DEFAULT_LOCALE, **self.params)
+        return i18n.translate(self.key, i18n.SOURCE_LOCALE, **self.params)
 
 
 class UploadRejected(DomainError):

@@ -1,8 +1,14 @@
 """Daily free-generation limits, counted in Redis with the ``limits`` library.
 
-Visitors get ``daily_limit_anon`` jobs per UTC day, counted both per client
-IP and per browser token (clearing cookies does not reset it, and one IP
-cannot farm tokens); signed-in users get ``daily_limit_user`` jobs per day.
+Visitors get ``daily_limit_anon`` jobs per UTC day per browser token, and all
+visitors behind one IP address together get at most ``daily_limit_anon_ip``
+(a higher cap, so a salon's shared Wi-Fi serves several masters while one IP
+still cannot farm tokens; never below the per-browser limit).  Signed-in users
+get ``daily_limit_user`` jobs per day.
+
+A refusal carries the reset moment as :class:`ResetsIn`, which each client
+reads in its own language (Babel ``format_timedelta``: "4 ч 49 мин",
+"4 hr 49 min"), so the time is right in every time zone.
 
 Each counter is a ``limits`` fixed-window counter whose identifier includes
 the UTC date, so a new count starts at 00:00 UTC.  ``hit`` is an atomic
@@ -25,6 +31,7 @@ from limits import RateLimitItemPerDay
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from lashme import i18n
 from lashme.errors import DomainError
 from lashme.jobs.queue import redis_url
 
@@ -33,7 +40,25 @@ NAMESPACE = "lashme-daily-jobs"
 
 
 class DailyLimitReached(DomainError):
-    """The caller used up today's jobs; ``params`` carry ``limit`` and when it resets."""
+    """The caller used up today's jobs; ``params`` carry ``limit`` and ``resets_in`` (:class:`ResetsIn`)."""
+
+
+@dataclass(frozen=True)
+class ResetsIn:
+    """Time until the daily limit resets, said in the reader's language (a message parameter).
+
+    Attributes:
+        seconds: seconds until the next 00:00 UTC.
+    """
+
+    seconds: float
+
+    def localize(self, locale: str | None) -> str:
+        """``"4 ч 49 мин"`` / ``"4 hr 49 min"``, rounded up to the minute (``i18n.format_duration``)."""
+        return i18n.format_duration(max(1, int((self.seconds + 59) // 60)) * 60, locale)
+
+    def __str__(self) -> str:
+        return self.localize("en")
 
 
 @dataclass(frozen=True)
@@ -57,15 +82,27 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-def _identities(user_id: int | None, anon_token: str | None, client_ip: str | None) -> list[tuple[str, str]]:
+def _identities(
+    user_id: int | None, anon_token: str | None, client_ip: str | None, limit: int, ip_limit: int | None
+) -> list[tuple[int, str, str]]:
+    """``(limit, kind, hashed id)`` of every counter one job is counted on."""
     if user_id is not None:
-        return [("user", str(user_id))]
+        return [(limit, "user", str(user_id))]
     ids = []
     if anon_token:
-        ids.append(("browser", _hash(anon_token)))
+        ids.append((limit, "browser", _hash(anon_token)))
     if client_ip:
-        ids.append(("ip", _hash(client_ip)))
+        ids.append((max(limit, ip_limit or 0), "ip", _hash(client_ip)))
     return ids
+
+
+def refusal(limit: int, reset_at: float | None = None, now: float | None = None) -> DailyLimitReached:
+    """The ``limits.daily_reached`` error for ``limit``, resetting at ``reset_at`` (next UTC day)."""
+    now = time.time() if now is None else now
+    reset_at = _today(now)[1] if reset_at is None else reset_at
+    return DailyLimitReached(
+        "limits.daily_reached", limit=limit, resets_in=ResetsIn(max(0.0, reset_at - now))
+    )
 
 
 def _today(now: float) -> tuple[str, float]:
@@ -75,63 +112,82 @@ def _today(now: float) -> tuple[str, float]:
     return day.isoformat(), midnight.timestamp()
 
 
-def _resets_in(reset_at: float, now: float) -> str:
-    minutes = max(1, int((reset_at - now + 59) // 60))
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
 def consume(
-    *, user_id: int | None, anon_token: str | None, client_ip: str | None, limit: int, url: str | None = None
+    *,
+    user_id: int | None,
+    anon_token: str | None,
+    client_ip: str | None,
+    limit: int,
+    ip_limit: int | None = None,
+    url: str | None = None,
 ) -> Usage:
-    """Count one job against today's limit, or refuse it.
+    """Count one job against today's limits, or refuse it.
 
     Args:
         user_id: the signed-in user, or None for a visitor.
         anon_token: the visitor's browser token (hashed before use as a key).
         client_ip: the visitor's IP address as the server saw it.
-        limit: jobs allowed per UTC day for this kind of caller.
+        limit: jobs allowed per UTC day for this kind of caller (per browser for visitors).
+        ip_limit: visitors only: jobs allowed per UTC day for all browsers behind ``client_ip``
+            (``daily_limit_anon_ip``); never below ``limit``; None means ``limit``.
         url: Redis URL (default ``REDIS_URL``).
 
     Returns:
         Today's usage after counting this job (the tightest identity).
 
     Raises:
-        DailyLimitReached: ``limits.daily_reached`` with ``limit``, ``resets_in``
-            (e.g. ``"5 h 12 min"``) and ``resets_at`` (``"00:00 UTC"``); nothing is counted.
+        DailyLimitReached: ``limits.daily_reached`` with ``limit`` (the one that ran out) and
+            ``resets_in`` (:class:`ResetsIn`); nothing is counted.
         ValueError: no identity at all.
     """
-    ids = _identities(user_id, anon_token, client_ip)
+    ids = _identities(user_id, anon_token, client_ip, limit, ip_limit)
     if not ids:
         raise ValueError("a job needs a user, a browser token or an IP")
     now = time.time()
     day, reset_at = _today(now)
-    refused = DailyLimitReached(
-        "limits.daily_reached", limit=limit, resets_in=_resets_in(reset_at, now), resets_at="00:00 UTC"
-    )
     if limit <= 0:
-        raise refused
+        raise refusal(limit, reset_at, now)
     limiter = _limiter(url or redis_url())
-    item = RateLimitItemPerDay(limit, namespace=NAMESPACE)
+
+    def item(n: int) -> RateLimitItemPerDay:
+        return RateLimitItemPerDay(n, namespace=NAMESPACE)
+
     # test first so a refused upload does not use up another identity's allowance ...
-    if not all(limiter.test(item, kind, value, day) for kind, value in ids):
-        raise refused
+    for n, kind, value in ids:
+        if not limiter.test(item(n), kind, value, day):
+            raise refusal(n, reset_at, now)
     # ... then count atomically: each hit is one INCR and its answer is final under races
-    if not all([limiter.hit(item, kind, value, day) for kind, value in ids]):
-        raise refused
-    remaining = min(limiter.get_window_stats(item, kind, value, day).remaining for kind, value in ids)
-    return Usage(used=limit - remaining, limit=limit, reset_at=reset_at)
+    hits = [(n, limiter.hit(item(n), kind, value, day)) for n, kind, value in ids]
+    for n, ok in hits:
+        if not ok:
+            raise refusal(n, reset_at, now)
+    return _tightest(limiter, ids, day, reset_at)
+
+
+def _tightest(
+    limiter: FixedWindowRateLimiter, ids: list[tuple[int, str, str]], day: str, reset_at: float
+) -> Usage:
+    """The usage of the counter with the fewest jobs left."""
+    stats = [
+        (limiter.get_window_stats(RateLimitItemPerDay(n, namespace=NAMESPACE), kind, value, day).remaining, n)
+        for n, kind, value in ids
+    ]
+    remaining, n = min(stats)
+    return Usage(used=max(0, n - remaining), limit=n, reset_at=reset_at)
 
 
 def usage(
-    *, user_id: int | None, anon_token: str | None, client_ip: str | None, limit: int, url: str | None = None
+    *,
+    user_id: int | None,
+    anon_token: str | None,
+    client_ip: str | None,
+    limit: int,
+    ip_limit: int | None = None,
+    url: str | None = None,
 ) -> Usage:
     """Today's usage without counting anything (for "2 of 3 free photos left" hints)."""
-    ids = _identities(user_id, anon_token, client_ip)
+    ids = _identities(user_id, anon_token, client_ip, limit, ip_limit)
     day, reset_at = _today(time.time())
     if not ids or limit <= 0:
         return Usage(0, limit, reset_at)
-    limiter = _limiter(url or redis_url())
-    item = RateLimitItemPerDay(limit, namespace=NAMESPACE)
-    remaining = min(limiter.get_window_stats(item, kind, value, day).remaining for kind, value in ids)
-    return Usage(used=max(0, limit - remaining), limit=limit, reset_at=reset_at)
+    return _tightest(_limiter(url or redis_url()), ids, day, reset_at)

@@ -86,6 +86,7 @@ def problem(
 _KEY_STATUS = {
     "api.idempotency_key_reused": 409,
     "variant.not_ready": 409,  # e.g. the full-size file is still being rendered: retry later
+    "variant.altered": 409,  # the fidelity guard found the work reshaped: never offered
     "auth.required": 401,
     "auth.blocked": 403,
 }

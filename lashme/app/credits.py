@@ -6,6 +6,7 @@ the dashboard and the admin pages all show these).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,17 @@ from lashme.ops.settings import get_settings
 HUMAN_REASON_KINDS = frozenset({"admin_adjust", "grant"})
 #: orders that never granted credits (their credits column shows a dash)
 UNGRANTED_ORDER_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.FAILED})
+#: where a buyer may be sent back after Checkout (``next``): her own pages only, never another site
+NEXT_PATH = re.compile(r"^/(?:variant|job)/[0-9a-f]{32}$|^/(?:gallery|dashboard|credits)$")
+
+
+def safe_next(path: object) -> str:
+    """``path`` when it is one of the app's own return pages (:data:`NEXT_PATH`), else "".
+
+    Client input: anything else (another site, ``//host``, a query, a script URL) becomes "".
+    """
+    text = str(path or "")[:80]
+    return text if NEXT_PATH.match(text) else ""
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,16 @@ class LedgerPage:
 
 @dataclass(frozen=True)
 class Pack:
-    """A credit pack on sale: ``price_cents`` in ``currency``'s minor units."""
+    """A credit pack on sale.
+
+    Attributes:
+        id: pack id (what :func:`start_checkout` takes).
+        code: stable code (``pack_50``).
+        credits: credits in the pack (1 credit = 1 photo unlocked).
+        price_cents: price in ``currency``'s minor units.
+        currency: ISO 4217 code, lower case (``usd``).
+        popular: show the "popular" badge.
+    """
 
     id: int
     code: str
@@ -99,6 +120,11 @@ class Pack:
     price_cents: int
     currency: str
     popular: bool
+
+    @property
+    def per_photo_cents(self) -> int:
+        """Price of one credit (one photo) in minor units, rounded up: 1800/50 → 36."""
+        return -(-self.price_cents // max(1, self.credits))
 
 
 @dataclass(frozen=True)
@@ -190,7 +216,7 @@ def overview(caller: Caller, *, ledger_page: object = 1, page_size: int = 20) ->
     return CreditsPage(configured=payments.is_configured(), packs=packs, orders=orders, ledger=page)
 
 
-def start_checkout(caller: Caller, pack_id: object, *, origin: str) -> str:
+def start_checkout(caller: Caller, pack_id: object, *, origin: str, next_path: object = "") -> str:
     """Create an order for an active pack and its Stripe Checkout Session; returns Stripe's page URL.
 
     A network call: run it off the event loop.
@@ -199,6 +225,8 @@ def start_checkout(caller: Caller, pack_id: object, *, origin: str) -> str:
         caller: the signed-in buyer.
         pack_id: the pack's id (client input: anything that is not an int is refused).
         origin: the app's public origin for the return URLs (``LASHME_PUBLIC_URL`` wins over it).
+        next_path: the page to come back to after paying (client input, checked by :func:`safe_next`;
+            e.g. the variant she wanted to unlock); carried through both return URLs.
 
     Raises:
         AuthError: ``auth.required`` for a visitor.
@@ -212,7 +240,9 @@ def start_checkout(caller: Caller, pack_id: object, *, origin: str) -> str:
     except (TypeError, ValueError, OverflowError):
         raise DomainError("credits.pack_not_found") from None
     origin = get_settings().public_url or origin
-    return payments.start_checkout(user_id=user_id, pack_id=pack, origin=origin).url
+    return payments.start_checkout(
+        user_id=user_id, pack_id=pack, origin=origin, next_path=safe_next(next_path)
+    ).url
 
 
 def confirm_checkout(caller: Caller, checkout_session_id: str) -> CheckoutResult:

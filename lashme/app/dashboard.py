@@ -1,5 +1,8 @@
 """The dashboard: the caller's recent jobs in plain language and one page of their credit ledger.
 
+A finished job's row carries its variants' thumbnails (:class:`Thumb`): the clean thumbnail of a
+variant the caller unlocked once its full size is rendered, else the watermarked one.
+
 Cancel and retry are the job page's use-cases (:func:`lashme.app.job.cancel`,
 :func:`lashme.app.job.retry`); the dashboard offers them on its rows.
 """
@@ -15,9 +18,31 @@ from sqlmodel import Session
 from lashme import i18n
 from lashme.app.caller import Caller
 from lashme.app.credits import LedgerPage, read_ledger_page
-from lashme.jobs import queue
+from lashme.credits import unlocks
+from lashme.files.storage import Storage, get_storage
+from lashme.jobs import fullres, queue
 from lashme.models import Job, JobStatus, Variant
 from lashme.ops.db import session_scope
+from lashme.ops.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Thumb:
+    """One variant's thumbnail on a recent job's row.
+
+    Attributes:
+        variant_id: the variant (its page is ``/variant/{id}``).
+        url: signed URL of the <= 320 px thumbnail: clean once unlocked and rendered, else watermarked.
+        unlocked: the caller has unlocked it.
+        clean: ``url`` is the clean thumbnail.
+        fullres: the full-size render once unlocked (``pending`` … ``ready``), ``none`` while locked.
+    """
+
+    variant_id: str
+    url: str
+    unlocked: bool
+    clean: bool
+    fullres: str = fullres.NONE
 
 
 @dataclass(frozen=True)
@@ -28,10 +53,12 @@ class JobSummary:
         id: job id.
         status: job status.
         created_at: when it was uploaded (aware UTC).
-        stage_key: catalog key saying what is happening (``dash.stage_*`` or the job's error key).
+        stage_key: catalog key saying what is happening (``dash.stage_*``, the plural family
+            ``plural.variants_ready`` for a DONE job, or the job's error key).
         stage_n: the key's ``{n}`` (queue position or variant count).
         can_cancel: it is waiting in the queue.
         can_retry: it failed (the owner may send it back).
+        thumbs: a DONE job's variants with a picture, in page order (empty otherwise).
     """
 
     id: str
@@ -41,6 +68,7 @@ class JobSummary:
     stage_n: int
     can_cancel: bool
     can_retry: bool
+    thumbs: tuple[Thumb, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,8 +78,49 @@ class Dashboard:
     recent: tuple[JobSummary, ...]
     ledger: LedgerPage
 
+    @property
+    def rendering(self) -> bool:
+        """True while a clean full-size file of an unlocked variant shown here is being made."""
+        return any(t.fullres in (fullres.PENDING, fullres.RENDERING) for j in self.recent for t in j.thumbs)
 
-def _recent(session: Session, user_id: int, limit: int, positions: bool) -> tuple[JobSummary, ...]:
+
+def _thumbs(
+    session: Session, user_id: int, job_ids: list[str], storage: Storage
+) -> dict[str, tuple[Thumb, ...]]:
+    """The thumbnails of the DONE jobs ``job_ids``: ``{job_id: thumbs}``."""
+    if not job_ids:
+        return {}
+    variants = (
+        session.execute(
+            select(Variant).where(Variant.job_id.in_(job_ids)).order_by(Variant.job_id, Variant.index)
+        )
+        .scalars()
+        .all()
+    )
+    owned = unlocks.unlocked_ids(session, user_id=user_id, variant_ids=[v.id for v in variants])
+    ttl = get_settings().url_ttl
+    out: dict[str, list[Thumb]] = {}
+    for v in variants:
+        if v.filtered:
+            continue
+        keys = fullres.display_keys(v, unlocked=v.id in owned)
+        if not keys.thumb_key:
+            continue
+        out.setdefault(v.job_id, []).append(
+            Thumb(
+                variant_id=v.id,
+                url=storage.url(keys.thumb_key, expires_in=ttl),
+                unlocked=v.id in owned,
+                clean=keys.clean,
+                fullres=fullres.status_of(v).state if v.id in owned else fullres.NONE,
+            )
+        )
+    return {job_id: tuple(thumbs) for job_id, thumbs in out.items()}
+
+
+def _recent(
+    session: Session, user_id: int, limit: int, positions: bool, storage: Storage | None = None
+) -> tuple[JobSummary, ...]:
     limit = min(max(1, limit), 50)
     rows = session.execute(
         select(Job, func.count(Variant.id))
@@ -61,6 +130,11 @@ def _recent(session: Session, user_id: int, limit: int, positions: bool) -> tupl
         .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(limit)
     ).all()
+    thumbs = (
+        _thumbs(session, user_id, [j.id for j, _ in rows if j.status == JobStatus.DONE], storage)
+        if storage is not None
+        else {}
+    )
     out = []
     for job, n_variants in rows:
         status = JobStatus(job.status)
@@ -71,7 +145,7 @@ def _recent(session: Session, user_id: int, limit: int, positions: bool) -> tupl
         elif status == JobStatus.PROCESSING:
             key = "dash.stage_processing"
         elif status == JobStatus.DONE:
-            key, n = "dash.stage_done", n_variants
+            key, n = "plural.variants_ready", n_variants  # ngettext: "1 вариант готов"
         elif status == JobStatus.FAILED:
             key = i18n.error_key(job.error_key)
         else:
@@ -85,6 +159,7 @@ def _recent(session: Session, user_id: int, limit: int, positions: bool) -> tupl
                 stage_n=n,
                 can_cancel=status == JobStatus.PENDING,
                 can_retry=status == JobStatus.FAILED,
+                thumbs=thumbs.get(job.id, ()),
             )
         )
     return tuple(out)
@@ -106,14 +181,20 @@ def recent_jobs(caller: Caller, *, limit: int = 10, positions: bool = True) -> t
         return _recent(s, user_id, limit, positions)
 
 
-def load(caller: Caller, *, ledger_page: object = 1, page_size: int = 10) -> Dashboard:
-    """The dashboard: the 10 newest jobs and ledger page ``ledger_page`` (clamped), in one transaction.
+def load(
+    caller: Caller, *, ledger_page: object = 1, page_size: int = 10, storage: Storage | None = None
+) -> Dashboard:
+    """The dashboard: the 10 newest jobs (with thumbnails) and ledger page ``ledger_page`` (clamped).
+
+    Read in one transaction.
 
     Raises:
         AuthError: ``auth.required`` for a visitor.
     """
     user_id = caller.require_user()
+    storage = storage or get_storage()
     with session_scope() as s:
         return Dashboard(
-            recent=_recent(s, user_id, 10, True), ledger=read_ledger_page(s, user_id, ledger_page, page_size)
+            recent=_recent(s, user_id, 10, True, storage),
+            ledger=read_ledger_page(s, user_id, ledger_page, page_size),
         )

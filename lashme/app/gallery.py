@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from babel.dates import parse_date as babel_parse_date
 from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlmodel import Session
 
@@ -42,6 +43,7 @@ PRESET_SEARCH_LABELS: dict[str, tuple[str, ...]] = {
     "crisp_detail": ("crisp detail", "чёткие детали", "четкие детали"),
     "soft_focus": ("soft focus", "мягкий фокус"),
 }
+_DATE_LIKE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{2,4}$")
 _DATE_PATTERNS = (
     (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"), (1, 2, 3)),  # 2026-11-21
     (re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$"), (3, 2, 1)),  # 21.11.2026 / 21/11/2026
@@ -62,6 +64,8 @@ class GalleryQuery:
         sort: ``newest`` | ``oldest`` | ``favorites`` (favorites first, then newest).
         offset: rows to skip (pagination; pages are :data:`PAGE_SIZE` rows).
         limit: rows to return (1..100).
+        locale: the language the gallery shows dates in (``en``/``ru``): a searched date is read
+            the way it is shown (:func:`parse_date`).
     """
 
     preset: str = ""
@@ -72,6 +76,7 @@ class GalleryQuery:
     sort: str = "newest"
     offset: int = 0
     limit: int = PAGE_SIZE
+    locale: str = ""
 
 
 #: job statuses a gallery may be filtered by
@@ -93,10 +98,14 @@ class GalleryTile:
         favorite: marked as a favorite.
         unlocked: the caller has unlocked it.
         filtered: held back by the safety filter.
-        thumb_url: signed URL of the 320 px thumbnail ("" when there is none to show).
+        thumb_url: signed URL of the 320 px thumbnail ("" when there is none to show): the clean
+            one once the caller unlocked the variant and its full size is rendered, else watermarked.
         created_at: when the job was uploaded (aware UTC).
         note: the job's note.
         error_key: catalog key of why the job failed ("" otherwise).
+        fullres: the full-size render of an unlocked variant (``pending``, ``rendering``, ``ready``,
+            ``failed``), ``none`` while locked.
+        clean: ``thumb_url`` is the clean thumbnail.
     """
 
     job_id: str
@@ -113,6 +122,13 @@ class GalleryTile:
     created_at: datetime
     note: str = ""
     error_key: str = ""
+    fullres: str = fullres.NONE
+    clean: bool = False
+
+    @property
+    def rendering(self) -> bool:
+        """True while the clean full-size files of this unlocked variant are being made."""
+        return self.fullres in (fullres.PENDING, fullres.RENDERING)
 
 
 @dataclass(frozen=True)
@@ -132,9 +148,20 @@ class GalleryPage:
     presets: tuple[str, ...] = ()
 
 
-def parse_date(text: str) -> datetime | None:
-    """``2026-11-21`` / ``21.11.2026`` → aware UTC midnight of that day; None if not a date."""
-    text = text.strip()
+def parse_date(text: str, locale: str | None = None) -> datetime | None:
+    """A searched date → aware UTC midnight of that day; None if not a date.
+
+    Accepts the date as the gallery shows it in ``locale`` (Babel's short date: ``21.11.2026`` in
+    Russian, ``11/21/26`` in English; a time after a comma is ignored, so a tile's whole date
+    label can be pasted), then ``2026-11-21`` and ``21.11.2026`` / ``21/11/2026`` in any language.
+    """
+    text = text.strip().split(",")[0].strip()
+    if locale and _DATE_LIKE.match(text):
+        try:
+            day = babel_parse_date(text, locale=i18n.babel_locale(locale))
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        except (ValueError, IndexError):
+            pass
     for pattern, (yi, mi, di) in _DATE_PATTERNS:
         m = pattern.match(text)
         if m:
@@ -145,11 +172,11 @@ def parse_date(text: str) -> datetime | None:
     return None
 
 
-def _search_clause(text: str):
+def _search_clause(text: str, locale: str | None = None):
     text = text.strip()[:100]
     if not text:
         return None
-    day = parse_date(text)
+    day = parse_date(text, locale)
     if day is not None:
         return and_(Job.created_at >= day, Job.created_at < day + timedelta(days=1))
     needle = text.lower()
@@ -179,7 +206,7 @@ def _filtered(user_id: int, q: GalleryQuery):
         stmt = stmt.where(unlocked)
     if q.status:
         stmt = stmt.where(Job.status == q.status[:16])
-    clause = _search_clause(q.search)
+    clause = _search_clause(q.search, q.locale)
     if clause is not None:
         stmt = stmt.where(clause)
     return stmt
@@ -253,12 +280,14 @@ def search(
             favorite=bool(v and v.favorite),
             unlocked=bool(unlocked),
             filtered=bool(v and v.filtered),
-            thumb_url=storage.url(v.thumb_key, expires_in=ttl)
-            if v and not v.filtered and v.thumb_key
-            else "",
+            thumb_url=_thumb_url(v, bool(unlocked), storage, ttl),
             created_at=job.created_at,
             note=job.note or "",
             error_key=i18n.error_key(job.error_key) if job.error_key else "",
+            fullres=fullres.status_of(v).state if v is not None and unlocked else fullres.NONE,
+            clean=bool(
+                v is not None and not v.filtered and fullres.display_keys(v, unlocked=bool(unlocked)).clean
+            ),
         )
         for job, v, unlocked in rows
     )

@@ -67,6 +67,7 @@ class VariantTile:
         altered: the fidelity guard found that this generative variant reshapes the work
             (lashes, nails): it is not offered for unlock (``fidelity.altered_note`` says why).
         fidelity_score: the guard's structural fidelity 0..1, None when not measured (studio).
+        clean: the preview/thumbnail URLs are the clean (paid) files, not the watermarked ones.
     """
 
     id: str
@@ -80,6 +81,7 @@ class VariantTile:
     fullres: str = fullres.NONE
     altered: bool = False
     fidelity_score: float | None = None
+    clean: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ def _tile(v, unlocked: bool, storage: Storage, ttl: int) -> VariantTile:
         fullres=fullres.status_of(v).state if unlocked else fullres.NONE,
         altered=bool(v.altered),
         fidelity_score=v.fidelity_score,
+        clean=keys.clean and not v.filtered,
     )
 
 

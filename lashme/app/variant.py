@@ -16,7 +16,7 @@ from datetime import datetime
 
 from lashme.app.caller import Caller
 from lashme.credits import ledger, pricing, unlocks
-from lashme.errors import NotFound
+from lashme.errors import DomainError, NotFound
 from lashme.files import downloads
 from lashme.files.storage import Storage, get_storage
 from lashme.files.storage.base import StorageError
@@ -54,6 +54,11 @@ class VariantPage:
         altered: the fidelity guard found that this generative variant reshapes the work: it
             cannot be unlocked (``fidelity.altered_note`` says why).
         fidelity_score: the guard's structural fidelity 0..1, None when not measured (studio).
+        clean: ``preview_url`` is the clean (paid) image, not the watermarked one.
+        full_width: the full-size image's width in px once rendered (0 before).
+        full_height: its height in px (0 before).
+        small_crops: crops (``4x5``, ``1x1``, ``9x16``) the photo is too small for at the
+            target size: they keep the photo's own resolution (never upscaled); say so.
     """
 
     id: str
@@ -72,6 +77,36 @@ class VariantPage:
     fullres: str = fullres.NONE
     altered: bool = False
     fidelity_score: float | None = None
+    clean: bool = False
+    full_width: int = 0
+    full_height: int = 0
+    small_crops: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnlockQuote:
+    """What unlocking a variant would cost the caller now (the confirmation before spending).
+
+    Attributes:
+        variant_id: the variant.
+        unlocked: the caller has unlocked it already (unlocking again is free).
+        cost: credits the unlock takes now (0 when already unlocked).
+        available: the caller's spendable balance now.
+        after: the balance after the unlock (``available - cost``; negative when short).
+        enough: the balance covers the cost.
+        cheapest_cents: the lowest price of one credit among the packs on sale, in
+            ``currency``'s minor units (0 when no pack is on sale), for "from $0.30 a photo".
+        currency: ISO code of ``cheapest_cents`` (lower case, "" when no pack is on sale).
+    """
+
+    variant_id: str
+    unlocked: bool
+    cost: int
+    available: int
+    after: int
+    enough: bool
+    cheapest_cents: int = 0
+    currency: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +148,8 @@ def get(caller: Caller, variant_id: str, *, storage: Storage | None = None) -> V
             s, user_id=caller.user_id, variant_ids=[v.id for v in jobs.variants_of(s, job.id)]
         )
         keys = fullres.display_keys(variant, unlocked=variant.id in owned)
-        render = fullres.status_of(variant).state if variant.id in owned else fullres.NONE
+        status = fullres.status_of(variant) if variant.id in owned else None
+        render = status.state if status is not None else fullres.NONE
     try:
         before_url = storage.url(
             downloads.ensure_original_preview(job.original_key, storage=storage), expires_in=ttl
@@ -139,6 +175,48 @@ def get(caller: Caller, variant_id: str, *, storage: Storage | None = None) -> V
         fullres=render,
         altered=bool(variant.altered),
         fidelity_score=variant.fidelity_score,
+        clean=keys.clean,
+        full_width=status.width if status is not None else 0,
+        full_height=status.height if status is not None else 0,
+        small_crops=tuple(c.name for c in status.crops if c.too_small) if status is not None else (),
+    )
+
+
+def quote(caller: Caller, variant_id: str) -> UnlockQuote:
+    """The price of unlocking the caller's variant and her balance before and after (nothing changes).
+
+    Raises:
+        AuthError: ``auth.required`` for a visitor.
+        NotFound: ``variant.not_found`` (missing, not the caller's) or ``variant.not_ready``
+            (filtered, or its job is not DONE).
+        DomainError: ``variant.altered`` (the fidelity guard holds it back: it cannot be unlocked).
+    """
+    user_id = caller.require_user()
+    variant_id = str(variant_id)[:32]
+    with session_scope() as s:
+        variant, job = jobs.get_owned_variant(s, variant_id, user_id=user_id)
+        if job.status != JobStatus.DONE or variant.filtered or not variant.preview_key:
+            raise NotFound("variant.not_ready")
+        if variant.altered:
+            raise DomainError("variant.altered")
+        done = bool(unlocks.unlocked_ids(s, user_id=user_id, variant_ids=[variant_id]))
+        cost = 0 if done else pricing.get_prices(s).unlock_cost
+        available = ledger.get_balance(s, user_id).available
+        per_credit = [
+            (-(-p.price_cents // max(1, p.credits)), p.currency)
+            for p in pricing.active_packs(s)
+            if p.credits > 0
+        ]
+    cheapest, currency = min(per_credit) if per_credit else (0, "")
+    return UnlockQuote(
+        variant_id=variant_id,
+        unlocked=done,
+        cost=cost,
+        available=available,
+        after=available - cost,
+        enough=available >= cost,
+        cheapest_cents=cheapest,
+        currency=currency,
     )
 
 

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 from sqlalchemy import select
@@ -83,7 +84,13 @@ class CheckoutStart:
 
 
 def start_checkout(
-    *, user_id: int, pack_id: int, origin: str, engine: Engine | None = None, client: Any = None
+    *,
+    user_id: int,
+    pack_id: int,
+    origin: str,
+    engine: Engine | None = None,
+    client: Any = None,
+    next_path: str = "",
 ) -> CheckoutStart:
     """Create a PENDING order and its Stripe Checkout Session.
 
@@ -93,6 +100,8 @@ def start_checkout(
         origin: the app's public origin (``https://host``) for the return URLs.
         engine: database engine (default: configured).
         client: a ``stripe.StripeClient`` (default :func:`stripe_client`).
+        next_path: an app path checked by the caller (``/variant/{id}``) to carry through both
+            return URLs as ``next`` (the buyer lands back where she was), or "".
 
     Raises:
         NotFound: ``credits.pack_not_found``.
@@ -116,6 +125,7 @@ def start_checkout(
         s.flush()
         order_id, credits, amount, currency = order.id, order.credits, order.amount_cents, order.currency
     metadata = {"order_id": order_id, "pack_id": str(pack_id), "user_id": str(user_id)}
+    back = f"&next={quote(next_path, safe='/')}" if next_path else ""
     params = {
         "mode": "payment",
         "client_reference_id": str(user_id),
@@ -131,8 +141,8 @@ def start_checkout(
         ],
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
-        "success_url": f"{origin.rstrip('/')}/credits/success?session_id={{CHECKOUT_SESSION_ID}}",
-        "cancel_url": f"{origin.rstrip('/')}/credits?canceled=1",
+        "success_url": f"{origin.rstrip('/')}/credits/success?session_id={{CHECKOUT_SESSION_ID}}{back}",
+        "cancel_url": f"{origin.rstrip('/')}/credits?canceled=1{back}",
     }
     try:
         cs = client.v1.checkout.sessions.create(

@@ -10,7 +10,7 @@ round number in ``reserve:{job}:{n}`` / ``settle:{job}:{n}`` costs no extra quer
 PostgreSQL runs it as ONE statement (data-modifying CTEs, SQLAlchemy Core)::
 
     WITH src AS (<source>),
-         ex  AS (SELECT ledger_entries.* … WHERE idempotency_key = src.key),   -- a replay?
+         ex  AS (SELECT ledger_entries.id … WHERE idempotency_key = src.key),  -- a replay?
          upd AS (UPDATE users SET balance = balance + src.delta, held = held + src.held_delta
                  FROM src WHERE users.id = src.user_id AND NOT EXISTS (SELECT FROM ex)
                        AND <available and held stay >= 0>  RETURNING balance, held),
@@ -21,6 +21,9 @@ PostgreSQL runs it as ONE statement (data-modifying CTEs, SQLAlchemy Core)::
 
 A replay (``ex`` found) changes nothing and reads the earlier entry with a
 second, plain SELECT: replays are rare and not worth wider rows on every posting.
+The statement is built and compiled by SQLAlchemy Core once per process and
+runs on the session's own DBAPI connection, inside the caller's transaction
+(see :func:`_execute_pg` for why not through ``Connection.execute``).
 
 The UPDATE takes the user's row lock and checks the guard on the newest row
 version (READ COMMITTED re-check), so racing spends cannot both pass.  A twin
@@ -58,6 +61,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql import Select
 
 from lashme.models import LedgerEntry, LedgerKind, User
@@ -227,7 +231,7 @@ class Outcome:
     refused: bool = False
 
 
-_new_instance = LedgerEntry._sa_class_manager.new_instance
+_new_instance = manager_of_class(LedgerEntry).new_instance
 _COLUMNS = tuple(c.name for c in ENTRIES.c)
 
 

@@ -22,20 +22,28 @@ PRICE_KEYS: dict[str, tuple[int, str]] = {
     "unlock_cost": (1, "credits to unlock one variant's full-resolution files"),
     "generation_cost": (0, "credits reserved per submitted job (captured on success)"),
     "signup_bonus": (3, "free credits granted at sign-up"),
-    "daily_limit_anon": (3, "jobs per day for a visitor (per IP and per browser)"),
+    "daily_limit_anon": (3, "jobs per day for a visitor (per browser)"),
     "daily_limit_user": (20, "jobs per day for a signed-in user"),
+    "daily_limit_anon_ip": (
+        15,
+        "jobs per day for all visitors behind one IP address (shared salon Wi-Fi), at least daily_limit_anon",
+    ),
 }
 
 
 @dataclass(frozen=True)
 class Prices:
-    """Current prices (credits) and daily job limits (jobs per UTC day)."""
+    """Current prices (credits) and daily job limits (jobs per UTC day).
+
+    ``daily_limit_anon`` counts per browser, ``daily_limit_anon_ip`` caps all visitors behind one IP.
+    """
 
     unlock_cost: int
     generation_cost: int
     signup_bonus: int
     daily_limit_anon: int
     daily_limit_user: int
+    daily_limit_anon_ip: int = 15
 
 
 def get_prices(session: Session) -> Prices:

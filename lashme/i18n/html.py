@@ -20,14 +20,34 @@ every non-HTML response passes through untouched, streaming.
 
 Titles come from the catalogs (``page.<name>.title``, ``page.<name>.description`` with
 ``page.default.*`` as fallbacks), picked by the request path through :data:`PAGE_ROUTES`.
+
+No first paint in the wrong language: the pages are prerendered in :data:`BUILD_LOCALE` (Russian,
+the state's default).  For a visitor of another language the middleware also
+
+* translates the body's text nodes and its ``aria-label``/``placeholder``/``title``/``alt``
+  attributes from the build language's catalog texts to the visitor's (:func:`translate_body`),
+* puts the catalog entries it used into ``globalThis.__lmT`` with an inline script before the
+  page's modules, which ``lashme.ui.i18n.tr`` reads until the session state arrives, so React's
+  hydration renders the same words the HTML showed, and
+* when the request had no language cookie, sets one with the chosen language, so the
+  websocket's first state already carries it.
+
+``<html data-lm-auth>`` says whether the request carried a sign-in cookie (``1``/``0``): until the
+session is known the header shows the visitor's buttons only when there is none
+(``assets/theme.css``), and a neutral skeleton otherwise.
 """
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import html
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -40,8 +60,14 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: The language when neither the cookie nor ``Accept-Language`` names a supported one.
-FALLBACK = "ru"
+FALLBACK = i18n.DEFAULT_LOCALE
+#: The language the pages are prerendered in (the frontend state's default ``locale``).
+BUILD_LOCALE = i18n.DEFAULT_LOCALE
 COOKIE = "lashme_locale"
+#: The sign-in cookie (``lashme.accounts.auth.SESSION_COOKIE``; i18n imports nothing above it).
+SESSION_COOKIE = "lashme_session"
+#: ``max-age`` of the language cookie the middleware sets (a year, as the language switch's).
+COOKIE_MAX_AGE = 365 * 86400
 #: Path prefixes that are never pages (backend routes, files, websockets).
 NOT_PAGES = ("/_", "/files/", "/dl/", "/stripe/", "/fal/", "/api/", "/auth/", "/healthz", "/readyz", "/ping")
 #: ``(path regex, page name)``, first match wins; the name picks ``page.<name>.title``.
@@ -60,6 +86,16 @@ PAGE_ROUTES: tuple[tuple[str, str], ...] = (
     (r"/reset-password", "reset"),
     (r"/verify-email", "verify"),
     (r"/account", "account"),
+    (r"/admin/users/[^/]+", "admin_user_detail"),
+    (r"/admin/users", "admin_users"),
+    (r"/admin/jobs/[^/]+", "admin_job_detail"),
+    (r"/admin/jobs", "admin_jobs"),
+    (r"/admin/presets", "admin_presets"),
+    (r"/admin/pricing", "admin_pricing"),
+    (r"/admin/payments", "admin_payments"),
+    (r"/admin/stats", "admin_stats"),
+    (r"/admin/audit", "admin_audit"),
+    (r"/admin/queue", "admin_queue"),
     (r"/admin(/.*)?", "admin"),
     (r"/terms", "terms"),
     (r"/privacy", "privacy"),
@@ -183,6 +219,122 @@ def localize_html(document: str, *, locale: str, title: str, description: str) -
     return out
 
 
+_RAW_BLOCK = re.compile(r"<(script|style|title|textarea)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TEXT_NODE = re.compile(r">([^<]+)<")
+_TEXT_ATTR = re.compile(r"""(\s(?:aria-label|placeholder|title|alt)=")([^"]*)(")""", re.IGNORECASE)
+_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def text_map(source: str, target: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """``{text in source: (text in target, keys)}`` over the catalogs' plain texts.
+
+    Templates (texts with ``{placeholders}``) are left out: they reach a page filled in by the
+    server, never verbatim.  When two keys share a source text, the first key's target text is used
+    (and both keys are listed, so the page's script carries both).
+    """
+    src, dst = i18n.catalog(source), i18n.catalog(target)
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for key, text in src.items():
+        if not text or "{" in text:
+            continue
+        found = out.get(text)
+        out[text] = (dst[key], (key,)) if found is None else (found[0], (*found[1], key))
+    return out
+
+
+def translate_body(document: str, *, source: str, target: str) -> tuple[str, set[str]]:
+    """``document`` with the ``<body>``'s catalog texts in ``target`` instead of ``source``.
+
+    Text nodes and the ``aria-label``/``placeholder``/``title``/``alt`` attributes whose whole
+    (whitespace-trimmed) text is a catalog message are replaced; ``<script>``, ``<style>``,
+    ``<title>`` and ``<textarea>`` contents are left alone.
+
+    Returns:
+        ``(document, keys)``: the rewritten page and the message keys whose text it replaced.
+    """
+    if source == target:
+        return document, set()
+    table = text_map(source, target)
+    used: set[str] = set()
+
+    def swap(raw: str) -> str:
+        text = html.unescape(raw)
+        stripped = text.strip()
+        found = table.get(stripped)
+        if found is None:
+            return raw
+        used.update(found[1])
+        lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+        return html.escape(lead + found[0] + trail, quote=True)
+
+    def rewrite(segment: str) -> str:
+        segment = _TEXT_NODE.sub(lambda m: ">" + swap(m.group(1)) + "<", segment)
+        return _TEXT_ATTR.sub(lambda m: m.group(1) + swap(m.group(2)) + m.group(3), segment)
+
+    body = _BODY_OPEN.search(document)
+    start = body.end() if body is not None else 0
+    parts, pos = [document[:start]], start
+    for block in _RAW_BLOCK.finditer(document, start):
+        parts += [rewrite(document[pos : block.start()]), block.group(0)]
+        pos = block.end()
+    parts.append(rewrite(document[pos:]))
+    return "".join(parts), used
+
+
+def catalog_script(locale: str, keys: Iterable[str]) -> str:
+    """The inline script's code: ``globalThis.__lmT`` = the texts of ``keys`` in ``locale`` (JSON)."""
+    table = i18n.catalog(locale)
+    data = json.dumps({k: table[k] for k in sorted(keys) if k in table}, ensure_ascii=False)
+    return f"globalThis.__lmT={data.replace('<', chr(92) + 'u003c')};"
+
+
+def mark_session(document: str, signed_in: bool) -> str:
+    """``document`` with ``<html data-lm-auth="1">`` when a sign-in cookie came, else ``"0"``."""
+    flag = "1" if signed_in else "0"
+
+    def set_flag(match: re.Match[str]) -> str:
+        tag = re.sub(r"""\sdata-lm-auth\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", "", match.group(0))
+        end = len(tag) - (2 if tag.endswith("/>") else 1)
+        return tag[:end] + f' data-lm-auth="{flag}"' + tag[end:]
+
+    return _HTML_TAG.sub(set_flag, document, count=1)
+
+
+def inject_head(document: str, code: str) -> str:
+    """``document`` with an inline ``<script>`` of ``code`` first in ``<head>`` (before the modules)."""
+    head = _HEAD_OPEN.search(document)
+    if head is None:
+        return document
+    return document[: head.end()] + f"<script>{code}</script>" + document[head.end() :]
+
+
+def csp_with_script(policy: str, code: str) -> str:
+    """A ``Content-Security-Policy`` whose ``script-src`` also allows the inline script ``code`` (by hash)."""
+    digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode()
+    source = f"'sha256-{digest}'"
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    for i, directive in enumerate(directives):
+        if directive.split()[0].lower() == "script-src":
+            directives[i] = f"{directive} {source}"
+            break
+    else:
+        return policy
+    return "; ".join(directives)
+
+
+def _cookie_value(cookie_header: str | None, name: str) -> str | None:
+    if not cookie_header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else None
+
+
 def _is_page_request(scope: Scope) -> bool:
     if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD"):
         return False
@@ -227,7 +379,13 @@ class LocalizedHtml:
             await self.app(scope, receive, send)
             return
         headers = list(scope.get("headers") or [])
-        locale = choose_locale(_header(headers, b"cookie"), _header(headers, b"accept-language"))
+        cookies = _header(headers, b"cookie")
+        locale = choose_locale(cookies, _header(headers, b"accept-language"))
+        page = _PageFacts(
+            locale=locale,
+            remember=i18n.normalize(_cookie_value(cookies, COOKIE)) != locale,
+            signed_in=bool(_cookie_value(cookies, SESSION_COOKIE)),
+        )
         accepts_gzip = "gzip" in _header(headers, b"accept-encoding").lower()
         inner = dict(scope)
         inner["headers"] = [(k, v) for k, v in headers if k.lower() not in _DROP_REQUEST]
@@ -257,7 +415,7 @@ class LocalizedHtml:
             if message.get("more_body", False):
                 return
             title, description = page_texts("not_found" if start.get("status") == 404 else name, locale)
-            new_start, body = _rewrite(start, b"".join(chunks), locale, title, description, accepts_gzip)
+            new_start, body = _rewrite(start, b"".join(chunks), page, title, description, accepts_gzip)
             if head_only:
                 new_start["headers"] = [(k, v) for k, v in new_start["headers"] if k != b"content-length"]
                 body = b""
@@ -267,15 +425,40 @@ class LocalizedHtml:
         await self.app(inner, receive, send_wrapper)
 
 
+@dataclass(frozen=True)
+class _PageFacts:
+    """What the request says about the page to send: its language, and the visitor's cookies."""
+
+    locale: str
+    remember: bool  # no (or another) language cookie came: set it to ``locale``
+    signed_in: bool  # a sign-in cookie came (not checked here: only the header's first paint uses it)
+
+
 def _rewrite(
-    start: Message, raw: bytes, locale: str, title: str, description: str, accepts_gzip: bool
+    start: Message, raw: bytes, page: _PageFacts, title: str, description: str, accepts_gzip: bool
 ) -> tuple[Message, bytes]:
     """The rewritten response start and body (gzip-compressed when accepted and worth it)."""
+    locale = page.locale
     body = raw
+    headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() not in _DROP_RESPONSE]
     if raw:
         text = raw.decode("utf-8", errors="replace")
-        body = localize_html(text, locale=locale, title=title, description=description).encode("utf-8")
-    headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() not in _DROP_RESPONSE]
+        text = localize_html(text, locale=locale, title=title, description=description)
+        text = mark_session(text, page.signed_in)
+        text, used = translate_body(text, source=BUILD_LOCALE, target=locale)
+        if used:
+            code = catalog_script(locale, used)
+            text = inject_head(text, code)
+            headers = [
+                (k, csp_with_script(v.decode("latin-1"), code).encode("latin-1"))
+                if k.lower() == b"content-security-policy"
+                else (k, v)
+                for k, v in headers
+            ]
+        body = text.encode("utf-8")
+    if page.remember:
+        cookie = f"{COOKIE}={locale}; Path=/; Max-Age={COOKIE_MAX_AGE}; SameSite=Lax"
+        headers.append((b"set-cookie", cookie.encode("latin-1")))
     if accepts_gzip and len(body) >= _GZIP_MIN:
         body = gzip.compress(body, compresslevel=6, mtime=0)
         headers.append((b"content-encoding", b"gzip"))

@@ -15,16 +15,20 @@ Steps (2-4 in linear light, IEC 61966-2-1 sRGB decoding):
    He, Sun & Tang, CVPR 2009) is the veil; what lies above a natural black is subtracted
    equally from the three channels, and when there was a veil the whites it greyed are
    stretched back (a photo without a veil keeps its white level).
-2. **White balance with a confidence and a cap**: three illuminant estimates in log-chroma
-   ``(log R/G, log B/G)`` -- grey pixels (Yang, Gao & Li, CVPR 2015; Qian et al., CVPR 2019),
-   white patch (mean of the brightest unclipped 3 %) and grey edge (van de Weijer, Gevers &
-   Gijsenij, IEEE TIP 2007; Minkowski p = 6).  The grey-pixel estimate is weighted by how grey
-   its pixels really are; the blend is measured against a pleasant, slightly warm neutral.  A
-   small deviation is left alone (dead zone), tint (green-magenta) counts less than
-   temperature (blue-amber, where real illuminants lie), and the correction is capped, so a
-   colourful scene (blue sky, brown coffee, coloured eyeshadow) keeps its colours.
+2. **White balance: only the cast shared by mid-tones and highlights, capped**.  Estimates in
+   log-chroma ``(log R/G, log B/G)``: grey edge on the mid-tone edges (van de Weijer, Gevers &
+   Gijsenij, IEEE TIP 2007; first order, Minkowski p = 6), white patch on the brightest
+   near-neutral unclipped pixels, and grey pixels (Yang, Gao & Li, CVPR 2015) when they are
+   really grey.  Each estimate's excess over an accepted, slightly warm neutral range is split
+   into temperature (blue-amber) and tint (green-magenta, counted less); on each axis the cast
+   is what the estimates share (the smaller of two, the median of three, and nothing when they
+   disagree in direction), so a colourful scene -- a blue dusk sky over a white rocket, a
+   ginger cat on a white blanket, a red saucer -- keeps its colours, while a real cast, which
+   tints highlights and mid-tones alike, is undone.  The correction is capped, and applied as
+   a white point: the strongest channel keeps its level and the weak ones come up.
 3. **Exposure**: a gain bringing the 99th luminance percentile up to a target, unless the mean
-   luminance reaches its own target first (a dim but well-exposed scene); brightens only.
+   luminance (a dim but well-exposed scene) or the 99.8th percentile (the lamps of a dusk
+   scene) reaches its own target first; brightens only.
    Then a mid-tone gamma nudges the median into a comfortable band (half strength).
 4. **Highlight protection**: values that the gains push past 1 roll off above a knee along a
    C1 quadratic shoulder instead of clipping; shadows are never lifted above their input by
@@ -62,6 +66,7 @@ _WB_STRENGTH = 1.0
 _GREY_FRACTION = 0.01  # share of candidate pixels kept as grey pixels
 _GREY_QUALITY = 0.06  # mean greyness index up to which grey pixels vote
 _WHITE_QUANTILE = 0.97
+_WHITE_SATURATION = 0.5  # encoded saturation above which a bright pixel is no white reference
 # 3. exposure
 _WHITE_TARGET = 0.62  # linear luminance the 99th percentile is brought up to (~0.85 encoded) ...
 _MEAN_TARGET = 0.2  # ... unless the mean linear luminance reaches this first (a bright scene)
@@ -85,9 +90,10 @@ class Correction:
             are brought back).
         gains: ``(3,)`` linear per-channel gains (white balance x exposure), before the shoulder.
         gamma: mid-tone gamma on the encoded result (1 = none; < 1 brightens).
-        cast: ``(2,)`` estimated illuminant in log-chroma ``(log R/G, log B/G)``, before the
-            accepted range, the cap and the confidence.
-        wb_confidence: 0..1, how far the white balance estimate was trusted.
+        cast: ``(2,)`` log-chroma ``(log R/G, log B/G)`` of the cast shared by the estimates,
+            before the cap (zero when they disagree).
+        wb_confidence: 0..1, the shared cast's size relative to the largest single estimate's
+            excess (1 = every estimate saw the same cast).
         exposure: luminance gain (1 = none).
     """
 
@@ -214,7 +220,9 @@ def _cast(small: np.ndarray, lin: np.ndarray) -> tuple[np.ndarray, float]:
         votes.append(_excess(grey))
     stacked = np.stack(votes)  # (n, 2): temperature, tint excess of each estimate
     same_sign = np.all(stacked > 0, axis=0) | np.all(stacked < 0, axis=0)
-    shared = np.where(same_sign, np.sign(stacked[0]) * np.abs(stacked).min(axis=0), 0.0)
+    # the second largest magnitude: the smaller of two votes, the median of three
+    agreed = np.sort(np.abs(stacked), axis=0)[-2]
+    shared = np.where(same_sign, np.sign(stacked[0]) * agreed, 0.0)
     largest = float(np.abs(stacked).max())
     confidence = 1.0 if largest < 1e-9 else float(np.abs(shared).max() / largest)
     t, g = shared
@@ -273,12 +281,10 @@ def _white_patch(lin: np.ndarray, valid: np.ndarray) -> np.ndarray:
     reference: pixels whose encoded saturation exceeds :data:`_WHITE_SATURATION` (more than
     any plausible cast gives a white) are left out, unless too few remain.
     """
-    import os
     luma = lin @ LUMA.astype(np.float32)
     enc = lin ** (1 / 2.2)
     sat = 1 - enc.min(axis=2) / np.maximum(enc.max(axis=2), 1e-6)
-    lim = float(os.environ.get("WSAT", "0.5"))
-    neutral = valid & (sat < lim)
+    neutral = valid & (sat < _WHITE_SATURATION)
     if np.count_nonzero(neutral) < 100:
         neutral = valid
     top = neutral & (luma >= np.quantile(luma[neutral], _WHITE_QUANTILE))

@@ -208,14 +208,25 @@ def apply_watermark(img: Image.Image, text: str = "LashMe") -> Image.Image:
     return out.convert("RGB")
 
 
-@functools.lru_cache(maxsize=32)
 def _watermark_layer(size: tuple[int, int], text: str) -> Image.Image:
-    """RGBA layer of ``size`` with staggered rows of ``text`` rotated by 30 degrees (cached)."""
+    """RGBA layer of ``size``: the centre of the cached tile canvas of its long side."""
     width, height = size
-    font_px = max(12, round(max(width, height) / 15))
+    canvas = _watermark_canvas(max(width, height), text)
+    x0, y0 = (canvas.width - width) // 2, (canvas.height - height) // 2
+    return canvas.crop((x0, y0, x0 + width, y0 + height))
+
+
+@functools.lru_cache(maxsize=16)
+def _watermark_canvas(long_side: int, text: str) -> Image.Image:
+    """Staggered rows of ``text`` rotated by 30 degrees, covering any image of ``long_side`` (cached).
+
+    The font size follows the long side only, so one canvas (drawn and rotated once, ~50 ms)
+    serves every aspect ratio: previews (480 px) and thumbnails (320 px) of any photo crop it.
+    """
+    font_px = max(12, round(long_side / 15))
     stroke = max(1, font_px // 16)
     font = ImageFont.load_default(size=font_px)
-    side = math.ceil(math.hypot(width, height)) + 2 * font_px
+    side = math.ceil(math.hypot(long_side, long_side)) + 2 * font_px
     canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     draw = ImageDraw.Draw(canvas)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
@@ -231,8 +242,17 @@ def _watermark_layer(size: tuple[int, int], text: str) -> Image.Image:
                 stroke_fill=_WATERMARK_STROKE,
             )
     rotated = canvas.rotate(_WATERMARK_ANGLE, resample=Image.Resampling.BICUBIC)
-    x0, y0 = (side - width) // 2, (side - height) // 2
-    return rotated.crop((x0, y0, x0 + width, y0 + height))
+    x0 = (side - long_side) // 2  # any image of this long side is a centred crop of this square
+    return rotated.crop((x0, x0, x0 + long_side, x0 + long_side))
+
+
+def warm_up(max_sides: tuple[int, ...] = (PREVIEW_MAX_SIDE, THUMB_MAX_SIDE), text: str = "LashMe") -> None:
+    """Draw the watermark canvases of the preview and thumbnail sizes now (a worker does it at start-up).
+
+    Forked work horses inherit them instead of drawing them again (~50 ms each).
+    """
+    for side in max_sides:
+        _watermark_canvas(side, text)
 
 
 def _rgb_array(img: Image.Image) -> np.ndarray:

@@ -49,7 +49,8 @@ def low_res(rgb: np.ndarray, side: int) -> np.ndarray:
     scale = side / max(height, width)
     if scale >= 1:
         return rgb
-    return cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))), cv2.INTER_AREA)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def upsample(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -36,6 +36,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
@@ -43,7 +44,7 @@ from sqlalchemy.engine import Engine
 
 from lashme.files.storage import Storage, StorageError, get_storage
 from lashme.files.storage.base import run_variant_key
-from lashme.images import imaging
+from lashme.images import imaging, previews
 from lashme.jobs import cancel, queue
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs.lifecycle import InvalidTransition, StaleRun
@@ -52,7 +53,13 @@ from lashme.models import Job, JobStatus, Variant
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 from lashme.providers import fidelity
-from lashme.providers.base import GeneratedVariant, JobAwareProvider, Provider, ProviderError
+from lashme.providers.base import (
+    STUDIO_PRESETS,
+    GeneratedVariant,
+    JobAwareProvider,
+    Provider,
+    ProviderError,
+)
 from lashme.providers.registry import get_provider
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,28 @@ def is_generative(provider: object) -> bool:
     whose edits are honest by construction) do not.
     """
     return getattr(provider, "generative", False) is True
+
+
+def warm_up() -> None:
+    """Run the preview path once on a small synthetic photo (the worker calls it at start-up).
+
+    Decoding, the studio engine (OpenCV builds some colour tables and its thread pool on
+    first use) and the watermark canvases (:func:`lashme.images.previews.warm_up`) are
+    then ready in the worker process, and every work horse it forks inherits them instead
+    of paying for them on a master's photo.  Needs no database, Redis or network; a failure
+    is logged and ignored (the first job then pays for it).
+    """
+    try:
+        previews.warm_up()
+        if get_settings().provider_name in RERENDERABLE_PROVIDERS:
+            ramp = np.linspace(40, 220, 384, dtype=np.float32)
+            rgb = np.stack([np.add.outer(ramp[:288] * 0.5, ramp * 0.5)] * 3, axis=-1)
+            rgb[..., 0] += 20  # a warm, skin-like ramp
+            photo = imaging.encode_jpeg(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)))
+            for gv in get_provider("studio").generate(photo, STUDIO_PRESETS):
+                imaging.render_variant_files(gv.image)
+    except Exception:  # noqa: BLE001 - warming up is an optimisation, never a reason not to work
+        log.warning("worker warm-up failed", exc_info=True)
 
 
 def current_run_token(job_id: str) -> int | None:

@@ -49,7 +49,13 @@ QUEUE_DEFERRED = "queue_deferred"
 
 
 def _consume_daily(
-    engine: Engine | None, *, user_id: int | None, anon_token: str | None, client_ip: str | None, limit: int
+    engine: Engine | None,
+    *,
+    user_id: int | None,
+    anon_token: str | None,
+    client_ip: str | None,
+    limit: int,
+    ip_limit: int | None = None,
 ) -> None:
     """Count the job against today's limit in Redis, or in the database while Redis is down.
 
@@ -57,7 +63,9 @@ def _consume_daily(
         DailyLimitReached: today's jobs are used up.
     """
     try:
-        daily_limits.consume(user_id=user_id, anon_token=anon_token, client_ip=client_ip, limit=limit)
+        daily_limits.consume(
+            user_id=user_id, anon_token=anon_token, client_ip=client_ip, limit=limit, ip_limit=ip_limit
+        )
         return
     except RedisError as exc:
         log.warning("daily limit: Redis unavailable (%s), counting in the database", type(exc).__name__)
@@ -69,14 +77,7 @@ def _consume_daily(
     with session_scope(engine) as session:
         used = session.scalar(select(func.count()).select_from(Job).where(owner, Job.created_at >= midnight))
     if limit <= 0 or (used or 0) >= limit:
-        now = datetime.now(UTC).timestamp()
-        _, reset_at = daily_limits._today(now)
-        raise daily_limits.DailyLimitReached(
-            "limits.daily_reached",
-            limit=limit,
-            resets_in=daily_limits._resets_in(reset_at, now),
-            resets_at="00:00 UTC",
-        )
+        raise daily_limits.refusal(limit)
 
 
 def queue_deferred(job_id: str, *, engine: Engine | None = None) -> bool:
@@ -151,6 +152,7 @@ def submit_photo(
         anon_token=anon_token,
         client_ip=client_ip,
         limit=prices.daily_limit_user if user_id is not None else prices.daily_limit_anon,
+        ip_limit=prices.daily_limit_anon_ip,
     )
     storage = storage or get_storage()
     job_id = new_id()

@@ -2,11 +2,19 @@
 
 Keys are checked against the English catalog when the page is compiled, so
 a typo fails the build instead of showing an empty label.
+
+Before the session state arrives, ``tr`` reads ``globalThis.__lmT``: the texts of the page's
+messages in the visitor's language, put there by the server (``lashme.i18n.html``) when that
+language is not the one the pages were prerendered in.  So React hydrates the words the HTML
+already showed, and no text flips language while the page loads.
 """
 
 from __future__ import annotations
 
+import json
+
 import reflex as rx
+from reflex.vars.base import Var, VarData
 
 from lashme import i18n
 from lashme.ui.state import SessionState
@@ -18,6 +26,12 @@ def tr(key: str) -> rx.Var[str]:
     Raises:
         KeyError: ``key`` is not in the English catalog.
     """
-    if key not in i18n.catalog(i18n.DEFAULT_LOCALE):
+    if key not in i18n.catalog(i18n.SOURCE_LOCALE):
         raise KeyError(f"message key {key!r} is missing from the catalogs")
-    return SessionState.t[key].to(str)
+    text = SessionState.t[key].to(str)
+    early = Var(
+        _js_expr=f"(globalThis.__lmT?.[{json.dumps(key)}] ?? {text})",
+        _var_type=str,
+        _var_data=VarData.merge(text._get_all_var_data()),
+    )
+    return rx.cond(SessionState.session_known | rx.State.is_hydrated, text, early).to(str)

@@ -88,88 +88,134 @@ def brand() -> rx.Component:
     )
 
 
+def session_known() -> rx.Var[bool]:
+    """True once the server has told this tab who is signed in (or the page's on_load ran)."""
+    return SessionState.session_known | rx.State.is_hydrated
+
+
+def _visitor_actions() -> rx.Component:
+    return rx.hstack(
+        rx.button(
+            rx.link(tr("nav.sign_in"), href="/login", id="nav-signin", underline="none"),
+            as_child=True,
+            variant="ghost",
+            size="2",
+            color_scheme="gray",
+            high_contrast=True,
+            class_name="lm-head-btn",
+        ),
+        rx.button(
+            rx.link(tr("landing.start_free"), href="/signup", id="nav-signup", underline="none"),
+            as_child=True,
+            size="2",
+            class_name="lm-head-btn",
+        ),
+        align="center",
+        spacing="2",
+        class_name="lm-head-actions",
+    )
+
+
+def _user_actions() -> rx.Component:
+    return rx.hstack(
+        account_menu(),
+        rx.icon_button(
+            rx.icon("log_out", size=18),
+            on_click=SessionState.sign_out,
+            variant="ghost",
+            size="2",
+            id="sign-out",
+            aria_label=tr("nav.sign_out"),
+            title=tr("nav.sign_out"),
+            class_name="lm-touch",
+        ),
+        spacing="1",
+        align="center",
+    )
+
+
+def _balance_badge() -> rx.Component:
+    return rx.link(
+        rx.badge(
+            rx.icon("sparkles", size=14, aria_hidden="true"),
+            rx.text(SessionState.balance, id="balance"),
+            rx.text(SessionState.balance_unit),
+            size="2",
+            color_scheme="pink",
+            variant="soft",
+        ),
+        href="/credits",
+        id="nav-credits",
+        underline="none",
+        class_name="lm-touch",
+        display="flex",
+        align_items="center",
+    )
+
+
+def _skeleton(width: str, class_name: str = "") -> rx.Component:
+    """A grey placeholder box (no text, hidden from screen readers) while the session is unknown."""
+    return rx.box(class_name=f"lm-skel {class_name}".strip(), width=width, aria_hidden="true")
+
+
 def header() -> rx.Component:
-    """Two rows on a phone (brand and account; navigation), one wrapped row on wider screens; sticky."""
+    """Two rows on a phone (brand and account; navigation), one wrapped row on wider screens; sticky.
+
+    Until the session is known (:func:`session_known`) the signed-in parts are not rendered: a
+    visitor (no sign-in cookie, ``<html data-lm-auth="0">`` from the server) sees the sign-in
+    buttons at once, a returning user a neutral skeleton (``assets/theme.css``), so nobody sees the
+    wrong shell or the admin link before the server has checked the session and the role.
+    """
+    pending = rx.fragment(
+        rx.box(_visitor_actions(), class_name="lm-if-anon"),
+        rx.hstack(
+            _skeleton("3.5em"),
+            _skeleton("44px"),
+            spacing="2",
+            align="center",
+            class_name="lm-if-auth",
+        ),
+    )
     return rx.el.header(
         rx.hstack(
             brand(),
             rx.spacer(),
-            rx.cond(
-                SessionState.signed_in,
-                rx.link(
-                    rx.badge(
-                        rx.icon("sparkles", size=14),
-                        rx.text(SessionState.balance, id="balance"),
-                        rx.text(SessionState.balance_unit),
-                        size="2",
-                        color_scheme="pink",
-                        variant="soft",
-                    ),
-                    href="/credits",
-                    id="nav-credits",
-                    underline="none",
-                    class_name="lm-touch",
-                    display="flex",
-                    align_items="center",
-                ),
-            ),
+            rx.cond(session_known() & SessionState.signed_in, _balance_badge()),
             language_switch(),
             rx.color_mode.button(
                 size="2",
                 variant="soft",
                 id="theme-toggle",
                 aria_label=tr("nav.dark_theme"),
-                class_name="lm-theme-toggle",
+                class_name="lm-theme-toggle lm-touch",
             ),
             rx.cond(
-                SessionState.signed_in,
-                rx.hstack(
-                    account_menu(),
-                    rx.icon_button(
-                        rx.icon("log_out", size=18),
-                        on_click=SessionState.sign_out,
-                        variant="ghost",
-                        size="2",
-                        id="sign-out",
-                        aria_label=tr("nav.sign_out"),
-                        title=tr("nav.sign_out"),
-                    ),
-                    spacing="1",
-                    align="center",
-                ),
-                rx.hstack(
-                    rx.button(
-                        rx.link(tr("nav.sign_in"), href="/login", id="nav-signin", underline="none"),
-                        as_child=True,
-                        variant="ghost",
-                        size="2",
-                        color_scheme="gray",
-                        high_contrast=True,
-                    ),
-                    rx.button(
-                        rx.link(tr("landing.start_free"), href="/signup", id="nav-signup", underline="none"),
-                        as_child=True,
-                        size="2",
-                    ),
-                    align="center",
-                    spacing="3",
-                ),
+                session_known(),
+                rx.cond(SessionState.signed_in, _user_actions(), _visitor_actions()),
+                pending,
             ),
             width="100%",
             align="center",
             spacing="2",
         ),
         rx.cond(
-            SessionState.signed_in,
-            rx.hstack(
-                *[_nav_link(*item) for item in NAV],
-                _nav_link("/credits", "nav.credits", "gem", "nav-credits-page"),
-                rx.cond(SessionState.is_staff, _nav_link("/admin", "nav.admin", "shield", "nav-admin")),
-                wrap="wrap",
-                spacing="1",
-                width="100%",
-                id="main-nav",
+            session_known(),
+            rx.cond(
+                SessionState.signed_in,
+                rx.el.nav(
+                    rx.hstack(
+                        *[_nav_link(*item) for item in NAV],
+                        _nav_link("/credits", "nav.credits", "gem", "nav-credits-page"),
+                        rx.cond(SessionState.is_staff, _nav_link("/admin", "nav.admin", "shield", "nav-admin")),
+                        wrap="wrap",
+                        spacing="1",
+                        width="100%",
+                    ),
+                    id="main-nav",
+                    aria_label=tr("nav.main"),
+                ),
             ),
+            rx.box(_skeleton("100%", "lm-skel-nav"), class_name="lm-if-auth", width="100%"),
         ),
         width="100%",
         padding_x="0.75em",

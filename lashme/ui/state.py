@@ -8,7 +8,7 @@ only ``lashme.app`` use-cases; ``_call`` turns a refused one into a toast.
 
 Language: ``locale`` is a cookie (remembered per browser) and, for a
 signed-in user, ``users.locale`` (remembered per user, wins over the cookie);
-with neither, the browser's ``Accept-Language`` decides.  Page text is
+with neither, the browser's ``Accept-Language`` decides, else Russian.  Page text is
 compiled once at build time, so translated text reaches the page through the
 cached computed var ``t`` (every catalog message of the current locale, a few kB),
 recomputed only when ``locale`` changes.
@@ -47,6 +47,9 @@ class SessionState(rx.State):
     signup_bonus: int = 3
     #: shows the header's Admin link; a display hint only, every admin handler re-checks the role
     is_staff: bool = False
+    #: True once this tab's session was read on the server (``load_session``): until then the
+    #: header shows no signed-in parts and no admin link, only a neutral skeleton (``layout.header``)
+    session_known: bool = False
 
     @rx.var
     def signed_in(self) -> bool:
@@ -127,6 +130,7 @@ class SessionState(rx.State):
         info = app_session.load(**self._credentials())
         caller, header = info.caller, info.header
         self.locale = caller.locale
+        self.session_known = True
         self.unlock_cost, self.signup_bonus = header.unlock_cost, header.signup_bonus
         if not caller.signed_in:
             if self.user_email:  # the sign-in session ended elsewhere: drop what this tab held
@@ -178,6 +182,7 @@ class SessionState(rx.State):
         session.reset()
         session.auth_token = ""
         session.anon_token, session.locale = anon, locale
+        session.session_known = True  # signed out: known
 
     @rx.event
     def load_session(self):

@@ -20,7 +20,25 @@ def stripe_standin():
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, stripe_standin):
+def mailbox(tmp_path_factory):
+    """A real SMTP server on loopback (STARTTLS, AUTH) the app under test sends its account mail to."""
+    from tests.fakes.smtp_mailbox import SmtpMailbox
+
+    with SmtpMailbox(tmp_path_factory.mktemp("smtp")) as box:
+        yield box
+
+
+@pytest.fixture(scope="session")
+def oidc_provider():
+    """A real OpenID provider on loopback that the app under test uses as "Google"."""
+    from tests.fakes.oidc_provider import OidcProvider
+
+    with OidcProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, stripe_standin, mailbox, oidc_provider):
     from lashme.ops.launcher import start_stack
     from lashme.ops.redis_server import free_port
     from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET
@@ -34,6 +52,8 @@ def app_url(tmp_path_factory, stripe_standin):
         STRIPE_SECRET_KEY=API_KEY,
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         STRIPE_API_BASE=stripe_standin.base_url,
+        **mailbox.env(),  # account mail (verification, password reset) over SMTP
+        **oidc_provider.env(),  # "Sign in with Google"
     )
     stripe_standin.webhook_url = f"http://127.0.0.1:{port}/stripe/webhook"
     from lashme.credits import pricing

@@ -6,10 +6,12 @@ import re
 
 import pytest
 
+from tests.fakes.smtp_mailbox import link_in
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_signed_in_user_buys_a_pack_and_sees_the_balance_rise(app_url, browser, stripe_standin):
+def test_signed_in_user_buys_a_pack_and_sees_the_balance_rise(app_url, browser, stripe_standin, mailbox):
     ctx = browser.new_context(viewport={"width": 390, "height": 844})
     page = ctx.new_page()
     page.goto(app_url + "/signup?next=/credits")
@@ -17,6 +19,9 @@ def test_signed_in_user_buys_a_pack_and_sees_the_balance_rise(app_url, browser, 
     page.fill("#password", "Lashes2026")
     page.locator("#auth-submit").click()
     page.wait_for_url(re.compile(r".*/credits$"), timeout=30_000)
+    page.goto(link_in(mailbox.wait_for("buyer@example.com"), "/verify-email"))  # the bonus comes with it
+    page.locator("#verify-ok").wait_for(timeout=20_000)
+    page.goto(app_url + "/credits")
     page.wait_for_function("document.querySelector('#balance')?.textContent === '3'", timeout=20_000)
     assert page.locator("#payments-not-configured").count() == 0
     packs = page.locator(".buy-pack")

@@ -9,6 +9,7 @@ import piexif
 import pytest
 from PIL import Image
 
+from tests.fakes.smtp_mailbox import link_in
 from tests.photos import grace_hopper_jpeg, with_gps_exif
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -27,7 +28,7 @@ def _upload(page, app_url, path):
     )
 
 
-def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path):
+def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path, mailbox):
     photo = tmp_path / "work-photo.jpg"
     original = with_gps_exif(grace_hopper_jpeg())
     photo.write_bytes(original)
@@ -61,6 +62,11 @@ def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path):
     page.fill("#password", "Lashes2026")
     page.locator("#auth-submit").click()
     page.wait_for_url(job_url, timeout=30_000)
+    # the sign-up bonus comes with the emailed confirmation link
+    page.wait_for_function("document.querySelector('#balance')?.textContent === '0'", timeout=20_000)
+    page.goto(link_in(mailbox.wait_for("master@example.com"), "/verify-email"))
+    page.locator("#verify-ok").wait_for(timeout=20_000)
+    page.goto(job_url)
     page.wait_for_function("document.querySelector('#balance')?.textContent === '3'", timeout=20_000)
 
     page.locator(".unlock-button").first.click()

@@ -112,7 +112,7 @@ def test_a_server_without_starttls_or_with_an_untrusted_certificate_gets_nothing
 
 
 def test_a_failed_delivery_is_logged_not_raised_and_the_request_answers_alike(smtp_env, monkeypatch, caplog):
-    monkeypatch.setenv("SMTP_URL", "smtp://nobody:wrong@127.0.0.1:%d" % smtp_env.port)
+    monkeypatch.setenv("SMTP_URL", f"smtp://nobody:wrong@127.0.0.1:{smtp_env.port}")
     get_settings.cache_clear()
     with session_scope() as s:
         auth.sign_up(s, email="fail@example.com", password="Secret123", signup_bonus=3)

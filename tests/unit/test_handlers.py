@@ -26,10 +26,11 @@ from tests.dbutil import count
 from tests.photos import chelsea_jpeg
 
 
-def _state(cls, *, token="", anon=""):
+def _state(cls, *, token="", anon="", locale="en"):
+    """A fresh ``cls`` state; English unless ``locale`` says otherwise (the app's default is Russian)."""
     root = rx.State(_reflex_internal_init=True)
     st = root.get_substate(cls.get_full_name().split(".")[1:])
-    st.auth_token, st.anon_token = token, anon
+    st.auth_token, st.anon_token, st.locale = token, anon, locale
     return st
 
 

@@ -47,7 +47,8 @@ def test_negotiation_follows_accept_language_weights():
     assert i18n.negotiate("de-DE,ru;q=0.5,en;q=0.3") == "ru"
     assert i18n.negotiate("en;q=0.2,ru;q=0.9") == "ru"
     assert i18n.negotiate("ru;q=0,fr") == "en"
-    assert i18n.negotiate("") == "en" and i18n.negotiate(None) == "en"
+    assert i18n.negotiate("") == "ru" and i18n.negotiate(None) == "ru"  # Russian first
+    assert i18n.negotiate("de-DE,fr;q=0.5") == "ru"
 
 
 def test_errors_dates_and_prices_per_locale():

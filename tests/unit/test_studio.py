@@ -65,7 +65,8 @@ def test_each_pipeline_keeps_size_and_changes_the_photo(preset):
         out = studio.PIPELINES[preset](original)
         assert out.mode == "RGB" and out.size == original.size
         diff = np.abs(np.asarray(out, dtype=np.int16) - np.asarray(original.convert("RGB"), dtype=np.int16))
-        assert diff.mean() > 1
+        # natural leaves a well-balanced photo nearly alone (its lash/edge retouch still shows)
+        assert diff.mean() > (0.5 if preset == "natural" else 1)
 
 
 # --- the provider ------------------------------------------------------------------------

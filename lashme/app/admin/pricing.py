@@ -25,9 +25,10 @@ from sqlmodel import Session
 
 from lashme.app.admin import audit
 from lashme.app.admin.guard import require_admin
-from lashme.credits import pricing
+from lashme.credits import payments, pricing
 from lashme.errors import DomainError, NotFound
 from lashme.models import CreditPack, PriceSetting
+from lashme.ops.settings import get_settings
 
 #: Allowed value range (inclusive) of each price/limit key.
 PRICE_RANGES: dict[str, tuple[int, int]] = {
@@ -36,6 +37,7 @@ PRICE_RANGES: dict[str, tuple[int, int]] = {
     "signup_bonus": (0, 100),
     "daily_limit_anon": (0, 1000),
     "daily_limit_user": (0, 10000),
+    "daily_limit_anon_ip": (0, 10000),
 }
 #: Credits in one pack.
 PACK_CREDITS = (1, 100_000)
@@ -392,3 +394,46 @@ def update_pack(
         after=changed,
     )
     return _pack_row(pack)
+
+
+@dataclass(frozen=True)
+class PaymentsSetup:
+    """Whether card payments work, and what an operator must set when they do not.
+
+    Attributes:
+        configured: Stripe Checkout is available to buyers.
+        missing: the environment variables still unset (``STRIPE_SECRET_KEY``, ``STRIPE_WEBHOOK_SECRET``).
+        webhook_url: where Stripe must post its events (``LASHME_PUBLIC_URL`` + ``/stripe/webhook``,
+            or just the path when the public URL is not set).
+        public_url_set: ``LASHME_PUBLIC_URL`` is set (Checkout return URLs use it).
+    """
+
+    configured: bool
+    missing: tuple[str, ...]
+    webhook_url: str
+    public_url_set: bool
+
+
+def payments_setup(session: Session, actor_id: int | None) -> PaymentsSetup:
+    """What the pricing page tells an admin about Stripe (names of settings only, never their values).
+
+    Raises:
+        AdminRequired: the caller is not an admin.
+    """
+    require_admin(session, actor_id, action="pricing.prices")
+    settings = get_settings()
+    missing = tuple(
+        name
+        for name, value in (
+            ("STRIPE_SECRET_KEY", settings.stripe_secret_key),
+            ("STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
+        )
+        if not value
+    )
+    public = (settings.public_url or "").rstrip("/")
+    return PaymentsSetup(
+        configured=payments.is_configured(settings),
+        missing=missing,
+        webhook_url=f"{public}/stripe/webhook",
+        public_url_set=bool(public),
+    )

@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 import reflex as rx
 
 from lashme.ui.i18n import tr
-from lashme.ui.layout import page_shell
+from lashme.ui.layout import page_shell, session_known
+from lashme.ui.state import SessionState
 
 #: (route, message key, icon, element id) of each admin section, in menu order
 SECTIONS = (
@@ -42,11 +43,23 @@ def admin_menu() -> rx.Component:
 
 
 def admin_shell(title_key: str, *children: rx.Component) -> rx.Component:
-    """An admin page: header, admin menu, the page heading ``tr(title_key)``, then ``children``."""
+    """An admin page: header, admin menu, the page heading ``tr(title_key)``, then ``children``.
+
+    The menu and the body render only once the server has confirmed the staff role for this tab
+    (a non-admin is sent away by ``on_load`` without ever seeing them); until then a skeleton.
+    """
     return page_shell(
-        admin_menu(),
-        rx.heading(tr(title_key), size="6", align_self="start"),
-        *children,
+        rx.cond(
+            session_known() & SessionState.is_staff,
+            rx.vstack(
+                admin_menu(),
+                rx.heading(tr(title_key), size="6", align_self="start"),
+                *children,
+                width="100%",
+                spacing="5",
+            ),
+            rx.box(class_name="lm-skel lm-skel-block", width="100%", aria_hidden="true"),
+        ),
     )
 
 

@@ -29,7 +29,11 @@ def _checked(value: object) -> bool:
 
 
 def _both(session, actor_id):
-    return admin_pricing.prices(session, actor_id), admin_pricing.packs(session, actor_id)
+    return (
+        admin_pricing.prices(session, actor_id),
+        admin_pricing.packs(session, actor_id),
+        admin_pricing.payments_setup(session, actor_id),
+    )
 
 
 class AdminPricingState(AdminState):
@@ -53,6 +57,10 @@ class AdminPricingState(AdminState):
     new_popular: bool = False
     #: the lists were loaded for an admin (the edit handlers do nothing before that)
     loaded: bool = False
+    #: Stripe Checkout works; else what to set (names only) and where Stripe posts
+    stripe_configured: bool = True
+    stripe_missing: str = ""
+    stripe_webhook: str = ""
 
     def _clear(self) -> None:
         self.prices = {k: dict(_EMPTY_PRICE) for k in PRICE_KEYS}
@@ -61,7 +69,10 @@ class AdminPricingState(AdminState):
 
     def _load(self) -> None:
         """Reload prices and packs through the services (raises AdminRequired for non-admins)."""
-        price_rows, pack_rows = self._service(_both)
+        price_rows, pack_rows, setup = self._service(_both)
+        self.stripe_configured = setup.configured
+        self.stripe_missing = ", ".join(setup.missing)
+        self.stripe_webhook = setup.webhook_url
         loc = self.lang
         money = i18n.money_locale(loc)
         self.prices = {
@@ -449,6 +460,22 @@ def page() -> rx.Component:
     """Prices and limits, then the packs and the new pack form."""
     return admin_shell(
         "admin.nav.pricing",
+        rx.cond(
+            ~AdminPricingState.stripe_configured & AdminPricingState.loaded,
+            rx.callout(
+                rx.vstack(
+                    rx.text(tr("paid.admin_stripe_title"), weight="bold"),
+                    rx.text(tr("paid.admin_stripe_set"), " ", rx.code(AdminPricingState.stripe_missing)),
+                    rx.text(tr("paid.admin_stripe_webhook"), " ", rx.code(AdminPricingState.stripe_webhook)),
+                    rx.text(tr("paid.admin_stripe_restart"), size="1"),
+                    spacing="1",
+                ),
+                icon="credit_card",
+                color_scheme="amber",
+                width="100%",
+                id="admin-stripe-setup",
+            ),
+        ),
         rx.callout(tr("admin.pricing.ledger_note"), icon="info", width="100%", size="1"),
         rx.heading(tr("admin.pricing.prices"), size="4", align_self="start"),
         rx.vstack(*[price_row(k) for k in PRICE_KEYS], width="100%", spacing="2", id="admin-prices"),

@@ -6,26 +6,33 @@ import importlib
 
 import reflex as rx
 
-#: (route, module under ``lashme.ui.admin``, browser tab title)
+#: (route, module under ``lashme.ui.admin``, page name: the tab title is the message ``page.<name>.title``)
 ADMIN_PAGES = (
-    ("/admin", "home", "Admin — LashMe"),
-    ("/admin/users", "users", "Users — LashMe admin"),
-    ("/admin/users/[user_id]", "user_detail", "User — LashMe admin"),
-    ("/admin/jobs", "jobs", "Jobs — LashMe admin"),
-    ("/admin/jobs/[job_id]", "job_detail", "Job — LashMe admin"),
-    ("/admin/presets", "presets", "Presets — LashMe admin"),
-    ("/admin/pricing", "pricing", "Pricing — LashMe admin"),
-    ("/admin/payments", "payments", "Payments — LashMe admin"),
-    ("/admin/stats", "stats", "Stats — LashMe admin"),
-    ("/admin/audit", "audit", "Audit log — LashMe admin"),
-    ("/admin/queue", "queue", "Queue — LashMe admin"),
+    ("/admin", "home", "admin"),
+    ("/admin/users", "users", "admin_users"),
+    ("/admin/users/[user_id]", "user_detail", "admin_user_detail"),
+    ("/admin/jobs", "jobs", "admin_jobs"),
+    ("/admin/jobs/[job_id]", "job_detail", "admin_job_detail"),
+    ("/admin/presets", "presets", "admin_presets"),
+    ("/admin/pricing", "pricing", "admin_pricing"),
+    ("/admin/payments", "payments", "admin_payments"),
+    ("/admin/stats", "stats", "admin_stats"),
+    ("/admin/audit", "audit", "admin_audit"),
+    ("/admin/queue", "queue", "admin_queue"),
 )
 
 
 def register_admin_pages(app: rx.App) -> None:
-    """Add every admin page to ``app`` (each page's ``on_load`` checks the role on the server)."""
-    for route, module_name, title in ADMIN_PAGES:
+    """Add every admin page to ``app`` (each page's ``on_load`` checks the role on the server).
+
+    Tab titles are in the visitor's language: ``lashme.i18n.html`` writes them into the served HTML
+    (by the same page names) and this Var keeps them after the page has loaded.
+    """
+    from lashme.ui.state import SessionState
+
+    for route, module_name, name in ADMIN_PAGES:
         module = importlib.import_module(f"lashme.ui.admin.{module_name}")
+        title = SessionState.t[f"page.{name}.title"].to(str)
         app.add_page(module.page, route=route, title=title, on_load=module.ON_LOAD)
 
 

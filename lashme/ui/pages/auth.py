@@ -74,10 +74,12 @@ def _google_button() -> rx.Component:
         rx.vstack(
             rx.text(tr("auth.or"), size="2", color_scheme="gray", align="center", width="100%"),
             rx.button(
-                rx.el.a(
+                rx.link(  # a full page load (reload_document): the backend route redirects to Google
                     rx.icon("log_in", size=18, aria_hidden="true"),
                     tr("auth.google_button"),
                     href="/auth/google/start?next=" + AuthState.router.url.query_parameters.get("next", "/"),
+                    reload_document=True,
+                    underline="none",
                     id="google-signin",
                 ),
                 as_child=True,

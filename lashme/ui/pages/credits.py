@@ -38,6 +38,8 @@ class CreditsState(SessionState):
     notice: str = ""
     error: str = ""
     buying: int = 0
+    #: where the buyer goes back after paying (checked: her own variant/job page), "" for none
+    next_path: str = ""
 
     def _load(self, caller: Caller) -> None:
         data, refused = self._call(
@@ -53,7 +55,10 @@ class CreditsState(SessionState):
                 "credits": p.credits,
                 "title": i18n.translate_plural("plural.credits", p.credits, loc),
                 "price": i18n.format_money(p.price_cents, p.currency, loc),
-                "per_credit": i18n.format_money(round(p.price_cents / max(1, p.credits)), p.currency, loc),
+                "per_credit": i18n.format_money(p.per_photo_cents, p.currency, loc),
+                "per_photo": i18n.translate(
+                    "paid.per_photo", loc, price=i18n.format_money(p.per_photo_cents, p.currency, loc)
+                ),
                 "popular": p.popular,
             }
             for p in data.packs
@@ -77,6 +82,7 @@ class CreditsState(SessionState):
         """Signed-in only; shows a notice when the buyer came back from a canceled checkout."""
         self._ensure_anon()
         self.error, self.notice, self.buying, self.ledger_page = "", "", 0, 1
+        self.next_path = app_credits.safe_next(self.router.url.query_parameters.get("next", ""))
         caller = self._refresh_user()
         if not caller.signed_in:
             return rx.redirect("/login?next=/credits")
@@ -106,7 +112,9 @@ class CreditsState(SessionState):
         self.error, self.buying = "", pack_id
         yield
         try:
-            url = await self._run(app_credits.start_checkout, pack_id, origin=self.router.url.origin)
+            url = await self._run(
+                app_credits.start_checkout, pack_id, origin=self.router.url.origin, next_path=self.next_path
+            )
         except DomainError as exc:
             self.error, self.buying = self._err(exc), 0
             return
@@ -118,12 +126,15 @@ class CheckoutReturnState(SessionState):
 
     status: str = "checking"  # checking | granted | pending | error
     message: str = ""
+    #: the page she came from (the variant she wanted to unlock), "" for none
+    next_path: str = ""
 
     @rx.event
     async def on_load(self):
         """Fulfil the Checkout Session named in the URL if it is this user's and paid."""
         self._ensure_anon()
         self.status, self.message = "checking", ""
+        self.next_path = app_credits.safe_next(self.router.url.query_parameters.get("next", ""))
         caller = self._refresh_user()
         if not caller.signed_in:
             yield rx.redirect("/login?next=/credits")
@@ -143,6 +154,9 @@ class CheckoutReturnState(SessionState):
                 if result.credits
                 else self._tr("credits.received")
             )
+            if self.next_path:  # back to the variant she wanted to unlock, with the new balance
+                yield rx.toast.success(self.message)
+                yield rx.redirect(self.next_path)
         else:
             self.status, self.message = "pending", self._tr("payments.not_paid")
 
@@ -154,15 +168,20 @@ def pack_card(pack: dict) -> rx.Component:
             rx.cond(pack["popular"], rx.badge(tr("credits.popular"), color_scheme="amber", variant="solid")),
             rx.heading(pack["title"], size="5"),
             rx.text(pack["price"], size="6", weight="bold", color=ROSE),
-            rx.text(pack["per_credit"], tr("credits.per_credit"), size="2", color_scheme="gray"),
-            rx.button(
-                rx.cond(CreditsState.buying == pack["id"], rx.spinner(size="1"), rx.text(tr("credits.buy"))),
-                on_click=CreditsState.buy(pack["id"]),
-                disabled=~CreditsState.configured | (CreditsState.buying != 0),
-                size="3",
-                width="100%",
-                class_name="buy-pack",
-                min_height="44px",
+            rx.text(pack["per_photo"], size="2", color_scheme="gray", class_name="per-photo"),
+            rx.cond(
+                CreditsState.configured,
+                rx.button(
+                    rx.cond(
+                        CreditsState.buying == pack["id"], rx.spinner(size="1"), rx.text(tr("credits.buy"))
+                    ),
+                    on_click=CreditsState.buy(pack["id"]),
+                    disabled=CreditsState.buying != 0,
+                    size="3",
+                    width="100%",
+                    class_name="buy-pack",
+                    min_height="44px",
+                ),
             ),
             align="center",
             spacing="2",
@@ -208,15 +227,33 @@ def credits_page() -> rx.Component:
             ),
         ),
         rx.cond(
+            (CreditsState.next_path != "") & CreditsState.configured,
+            rx.callout(tr("paid.next_note"), icon="image", width="100%", id="credits-next-note"),
+        ),
+        rx.cond(
             ~CreditsState.configured,
             rx.callout(
-                tr("payments.not_configured"),
-                icon="info",
+                rx.vstack(
+                    rx.text(tr("paid.payments_soon"), weight="bold"),
+                    rx.text(tr("paid.payments_soon_text"), size="2"),
+                    spacing="1",
+                ),
+                icon="clock",
                 color_scheme="gray",
                 width="100%",
                 id="payments-not-configured",
             ),
         ),
+        rx.cond(
+            CreditsState.next_path != "",
+            rx.link(
+                rx.hstack(rx.icon("arrow_left", size=16), tr("paid.back_to_photo"), align="center"),
+                href=CreditsState.next_path,
+                align_self="start",
+                id="credits-back",
+            ),
+        ),
+        rx.text(tr("paid.one_credit_one_photo"), size="2", color_scheme="gray", align_self="start"),
         rx.grid(
             rx.foreach(CreditsState.packs, pack_card),
             columns=rx.breakpoints(initial="1", sm="3"),
@@ -272,8 +309,13 @@ def checkout_return_page() -> rx.Component:
             ),
         ),
         rx.hstack(
-            rx.link(rx.button(tr("credits.enhance")), href="/"),
+            rx.cond(
+                CheckoutReturnState.next_path != "",
+                rx.link(rx.button(tr("paid.back_to_photo")), href=CheckoutReturnState.next_path),
+                rx.link(rx.button(tr("credits.enhance")), href="/"),
+            ),
             rx.link(rx.button(tr("nav.credits"), variant="soft"), href="/credits"),
             spacing="3",
+            wrap="wrap",
         ),
     )

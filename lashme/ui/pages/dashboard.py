@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import reflex as rx
 
 from lashme import i18n
@@ -9,6 +12,7 @@ from lashme.app import dashboard
 from lashme.app import job as app_job
 from lashme.app.caller import Caller
 from lashme.app.paging import clamp_page
+from lashme.errors import DomainError
 from lashme.ui.components.pager import pager
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
@@ -16,6 +20,19 @@ from lashme.ui.ledger_rows import page_rows
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 10
+#: seconds between re-reads while a clean full-size file is being made, and how long to keep trying
+RENDER_POLL_S = 1.0
+RENDER_POLL_MAX_S = 180.0
+
+
+def _thumb_dict(t: dashboard.Thumb) -> dict:
+    return {
+        "id": t.variant_id,
+        "url": t.url,
+        "clean": t.clean,
+        "unlocked": t.unlocked,
+        "rendering": t.fullres in app_job.RENDERING_STATES,
+    }
 
 
 class DashboardState(SessionState):
@@ -26,6 +43,7 @@ class DashboardState(SessionState):
     ledger_page: int = 1
     ledger_pages: int = 1
     busy_job: str = ""
+    _poll_token: int = 0
 
     def _load(self, caller: Caller) -> None:
         data, refused = self._call(
@@ -33,6 +51,9 @@ class DashboardState(SessionState):
         )
         if refused is not None:
             return
+        self._show(data)
+
+    def _show(self, data: dashboard.Dashboard) -> None:
         loc = self.lang
         self.recent = [
             {
@@ -40,9 +61,14 @@ class DashboardState(SessionState):
                 "date": i18n.format_dt(j.created_at, loc, fmt="short"),
                 "status": j.status,
                 "status_label": i18n.translate(f"status.{j.status}", loc),
-                "stage": i18n.translate(j.stage_key, loc, n=j.stage_n),
+                "stage": (
+                    i18n.ngettext(j.stage_key, j.stage_n, loc)
+                    if j.stage_key.startswith("plural.")
+                    else i18n.translate(j.stage_key, loc, n=j.stage_n)
+                ),
                 "can_cancel": j.can_cancel,
                 "can_retry": j.can_retry,
+                "thumbs": [_thumb_dict(t) for t in j.thumbs],
             }
             for j in data.recent
         ]
@@ -58,7 +84,29 @@ class DashboardState(SessionState):
         if not caller.signed_in:
             return rx.redirect("/login?next=/dashboard")
         self._load(caller)
+        if any(t["rendering"] for j in self.recent for t in j["thumbs"]):
+            self._poll_token += 1
+            return DashboardState.watch_renders
         return None
+
+    @rx.event(background=True)
+    async def watch_renders(self):
+        """Swap the watermarked thumbnails for the clean ones as soon as their full size is rendered."""
+        async with self:
+            token, page = self._poll_token, self.ledger_page
+        deadline = time.monotonic() + RENDER_POLL_MAX_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(RENDER_POLL_S)
+            try:
+                data = await self._run(dashboard.load, ledger_page=page, page_size=LEDGER_PAGE_SIZE)
+            except DomainError:
+                return
+            async with self:
+                if token != self._poll_token:
+                    return
+                self._show(data)
+            if not data.rendering:
+                return
 
     @rx.event
     def go_to_ledger_page(self, page: int):
@@ -100,6 +148,50 @@ class DashboardState(SessionState):
             yield update
 
 
+def _thumb(t) -> rx.Component:
+    """One variant's thumbnail (clean once unlocked and rendered), linking to its page."""
+    return rx.link(
+        rx.box(
+            rx.image(
+                src=t["url"].to(str),
+                width="64px",
+                height="64px",
+                object_fit="cover",
+                border_radius="6px",
+                loading="lazy",
+                class_name=rx.cond(t["clean"].to(bool), "dash-thumb is-clean", "dash-thumb"),
+                alt="",
+            ),
+            rx.cond(
+                t["rendering"].to(bool),
+                rx.center(
+                    rx.spinner(size="1"),
+                    position="absolute",
+                    inset="0",
+                    background="rgba(0,0,0,.25)",
+                    border_radius="6px",
+                    class_name="fullres-progress",
+                    title=tr("paid.preparing"),
+                ),
+                rx.cond(
+                    t["unlocked"].to(bool),
+                    rx.icon(
+                        "lock_open",
+                        size=12,
+                        position="absolute",
+                        bottom="3px",
+                        left="3px",
+                        color="white",
+                        aria_label=tr("paid.unlocked_badge"),
+                    ),
+                ),
+            ),
+            position="relative",
+        ),
+        href="/variant/" + t["id"].to(str),
+    )
+
+
 def job_row(j) -> rx.Component:
     """One recent job: date, status, what is happening, actions."""
     jid = j["id"].to(str)
@@ -121,6 +213,15 @@ def job_row(j) -> rx.Component:
                     align="center",
                 ),
                 rx.text(j["stage"].to(str), size="2", class_name="job-stage"),
+                rx.cond(
+                    j["thumbs"].to(list[dict]).length() > 0,
+                    rx.hstack(
+                        rx.foreach(j["thumbs"].to(list[dict]), _thumb),
+                        spacing="1",
+                        wrap="wrap",
+                        class_name="dash-thumbs",
+                    ),
+                ),
                 spacing="1",
                 flex="1",
                 min_width="0",
@@ -177,6 +278,7 @@ def dashboard_page() -> rx.Component:
                 rx.vstack(
                     rx.text(tr("dash.held"), size="2", color_scheme="gray"),
                     rx.heading(DashboardState.held, size="7", id="dash-held"),
+                    rx.text(tr("dash.held_help"), size="1", color_scheme="gray", id="dash-held-help"),
                     spacing="1",
                 ),
                 flex="1",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from lashme.app.gallery import STATUSES
+from lashme.ui.components.unlock import preparing_badge
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.pages.gallery_state import GalleryState
@@ -25,7 +26,7 @@ def _tile_image(it) -> rx.Component:
             width="100%",
             height="100%",
             object_fit="cover",
-            class_name="gallery-thumb",
+            class_name=rx.cond(it["clean"].to(bool), "gallery-thumb is-clean", "gallery-thumb"),
         ),
         rx.center(
             rx.cond(
@@ -81,15 +82,20 @@ def tile(it) -> rx.Component:
                 ),
             ),
             rx.cond(
-                it["unlocked"].to(bool),
-                rx.badge(
-                    rx.icon("lock_open", size=12),
-                    color_scheme="amber",
-                    variant="solid",
-                    position="absolute",
-                    bottom="6px",
-                    left="6px",
-                    class_name="unlocked-badge",
+                it["rendering"].to(bool),
+                preparing_badge(),
+                rx.cond(
+                    it["unlocked"].to(bool),
+                    rx.badge(
+                        rx.icon("lock_open", size=12),
+                        color_scheme="amber",
+                        variant="solid",
+                        position="absolute",
+                        bottom="6px",
+                        left="6px",
+                        class_name="unlocked-badge",
+                        aria_label=tr("paid.unlocked_badge"),
+                    ),
                 ),
             ),
             position="relative",
@@ -144,8 +150,17 @@ def filters() -> rx.Component:
                     size="3",
                     width="100%",
                     default_value=GalleryState.search,
+                    key=GalleryState.search,  # re-mounted when Back/Forward change the URL's search
+                    aria_label=tr("gallery.search"),
+                    title=GalleryState.search_hint,
                 ),
-                rx.icon_button(rx.icon("search", size=18), type="submit", size="3", id="gallery-search-go"),
+                rx.icon_button(
+                    rx.icon("search", size=18, aria_hidden="true"),
+                    type="submit",
+                    size="3",
+                    id="gallery-search-go",
+                    aria_label=tr("gallery.search"),
+                ),
                 width="100%",
             ),
             on_submit=GalleryState.run_search,

@@ -6,7 +6,12 @@ the current filters; every handler re-reads the user from the server session.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -15,6 +20,36 @@ from lashme.app import gallery
 from lashme.app.caller import Caller
 from lashme.errors import DomainError
 from lashme.ui.state import SessionState
+
+#: seconds between re-reads while a clean full-size file is being made, and how long to keep trying
+RENDER_POLL_S = 1.0
+RENDER_POLL_MAX_S = 180.0
+#: "load more" pages a URL may ask for at once (4 × 24 tiles: the use-case's 100-row cap)
+MAX_URL_PAGES = 4
+
+
+def gallery_url(
+    *,
+    preset: str = "",
+    status: str = "",
+    q: str = "",
+    sort: str = "newest",
+    fav: bool = False,
+    unlocked: bool = False,
+    pages: int = 1,
+) -> str:
+    """The gallery's address for these filters, e.g. ``/gallery?q=21.11.2026&fav=1&page=2``."""
+    params = {
+        "q": q,
+        "preset": preset,
+        "status": status,
+        "sort": "" if sort == "newest" else sort,
+        "fav": "1" if fav else "",
+        "unlocked": "1" if unlocked else "",
+        "page": str(pages) if pages > 1 else "",
+    }
+    query = urlencode({k: v for k, v in params.items() if v})
+    return "/gallery" + (f"?{query}" if query else "")
 
 
 def item_dict(tile: gallery.GalleryTile, locale: str) -> dict:
@@ -27,6 +62,7 @@ def item_dict(tile: gallery.GalleryTile, locale: str) -> dict:
         "status_label": i18n.translate(f"status.{tile.status}", locale),
         "date": i18n.format_dt(tile.created_at, locale, fmt="short"),
         "error": i18n.translate(tile.error_key, locale) if tile.error_key else "",
+        "rendering": tile.rendering,
     }
 
 
@@ -46,6 +82,9 @@ class GalleryState(SessionState):
     presets: list[dict] = []
     confirm_kind: str = ""  # "variant" | "job" while the delete dialog is open
     confirm_id: str = ""
+    #: pages of 24 tiles shown ("load more" adds one); in the URL as ``page``
+    pages: int = 1
+    _poll_token: int = 0
 
     def _query(self, offset: int) -> gallery.GalleryQuery:
         return gallery.GalleryQuery(
@@ -56,10 +95,48 @@ class GalleryState(SessionState):
             search=self.search,
             sort=self.sort,
             offset=offset,
+            locale=self.lang,
         )
 
+    @rx.var
+    def search_hint(self) -> str:
+        """How to search, with today's date written the way the tiles show dates in this language."""
+        example = i18n.format_date_short(datetime.now(UTC), self.lang)
+        return i18n.translate("gallery.search_hint", self.lang, example=example)
+
+    def _url(self, *, pages: int | None = None) -> str:
+        """``/gallery?…`` for the current filters (only the ones that differ from the defaults)."""
+        return gallery_url(
+            preset=self.preset,
+            status=self.status,
+            q=self.search,
+            sort=self.sort,
+            fav=self.favorites_only,
+            unlocked=self.unlocked_only,
+            pages=self.pages if pages is None else pages,
+        )
+
+    def _read_url(self) -> None:
+        """Set the filters from the page's query string (shared links, Back and Forward); bad values are dropped."""
+        params = self.router.url.query_parameters
+        self.preset = str(params.get("preset", ""))[:64]
+        status = str(params.get("status", ""))
+        self.status = status if status in gallery.STATUSES else ""
+        self.search = str(params.get("q", "")).strip()[:100]
+        sort = str(params.get("sort", ""))
+        self.sort = sort if sort in gallery.SORTS else "newest"
+        self.favorites_only = params.get("fav", "") == "1"
+        self.unlocked_only = params.get("unlocked", "") == "1"
+        try:
+            self.pages = min(max(1, int(str(params.get("page", "1"))[:3])), MAX_URL_PAGES)
+        except ValueError:
+            self.pages = 1
+
     def _load(self, caller: Caller, *, more: bool = False) -> None:
-        page, refused = self._call(gallery.search, self._query(len(self.items) if more else 0), caller=caller)
+        query = self._query(len(self.items) if more else 0)
+        if not more and self.pages > 1:
+            query = dataclasses.replace(query, limit=self.pages * gallery.PAGE_SIZE)
+        page, refused = self._call(gallery.search, query, caller=caller)
         if refused is not None:
             self.loading = False
             return
@@ -68,29 +145,64 @@ class GalleryState(SessionState):
         self.has_more, self.total, self.loading = page.has_more, page.total, False
         self.presets = [{"code": c, "label": i18n.translate(f"preset.{c}", self.lang)} for c in page.presets]
 
+    def _rendering(self) -> bool:
+        return any(it.get("rendering") for it in self.items)
+
+    def _watch_if_rendering(self):
+        """The poll below when an unlocked variant's clean files are still being made (else None)."""
+        if not self._rendering():
+            return None
+        self._poll_token += 1
+        return GalleryState.watch_renders
+
+    @rx.event(background=True)
+    async def watch_renders(self):
+        """Swap the watermarked thumbnails for the clean ones as soon as their full size is rendered."""
+        async with self:
+            token, shown = self._poll_token, len(self.items)
+        deadline = time.monotonic() + RENDER_POLL_MAX_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(RENDER_POLL_S)
+            async with self:
+                if token != self._poll_token:
+                    return  # filters changed or the page was reloaded: a newer poll (if any) owns it
+                query = dataclasses.replace(self._query(0), limit=max(shown, gallery.PAGE_SIZE))
+            try:
+                page = await self._run(gallery.search, query)
+            except DomainError:
+                return
+            async with self:
+                if token != self._poll_token:
+                    return
+                self.items = [item_dict(it, self.lang) for it in page.items]
+                self.has_more, self.total = page.has_more, page.total
+                if not self._rendering():
+                    return
+
     def _signed_in(self) -> Caller | None:
         caller = self._caller()
         return caller if caller.signed_in else None
 
     @rx.event
     def on_load(self):
-        """Signed-in only: reset the filters and show the first page."""
+        """Signed-in only: the filters, search, sort and page come from the URL (Back/Forward, shared links)."""
         self._ensure_anon()
         self.loading = True
         caller = self._refresh_user()
         if not caller.signed_in:
             return rx.redirect("/login?next=/gallery")
-        self.preset, self.status, self.search, self.sort = "", "", "", "newest"
-        self.favorites_only = self.unlocked_only = False
+        self._read_url()
         self.confirm_kind = self.confirm_id = ""
         self._load(caller)
+        self._poll_token += 1
+        return self._watch_if_rendering()
 
     def _refilter(self):
-        caller = self._signed_in()
-        if caller is None:
+        """Go to the URL of the new filters (a history entry); its ``on_load`` shows the tiles."""
+        if self._signed_in() is None:
             return rx.redirect("/login?next=/gallery")
-        self._load(caller)
-        return None
+        self.pages = 1
+        return rx.redirect(self._url())
 
     @rx.event
     def set_preset_filter(self, value: str):
@@ -138,7 +250,9 @@ class GalleryState(SessionState):
         if caller is None:
             return rx.redirect("/login?next=/gallery")
         self._load(caller, more=True)
-        return None
+        self.pages = min(self.pages + 1, MAX_URL_PAGES)
+        # the URL remembers the page without a navigation (that would scroll to the top and reload)
+        return rx.call_script(f"history.replaceState(history.state, '', {json.dumps(self._url())})")
 
     @rx.event
     async def toggle_favorite(self, variant_id: str):

@@ -17,8 +17,15 @@ from lashme.app import job as app_job
 from lashme.app import session as app_session
 from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
-from lashme.errors import DomainError
+from lashme.errors import DomainError, InsufficientCredits
 from lashme.i18n import translate
+from lashme.ui.components.unlock import (
+    confirmation,
+    preparing_badge,
+    unlock_dialog,
+    unlock_label,
+    unlocked_toast,
+)
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
@@ -37,6 +44,19 @@ class JobState(SessionState):
     variants: list[dict] = []
     not_found: bool = False
     _watch_token: int = 0
+    #: the unlock confirmation (see lashme.ui.components.unlock) and the unlock in flight
+    confirm_vid: str = ""
+    confirm_enough: bool = True
+    confirm_text: str = ""
+    confirm_ok: str = ""
+    confirm_packs: str = ""
+    confirm_buy_href: str = "/credits"
+    unlocking: str = ""
+
+    @rx.var
+    def unlock_button(self) -> str:
+        """The unlock button's text with the current price ("Unlock full size · 1 credit")."""
+        return unlock_label(self.unlock_cost, self.lang)
 
     def _route_job_id(self) -> str:
         parts = [p for p in self.router.url.path.split("/") if p]
@@ -61,7 +81,14 @@ class JobState(SessionState):
             view.status,
             view.position,
             self._tr(view.error_key) if view.error_key else "",
-            [{**dataclasses.asdict(v), "label": translate(v.label_key, self.lang)} for v in view.variants],
+            [
+                {
+                    **{k: val for k, val in dataclasses.asdict(v).items() if k != "thumb_url"},
+                    "label": translate(v.label_key, self.lang),
+                    "rendering": v.fullres in app_job.RENDERING_STATES,
+                }
+                for v in view.variants
+            ],
         )
 
     def show_pending(self, job_id: str) -> None:
@@ -74,12 +101,14 @@ class JobState(SessionState):
             [],
         )
         self.not_found = False
+        self.confirm_vid = self.unlocking = ""
 
     @rx.event
     def on_load(self):
         """Show the job in the URL if the caller owns it, then watch it until it is final."""
         self._ensure_anon()
         caller = self._refresh_user()
+        self.confirm_vid = self.unlocking = ""
         self.shown_job_id = self._route_job_id()
         view = self._load(self.shown_job_id, caller)
         self._apply(view)
@@ -116,22 +145,73 @@ class JobState(SessionState):
                     self._apply(None)
 
     @rx.event
+    def ask_unlock(self, variant_id: str):
+        """Open the confirmation: the price and the balance after, or the packs when it is short."""
+        caller = self._caller()
+        if not caller.signed_in:
+            return rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
+        if self.unlocking:
+            return None
+        quote, refused = self._call(app_variant.quote, str(variant_id)[:32], caller=caller)
+        if refused is not None:
+            return refused
+        if quote.unlocked:  # paid before (e.g. a failed render to try again): nothing to confirm
+            return JobState.unlock(quote.variant_id)
+        for name, value in confirmation(quote, self.lang).items():
+            setattr(self, name, value)
+        return None
+
+    @rx.event
+    def close_unlock(self):
+        """Close the confirmation without spending."""
+        self.confirm_vid = ""
+
+    @rx.event
+    async def confirm_unlock(self):
+        """Spend the confirmed unlock once (a second tap finds the dialog closed and does nothing)."""
+        vid = self.confirm_vid
+        if not vid or self.unlocking or not self.confirm_enough:
+            return
+        self.confirm_vid, self.unlocking = "", vid
+        yield  # the buttons show the unlock in flight
+        if not self._caller().signed_in:
+            self.unlocking = ""
+            yield rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
+            return
+        try:
+            result = await self._run(app_variant.unlock, vid)
+        except InsufficientCredits:  # the balance changed meanwhile: offer the packs
+            self.unlocking = ""
+            yield JobState.ask_unlock(vid)
+            return
+        except DomainError as exc:
+            self.unlocking = ""
+            yield rx.toast.error(self._err(exc))
+            return
+        self.unlocking = ""
+        yield self._after_unlock(result, self._caller())
+
+    @rx.event
     def unlock(self, variant_id: str):
-        """Spend the unlock price (1 credit) on a variant's full resolution (free if already unlocked)."""
+        """Unlock a variant without the dialog (free when already unlocked: retries a failed render)."""
         caller = self._caller()
         if not caller.signed_in:
             return rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
         result, refused = self._call(app_variant.unlock, str(variant_id)[:32], caller=caller)
         if refused is not None:
             return refused
+        return self._after_unlock(result, caller)
+
+    def _after_unlock(self, result: app_variant.Unlocked, caller: Caller) -> list:
+        """Show the new balance and the card's new state; watch until the clean full size is ready."""
         self._refresh_user()
         view = self._load(self.shown_job_id, caller)
         self._apply(view)
-        toast = rx.toast.success(self._tr("job.unlocked_toast" if result.charged else "job.already_unlocked"))
-        if view is None or view.settled:
-            return toast
-        self._watch_token += 1  # the full-size file is being prepared: show it when it is ready
-        return [toast, JobState.watch]
+        events: list = [rx.toast.success(unlocked_toast(result, self.lang))]
+        if view is not None and not view.settled:
+            self._watch_token += 1  # the clean full size is being made: swap the image when it is ready
+            events.append(JobState.watch)
+        return events
 
     @rx.event
     async def cancel(self):
@@ -189,12 +269,17 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
         rx.cond(
             v["filtered"].to(bool),
             rx.center(rx.text(tr("job.filtered"), color_scheme="gray"), height="200px"),
-            rx.image(
-                src=v["preview_url"].to(str),
+            rx.box(
+                rx.image(
+                    src=v["preview_url"].to(str),
+                    width="100%",
+                    border_radius="8px",
+                    class_name=rx.cond(v["clean"].to(bool), "variant-preview is-clean", "variant-preview"),
+                    alt=v["label"].to(str),
+                ),
+                rx.cond(v["rendering"].to(bool), preparing_badge()),
+                position="relative",
                 width="100%",
-                border_radius="8px",
-                class_name="variant-preview",
-                alt=v["label"].to(str),
             ),
         ),
         rx.vstack(
@@ -240,7 +325,7 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
                     ),
                     rx.button(
                         rx.spinner(size="1"),
-                        tr("variant.preparing"),
+                        tr("paid.preparing"),
                         size="2",
                         width="100%",
                         variant="soft",
@@ -255,12 +340,16 @@ def variant_card(v: rx.Var[dict]) -> rx.Component:
                     ),
                     rx.button(
                         rx.icon("lock_open", size=14),
-                        SessionState.unlock_label,
+                        rx.text(JobState.unlock_button, trim="both"),
                         size="2",
                         width="100%",
-                        on_click=JobState.unlock(v["id"].to(str)),
+                        height="auto",
+                        min_height="44px",
+                        white_space="normal",
+                        on_click=JobState.ask_unlock(v["id"].to(str)),
                         class_name="unlock-button",
-                        disabled=v["filtered"].to(bool),
+                        disabled=v["filtered"].to(bool) | (JobState.unlocking != ""),
+                        loading=JobState.unlocking == v["id"].to(str),
                     ),
                 ),
             ),
@@ -338,6 +427,7 @@ def job_page() -> rx.Component:
                     ),
                 ),
                 rx.link(tr("job.upload_another"), href="/", size="2", color=ROSE),
+                unlock_dialog(JobState),
                 width="100%",
                 align="center",
                 spacing="4",

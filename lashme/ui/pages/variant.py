@@ -16,8 +16,15 @@ from lashme.app import job as app_job
 from lashme.app import session as app_session
 from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
-from lashme.errors import DomainError
+from lashme.errors import DomainError, InsufficientCredits
 from lashme.ui.components.compare import compare_slider
+from lashme.ui.components.unlock import (
+    confirmation,
+    preparing_badge,
+    unlock_dialog,
+    unlock_label,
+    unlocked_toast,
+)
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.state import SessionState
@@ -34,17 +41,42 @@ class VariantState(SessionState):
     loading: bool = True
     preparing: bool = False
     _watch_token: int = 0
+    #: the unlock confirmation (see lashme.ui.components.unlock) and the unlock in flight
+    confirm_vid: str = ""
+    confirm_enough: bool = True
+    confirm_text: str = ""
+    confirm_ok: str = ""
+    confirm_packs: str = ""
+    confirm_buy_href: str = "/credits"
+    unlocking: str = ""
+
+    @rx.var
+    def unlock_button(self) -> str:
+        """The unlock button's text with the current price ("Unlock full size · 1 credit")."""
+        return unlock_label(self.unlock_cost, self.lang)
 
     def _route_variant_id(self) -> str:
         parts = [p for p in self.router.url.path.split("/") if p]
         return parts[1][:32] if len(parts) >= 2 and parts[0] == "variant" else ""
 
     def _page_dict(self, page: app_variant.VariantPage) -> dict:
+        loc = self.lang
         return {
             **dataclasses.asdict(page),
-            "label": i18n.translate(page.label_key, self.lang),
-            "created": i18n.format_dt(page.created_at, self.lang),
+            "label": i18n.translate(page.label_key, loc),
+            "created": i18n.format_dt(page.created_at, loc),
             "created_at": page.created_at.isoformat(),
+            "rendering": page.unlocked and page.fullres in app_job.RENDERING_STATES,
+            "full_size": i18n.translate(
+                "paid.full_size_px", loc, width=page.full_width, height=page.full_height
+            )
+            if page.full_width
+            else "",
+            "small_crops_note": i18n.translate(
+                "paid.crop_too_small", loc, crops=", ".join(c.replace("x", ":") for c in page.small_crops)
+            )
+            if page.small_crops
+            else "",
         }
 
     async def _reload(self, variant_id: str) -> None:
@@ -60,6 +92,7 @@ class VariantState(SessionState):
         """Show the variant in the URL if it is the caller's."""
         self._ensure_anon()
         self.loading, self.preparing, self.v, self.not_found = True, False, {}, False
+        self.confirm_vid = self.unlocking = ""
         caller = self._refresh_user()
         variant_id = self._route_variant_id()
         if not caller.signed_in:
@@ -105,21 +138,67 @@ class VariantState(SessionState):
         return caller if caller.signed_in else None
 
     @rx.event
-    async def unlock(self):
-        """Spend the unlock price (1 credit) on this variant; free if already unlocked."""
-        if self._signed_in() is None:
-            yield rx.redirect("/login")
-            return
-        vid = self._current()
-        result, refused = await self._call_async(app_variant.unlock, vid)
+    def ask_unlock(self):
+        """Open the confirmation: the price and the balance after, or the packs when it is short."""
+        caller = self._signed_in()
+        if caller is None:
+            return rx.redirect(f"/login?next=/variant/{self._current()}")
+        if self.unlocking:
+            return None
+        quote, refused = self._call(app_variant.quote, self._current(), caller=caller)
         if refused is not None:
-            yield refused
+            return refused
+        if quote.unlocked:  # paid before (e.g. a failed render to try again): nothing to confirm
+            return VariantState.unlock
+        for name, value in confirmation(quote, self.lang).items():
+            setattr(self, name, value)
+        return None
+
+    @rx.event
+    def close_unlock(self):
+        """Close the confirmation without spending."""
+        self.confirm_vid = ""
+
+    @rx.event
+    async def confirm_unlock(self):
+        """Spend the confirmed unlock once (a second tap finds the dialog closed and does nothing)."""
+        vid = self.confirm_vid
+        if not vid or vid != self._current() or self.unlocking or not self.confirm_enough:
+            return
+        self.confirm_vid = ""
+        async for update in self._unlock(vid):
+            yield update
+
+    @rx.event
+    async def unlock(self):
+        """Unlock this variant (free when already unlocked: retries a failed full-size render)."""
+        if self.unlocking:
+            return
+        async for update in self._unlock(self._current()):
+            yield update
+
+    async def _unlock(self, vid: str):
+        if self._signed_in() is None:
+            yield rx.redirect(f"/login?next=/variant/{vid}")
+            return
+        self.unlocking = vid
+        yield
+        try:
+            result = await self._run(app_variant.unlock, vid)
+        except InsufficientCredits:  # the balance changed meanwhile: offer the packs
+            self.unlocking = ""
+            yield VariantState.ask_unlock
+            return
+        except DomainError as exc:
+            self.unlocking = ""
+            yield rx.toast.error(self._err(exc))
             return
         self._refresh_user()
         await self._reload(vid)
-        yield rx.toast.success(self._tr("job.unlocked_toast" if result.charged else "job.already_unlocked"))
+        self.unlocking = ""
+        yield rx.toast.success(unlocked_toast(result, self.lang))
         if self._rendering():
-            self._watch_token += 1
+            self._watch_token += 1  # the clean full size is being made: swap the image when it is ready
             yield VariantState.watch_render
 
     @rx.event
@@ -206,7 +285,7 @@ def _actions() -> rx.Component:
                 ),
                 rx.button(
                     rx.spinner(size="2"),
-                    tr("variant.preparing"),
+                    tr("paid.preparing"),
                     size="3",
                     width="100%",
                     variant="soft",
@@ -235,6 +314,22 @@ def _actions() -> rx.Component:
                     id="download-insta",
                     flex="1",
                 ),
+                rx.cond(
+                    v["full_size"].to(str) != "",
+                    rx.text(
+                        v["full_size"].to(str), size="1", color_scheme="gray", width="100%", id="full-size"
+                    ),
+                ),
+                rx.cond(
+                    v["small_crops_note"].to(str) != "",
+                    rx.callout(
+                        v["small_crops_note"].to(str),
+                        icon="info",
+                        size="1",
+                        width="100%",
+                        id="crops-too-small",
+                    ),
+                ),
                 gap="2",
                 wrap="wrap",
                 width="100%",
@@ -246,12 +341,13 @@ def _actions() -> rx.Component:
                     rx.callout(tr("fidelity.altered_note"), icon="info", width="100%", id="variant-altered"),
                     rx.button(
                         rx.icon("lock_open", size=16),
-                        SessionState.unlock_label,
-                        on_click=VariantState.unlock,
+                        VariantState.unlock_button,
+                        on_click=VariantState.ask_unlock,
                         size="3",
                         width="100%",
                         id="variant-unlock",
-                        disabled=v["filtered"].to(bool),
+                        disabled=v["filtered"].to(bool) | (VariantState.unlocking != ""),
+                        loading=VariantState.unlocking != "",
                     ),
                 ),
             ),
@@ -368,24 +464,33 @@ def variant_page() -> rx.Component:
                 rx.vstack(
                     rx.heading(v["label"].to(str), size="6", id="variant-title"),
                     rx.text(v["created"].to(str), size="2", color_scheme="gray"),
-                    rx.cond(
-                        v["before_url"].to(str) != "",
-                        compare_slider(
-                            v["before_url"].to(str),
-                            v["preview_url"].to(str),
-                            before_label=tr("variant.before"),
-                            after_label=tr("variant.after"),
-                            hint=tr("variant.compare"),
+                    rx.box(
+                        rx.cond(
+                            v["before_url"].to(str) != "",
+                            compare_slider(
+                                v["before_url"].to(str),
+                                v["preview_url"].to(str),
+                                before_label=tr("variant.before"),
+                                after_label=tr("variant.after"),
+                                hint=tr("variant.compare"),
+                            ),
+                            rx.image(
+                                src=v["preview_url"].to(str),
+                                width="100%",
+                                max_width="480px",
+                                border_radius="12px",
+                                class_name="compare-after",
+                            ),
                         ),
-                        rx.image(
-                            src=v["preview_url"].to(str),
-                            width="100%",
-                            max_width="480px",
-                            border_radius="12px",
-                        ),
+                        rx.cond(v["rendering"].to(bool), preparing_badge()),
+                        position="relative",
+                        width="100%",
+                        max_width="480px",
+                        class_name=rx.cond(v["clean"].to(bool), "variant-image is-clean", "variant-image"),
                     ),
                     rx.text(tr("variant.compare"), size="1", color_scheme="gray"),
                     _actions(),
+                    unlock_dialog(VariantState),
                     rx.link(tr("job.upload_another"), href="/", size="2", color=ROSE),
                     align="center",
                     width="100%",

@@ -1,0 +1,146 @@
+"""The paid moment on every page that offers an unlock: the price on the button, a confirmation, the toast.
+
+A page state that offers unlocks (the job page, the variant page) keeps these vars:
+
+- ``confirm_vid`` — the variant whose confirmation is open ("" = closed);
+- ``confirm_enough`` — the balance covers the price (else the dialog offers the packs);
+- ``confirm_text`` / ``confirm_ok`` / ``confirm_packs`` / ``confirm_buy_href`` — texts made on the server
+  by :func:`confirmation` from :func:`lashme.app.variant.quote`;
+- ``unlocking`` — the variant being unlocked right now (its buttons are disabled: no double spend by a
+  double tap; the ledger is idempotent by (user, variant) anyway).
+
+Its ``ask_unlock(variant_id)`` handler fills them; ``confirm_unlock`` spends; ``close_unlock`` closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from lashme import i18n
+from lashme.app import variant as app_variant
+from lashme.ui.i18n import tr
+
+
+def unlock_label(cost: int, locale: str) -> str:
+    """The unlock button's text: ``"Открыть в полном размере · 1 кредит"`` / ``"Unlock full size · 1 credit"``."""
+    return i18n.translate_plural("paid.unlock_button", cost, locale)
+
+
+def confirmation(quote: app_variant.UnlockQuote, locale: str) -> dict[str, Any]:
+    """The dialog's vars for ``quote`` (see the module docstring), in ``locale``."""
+    cost = i18n.translate_plural("plural.credits", quote.cost, locale)
+    packs = (
+        i18n.translate(
+            "paid.packs_from", locale, price=i18n.format_money(quote.cheapest_cents, quote.currency, locale)
+        )
+        if quote.cheapest_cents and quote.currency
+        else ""
+    )
+    if quote.enough:
+        text = i18n.translate(
+            "paid.confirm_text",
+            locale,
+            cost=cost,
+            after=i18n.translate_plural("plural.credits", quote.after, locale),
+        )
+    else:
+        text = i18n.translate(
+            "paid.no_credits_text",
+            locale,
+            balance=i18n.translate_plural("plural.credits", quote.available, locale),
+            cost=cost,
+        )
+    return {
+        "confirm_vid": quote.variant_id,
+        "confirm_enough": quote.enough,
+        "confirm_text": text,
+        "confirm_ok": i18n.translate("paid.confirm_ok", locale, cost=cost),
+        "confirm_packs": packs,
+        "confirm_buy_href": f"/credits?next=/variant/{quote.variant_id}",
+    }
+
+
+def unlocked_toast(result: app_variant.Unlocked, locale: str) -> str:
+    """``"Открыто · осталось 2 кредита"`` / ``"Unlocked · 2 credits left"`` (already unlocked: no charge)."""
+    if not result.charged:
+        return i18n.translate("job.already_unlocked", locale)
+    return i18n.translate_plural("paid.unlocked_left", result.available, locale)
+
+
+def unlock_dialog(state: Any, dialog_id: str = "unlock-dialog") -> rx.Component:
+    """The confirmation before spending, or the way to the packs when the balance is short.
+
+    Args:
+        state: the page state class holding the vars of the module docstring and the
+            ``confirm_unlock`` / ``close_unlock`` handlers.
+        dialog_id: DOM id of the dialog's content.
+    """
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(
+                rx.cond(state.confirm_enough, tr("paid.confirm_title"), tr("paid.no_credits_title"))
+            ),
+            rx.alert_dialog.description(state.confirm_text, id=f"{dialog_id}-text"),
+            rx.cond(
+                state.confirm_enough,
+                rx.text(tr("paid.confirm_what"), size="2", color_scheme="gray", margin_top="0.5em"),
+                rx.cond(
+                    state.confirm_packs != "",
+                    rx.text(state.confirm_packs, size="2", color_scheme="gray", margin_top="0.5em"),
+                ),
+            ),
+            rx.flex(
+                rx.alert_dialog.cancel(
+                    rx.button(
+                        tr("paid.cancel"),
+                        variant="soft",
+                        color_scheme="gray",
+                        size="3",
+                        on_click=state.close_unlock,
+                        id=f"{dialog_id}-cancel",
+                    )
+                ),
+                rx.cond(
+                    state.confirm_enough,
+                    rx.button(
+                        rx.icon("lock_open", size=16),
+                        state.confirm_ok,
+                        size="3",
+                        on_click=state.confirm_unlock,
+                        disabled=state.unlocking != "",
+                        loading=state.unlocking != "",
+                        id=f"{dialog_id}-ok",
+                    ),
+                    rx.link(
+                        rx.button(rx.icon("gem", size=16), tr("paid.buy_credits"), size="3"),
+                        href=state.confirm_buy_href,
+                        id=f"{dialog_id}-buy",
+                    ),
+                ),
+                gap="3",
+                justify="end",
+                wrap="wrap",
+                margin_top="1em",
+            ),
+            max_width="420px",
+            id=dialog_id,
+        ),
+        open=state.confirm_vid != "",
+        on_open_change=lambda _open: state.close_unlock,
+    )
+
+
+def preparing_badge() -> rx.Component:
+    """Over an image whose clean full size is being made: "Готовим полный размер…"."""
+    return rx.badge(
+        rx.spinner(size="1"),
+        tr("paid.preparing"),
+        variant="solid",
+        color_scheme="gray",
+        position="absolute",
+        bottom="8px",
+        left="8px",
+        class_name="fullres-progress",
+    )

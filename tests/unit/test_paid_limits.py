@@ -1,0 +1,67 @@
+"""Daily free photos fair to salons: per browser first, a higher per-IP cap, the reset time in words."""
+
+from __future__ import annotations
+
+import pytest
+
+from lashme import i18n
+from lashme.accounts import daily_limits
+from lashme.app import admin
+from lashme.app.admin import pricing as admin_pricing
+from lashme.credits import pricing
+from lashme.errors import DomainError
+from lashme.models import PriceSetting
+from lashme.ops.db import session_scope
+
+SALON_IP = "198.51.100.23"
+
+
+def _try(token: str, *, limit: int = 3, ip_limit: int = 5) -> bool:
+    try:
+        daily_limits.consume(user_id=None, anon_token=token, client_ip=SALON_IP, limit=limit, ip_limit=ip_limit)
+    except daily_limits.DailyLimitReached:
+        return False
+    return True
+
+
+def test_each_browser_gets_its_own_tries_until_the_salons_ip_cap(clean_db, redis_conn):
+    assert [_try("anna") for _ in range(4)] == [True, True, True, False]  # per browser first
+    assert [_try("olga") for _ in range(3)] == [True, True, False]  # the shared Wi-Fi's cap (5) ends it
+    with pytest.raises(daily_limits.DailyLimitReached) as refused:
+        daily_limits.consume(user_id=None, anon_token="kate", client_ip=SALON_IP, limit=3, ip_limit=5)
+    assert refused.value.params["limit"] == 5  # the message names the limit that ran out
+    # another IP is another salon
+    assert daily_limits.consume(user_id=None, anon_token="kate", client_ip="203.0.113.9", limit=3, ip_limit=5)
+
+
+def test_the_ip_cap_is_never_below_the_browser_limit(clean_db, redis_conn):
+    assert [_try("solo", limit=3, ip_limit=1) for _ in range(4)] == [True, True, True, False]
+
+
+def test_the_reset_time_is_said_in_the_readers_language():
+    err = daily_limits.refusal(3, reset_at=10_000 + 4 * 3600 + 49 * 60 - 20, now=10_000)
+    assert i18n.error_text(err, "ru").endswith("Лимит обновится через 4 ч 49 мин.")
+    assert i18n.error_text(err, "en").endswith("The limit resets in 4 hr 49 min.")
+    assert "UTC" not in i18n.error_text(err, "ru")
+    soon = daily_limits.refusal(3, reset_at=10_030, now=10_000)
+    assert i18n.error_text(soon, "ru").endswith("через 1 мин.")
+
+
+def test_the_ip_cap_is_a_price_setting_admins_can_change(staff):
+    with session_scope() as s:
+        assert pricing.get_prices(s).daily_limit_anon_ip == 15  # seeded by migration 0012
+        assert s.get(PriceSetting, "daily_limit_anon_ip").updated_by == "migration"
+    assert "daily_limit_anon_ip" in admin.PRICE_KEYS
+    row = admin.run(_admin(staff), admin_pricing.set_price, "daily_limit_anon_ip", "40")
+    assert row.value == 40
+    with pytest.raises(DomainError):
+        admin.run(_admin(staff), admin_pricing.set_price, "daily_limit_anon_ip", "-1")
+    with session_scope() as s:
+        assert pricing.get_prices(s).daily_limit_anon_ip == 40
+    assert i18n.translate("admin.pricing.key.daily_limit_anon_ip", "ru") == "Бесплатных фото в день на IP (гости)"
+
+
+def _admin(staff):
+    from lashme.app.caller import Caller
+
+    return Caller(user_id=staff["admin"], anon_token=None, roles=frozenset({"admin"}), locale="en", ip=None)
