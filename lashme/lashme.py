@@ -13,6 +13,7 @@ from lashme.ops import mail
 from lashme.ops.http import protect
 from lashme.ops.logging_setup import configure as configure_logging
 from lashme.ui.admin.routes import register_admin_pages
+from lashme.ui.i18n import tr
 from lashme.ui.pages.account import AccountState, account_page
 from lashme.ui.pages.auth import AuthState, login_page, signup_page
 from lashme.ui.pages.credits import CheckoutReturnState, CreditsState, checkout_return_page, credits_page
@@ -36,9 +37,11 @@ def _title(name: str) -> rx.Var[str]:
     """Page ``name``'s title in the visitor's language (``page.<name>.title``).
 
     The built HTML carries it in the build's language; ``lashme.i18n.html`` rewrites it per request
-    (and ``<html lang>``), and after hydration this Var keeps it in the session's language.
+    (and ``<html lang>``), and puts the title's text into ``globalThis.__lmT``: :func:`tr` reads it
+    there until the session is known, so hydration renders the same title the HTML carries (a
+    mismatch would make React re-render the whole document, dropping ``lang`` and ``data-lm-auth``).
     """
-    return SessionState.t[f"page.{name}.title"].to(str)
+    return tr(f"page.{name}.title")
 
 
 backend = build_api()

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from lashme.accounts import audit_log
-from lashme.models import Role, User, UserRole
+from lashme.models import AuthSession, Role, User, UserRole
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 
@@ -79,6 +79,8 @@ def grant_from_settings(session: Session, user: User, admin_emails: frozenset[st
 def bootstrap_super_admin(session: Session, email: str) -> tuple[User, bool]:
     """``lashme create-admin EMAIL``: make an existing account a super admin.
 
+    The account's open sign-in sessions end (rotation on a privilege change): it signs in again.
+
     Returns:
         ``(user, granted)``; ``granted`` is False when the user already was one.
 
@@ -91,7 +93,10 @@ def bootstrap_super_admin(session: Session, email: str) -> tuple[User, bool]:
     user = session.execute(select(User).where(User.email == wanted)).scalar_one_or_none()
     if user is None:
         raise LookupError(f"no account with email {email!r}: sign up first")
-    return user, _grant_bootstrap(session, user, source="cli")
+    granted = _grant_bootstrap(session, user, source="cli")
+    if granted:
+        session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    return user, granted
 
 
 def _grant_bootstrap(session: Session, user: User, *, source: str) -> bool:

@@ -27,6 +27,7 @@ from lashme.app import job as job_uc
 from lashme.app import upload as upload_uc
 from lashme.app import variant as variant_uc
 from lashme.app.api_tokens import TokenCaller
+from lashme.app.paging import MAX_TOKEN_LENGTH
 
 router = APIRouter(responses=schemas.PROBLEM_RESPONSES)
 
@@ -37,6 +38,13 @@ IdemKey = Annotated[
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Job id (32 hex)")]
 VariantId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="Variant id (32 hex)")]
 Reader = Annotated[TokenCaller, Depends(reader)]
+PageToken = Annotated[
+    str,
+    Query(
+        max_length=MAX_TOKEN_LENGTH,
+        description="A previous page's next_page_token or prev_page_token (empty: the first page)",
+    ),
+]
 Writer = Annotated[TokenCaller, Depends(writer)]
 #: seconds between keep-alive comments / safety re-reads of a watched job
 SSE_POLL_SECONDS = 15.0
@@ -209,10 +217,15 @@ def gallery(
     unlocked: bool = False,
     status: Annotated[str, Query(max_length=16)] = "",
     sort: Literal["newest", "oldest", "favorites"] = "newest",
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    page_token: PageToken = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
 ) -> dict[str, Any]:
-    """The caller's gallery: one tile per variant (or per job without variants), filtered and sorted."""
+    """The caller's gallery: one tile per variant (or per job without variants), filtered and sorted.
+
+    Paged by tokens: pass a response's ``next_page_token`` (or ``prev_page_token``) back as
+    ``page_token`` with the same ``sort`` to get the page after (before) it; new uploads never
+    shift a page.  A token of another sort, or an edited one, gives the first page.
+    """
     query = gallery_uc.GalleryQuery(
         preset=preset,
         favorites=favorites,
@@ -220,7 +233,7 @@ def gallery(
         status=status,
         search=search,
         sort=sort,
-        offset=offset,
+        page_token=page_token,
         limit=limit,
     )
     data = dataclasses.asdict(gallery_uc.search(found.caller, query))
@@ -239,8 +252,12 @@ def balance(found: Reader) -> dict[str, Any]:
 @router.get("/ledger", response_model=schemas.LedgerPage, tags=["credits"])
 def ledger(
     found: Reader,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_token: PageToken = "",
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:
-    """The caller's credit history, newest first: every entry with its reason and resulting balance."""
-    return dataclasses.asdict(credits_uc.history(found.caller, page=page, page_size=page_size))
+    """The caller's credit history, newest first: every entry with its reason and resulting balance.
+
+    Paged by tokens: pass a response's ``next_page_token`` back as ``page_token`` for the older
+    entries (``prev_page_token`` for the newer ones); an edited token gives the newest entries.
+    """
+    return dataclasses.asdict(credits_uc.history(found.caller, page_token=page_token, page_size=page_size))

@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from lashme.app.caller import Caller
-from lashme.app.paging import clamp_page
+from lashme.app.paging import Page, paginate
 from lashme.credits import ledger, payments, pricing
 from lashme.errors import DomainError
 from lashme.models import LedgerEntry, OrderStatus
@@ -94,11 +95,21 @@ class LedgerRow:
 
 @dataclass(frozen=True)
 class LedgerPage:
-    """A page of the caller's ledger, newest first (``page`` is clamped to ``1..pages``)."""
+    """A page of the caller's ledger, newest first (keyset pages: :mod:`lashme.app.paging`).
+
+    Attributes:
+        rows: the page's entries, newest first.
+        next_page_token: token of the older entries after these (None on the last page).
+        prev_page_token: token of the newer entries before these (None on the first page).
+        has_more: older entries follow.
+        total: how many entries the ledger has.
+    """
 
     rows: tuple[LedgerRow, ...]
-    page: int
-    pages: int
+    next_page_token: str | None = None
+    prev_page_token: str | None = None
+    has_more: bool = False
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,31 +169,64 @@ class CheckoutResult:
     credits: int
 
 
-def read_ledger_page(session: Session, user_id: int, page: object, page_size: int) -> LedgerPage:
-    """Ledger page ``page`` of ``user_id`` in an open transaction (for use-cases that show one)."""
-    page_size = min(max(1, int(page_size)), 200)
-    pages = max(1, -(-ledger.count_entries(session, user_id) // page_size))
-    number = clamp_page(page, pages)
-    rows = tuple(
-        LedgerRow.of(e)
-        for e in ledger.entries(session, user_id, limit=page_size, offset=(number - 1) * page_size)
+def read_ledger_page(session: Session, user_id: int, token: object, page_size: object) -> LedgerPage:
+    """The ledger page of ``user_id`` that ``token`` points at, in an open transaction (for use-cases).
+
+    Args:
+        session: open session.
+        user_id: whose ledger (the caller checked the right to read it).
+        token: a page token from an earlier :class:`LedgerPage` (None or unusable → the newest entries).
+        page_size: entries per page, clamped to 1..200.
+    """
+    page = ledger_entries_page(session, user_id, token, page_size)
+    return LedgerPage(
+        rows=page.items,
+        next_page_token=page.next_token,
+        prev_page_token=page.prev_token,
+        has_more=page.has_more,
+        total=page.total or 0,
     )
-    return LedgerPage(rows=rows, page=number, pages=pages)
 
 
-def history(caller: Caller, *, page: object = 1, page_size: int = 20) -> LedgerPage:
+def ledger_entries_page(session: Session, user_id: int, token: object, limit: object) -> Page[LedgerRow]:
+    """One page of ``user_id``'s ledger, newest first (keyset on the entry id; ``total`` = all entries).
+
+    Args:
+        session: open session.
+        user_id: whose ledger (the caller checked the right to read it).
+        token: page token of an earlier page of this list (None or unusable → the newest entries).
+        limit: entries per page, clamped to 1..200.
+    """
+    page = paginate(
+        session,
+        select(LedgerEntry).where(LedgerEntry.user_id == user_id),
+        order=(LedgerEntry.id.desc(),),
+        token=token,
+        limit=limit,
+        scope="ledger",
+        count=True,
+    )
+    return page.map(lambda row: LedgerRow.of(row[0]))
+
+
+def history(caller: Caller, *, page_token: object = None, page_size: int = 20) -> LedgerPage:
     """One page of the caller's ledger, newest first.
+
+    Args:
+        caller: a signed-in user.
+        page_token: a token from an earlier page (None or unusable → the newest entries).
+        page_size: entries per page, clamped to 1..200.
 
     Raises:
         AuthError: ``auth.required`` for a visitor.
     """
     user_id = caller.require_user()
     with session_scope() as s:
-        return read_ledger_page(s, user_id, page, page_size)
+        return read_ledger_page(s, user_id, page_token, page_size)
 
 
-def overview(caller: Caller, *, ledger_page: object = 1, page_size: int = 20) -> CreditsPage:
-    """The credits page: packs, the caller's orders (newest 20) and one ledger page.
+def overview(caller: Caller, *, ledger_token: object = None, page_size: int = 20) -> CreditsPage:
+    """The credits page: packs, the caller's orders (newest 20) and the ledger page ``ledger_token`` names.
 
     Raises:
         AuthError: ``auth.required`` for a visitor.
@@ -212,7 +256,7 @@ def overview(caller: Caller, *, ledger_page: object = 1, page_size: int = 20) ->
             )
             for o in payments.orders_of(s, user_id)
         )
-        page = read_ledger_page(s, user_id, ledger_page, page_size)
+        page = read_ledger_page(s, user_id, ledger_token, page_size)
     return CreditsPage(configured=payments.is_configured(), packs=packs, orders=orders, ledger=page)
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from lashme import i18n
 from lashme.app.caller import Caller
+from lashme.app.paging import Page, paginate
 from lashme.credits import unlocks
 from lashme.errors import DomainError, NotFound
 from lashme.files import downloads
@@ -62,7 +63,8 @@ class GalleryQuery:
         search: free text: a preset name (English or Russian), a date
             (``YYYY-MM-DD`` or ``DD.MM.YYYY``, UTC day of the job) or part of the job's note.
         sort: ``newest`` | ``oldest`` | ``favorites`` (favorites first, then newest).
-        offset: rows to skip (pagination; pages are :data:`PAGE_SIZE` rows).
+        page_token: where the page starts: a token from an earlier :class:`GalleryPage` of the same
+            sort ("" or an unusable token = the first page; keyset pages, :mod:`lashme.app.paging`).
         limit: rows to return (1..100).
         locale: the language the gallery shows dates in (``en``/``ru``): a searched date is read
             the way it is shown (:func:`parse_date`).
@@ -74,7 +76,7 @@ class GalleryQuery:
     status: str = ""
     search: str = ""
     sort: str = "newest"
-    offset: int = 0
+    page_token: str = ""
     limit: int = PAGE_SIZE
     locale: str = ""
 
@@ -138,6 +140,8 @@ class GalleryPage:
     Attributes:
         items: the tiles (at most the query's ``limit``).
         has_more: another page follows.
+        next_page_token: token of the page after this one (None on the last page).
+        prev_page_token: token of the page before this one (None on the first page).
         total: how many tiles match the filters.
         presets: preset codes occurring in the caller's whole gallery (for the preset filter), sorted.
     """
@@ -146,6 +150,8 @@ class GalleryPage:
     has_more: bool = False
     total: int = 0
     presets: tuple[str, ...] = ()
+    next_page_token: str | None = None
+    prev_page_token: str | None = None
 
 
 def parse_date(text: str, locale: str | None = None) -> datetime | None:
@@ -212,22 +218,28 @@ def _filtered(user_id: int, q: GalleryQuery):
     return stmt
 
 
-def _rows(session: Session, user_id: int, query: GalleryQuery) -> tuple[list, bool, int]:
-    """``(rows, has_more, total)`` of one page: rows are ``(job, variant | None, unlocked)``."""
+def _rows(session: Session, user_id: int, query: GalleryQuery) -> Page[tuple]:
+    """One keyset page: items are ``(job, variant | None, unlocked)``, ``total`` counts every match."""
     limit = min(max(1, query.limit), 100)
-    offset = max(0, query.offset)
-    stmt = _filtered(user_id, query)
     fav = func.coalesce(Variant.favorite, false())
-    newest = [Job.created_at.desc(), Job.id.desc(), Variant.index.asc()]
-    if query.sort == "oldest":
-        order = [Job.created_at.asc(), Job.id.asc(), Variant.index.asc()]
-    elif query.sort == "favorites":
+    index = func.coalesce(Variant.index, -1)  # a job without variants has one row: NULL index
+    newest = [Job.created_at.desc(), Job.id.desc(), index.asc()]
+    sort = query.sort if query.sort in SORTS else "newest"
+    if sort == "oldest":
+        order = [Job.created_at.asc(), Job.id.asc(), index.asc()]
+    elif sort == "favorites":
         order = [fav.desc(), *newest]
     else:
         order = newest
-    rows = session.execute(stmt.order_by(*order).offset(offset).limit(limit + 1)).all()
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    return rows[:limit], len(rows) > limit, total
+    return paginate(
+        session,
+        _filtered(user_id, query),
+        order=order,
+        token=query.page_token,
+        limit=limit,
+        scope=f"gallery.{sort}",
+        count=True,
+    )
 
 
 def _thumb_url(v: Variant | None, unlocked: bool, storage: Storage, ttl: int) -> str:
@@ -260,7 +272,8 @@ def search(
         query = replace(query, status="")
     storage, ttl = storage or get_storage(), get_settings().url_ttl
     with session_scope() as s:
-        rows, has_more, total = _rows(s, user_id, query)
+        page = _rows(s, user_id, query)
+        rows = page.items
         codes = s.execute(
             select(Variant.preset)
             .join(Job, Job.id == Variant.job_id)
@@ -291,7 +304,14 @@ def search(
         )
         for job, v, unlocked in rows
     )
-    return GalleryPage(items=items, has_more=has_more, total=total, presets=presets)
+    return GalleryPage(
+        items=items,
+        has_more=page.has_more,
+        total=page.total or 0,
+        presets=presets,
+        next_page_token=page.next_token,
+        prev_page_token=page.prev_token,
+    )
 
 
 def set_favorite(caller: Caller, variant_id: str, favorite: bool) -> bool:

@@ -230,16 +230,25 @@ def text_map(source: str, target: str) -> dict[str, tuple[str, tuple[str, ...]]]
     """``{text in source: (text in target, keys)}`` over the catalogs' plain texts.
 
     Templates (texts with ``{placeholders}``) are left out: they reach a page filled in by the
-    server, never verbatim.  When two keys share a source text, the first key's target text is used
-    (and both keys are listed, so the page's script carries both).
+    server, never verbatim.  When two keys share a source text and the same target text, both keys
+    are listed (so the page's script carries both).  When their target texts differ ("Регистрация"
+    is both "Sign up" and "Signed up"), the text is left out: the HTML cannot say which key it
+    shows, and a guess that differs from what React renders for that key is a hydration mismatch,
+    which makes React re-render the whole document.  Such a text stays in the build language until
+    the session state arrives.
     """
     src, dst = i18n.catalog(source), i18n.catalog(target)
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    ambiguous: set[str] = set()
     for key, text in src.items():
         if not text or "{" in text:
             continue
         found = out.get(text)
+        if found is not None and found[0] != dst[key]:
+            ambiguous.add(text)
         out[text] = (dst[key], (key,)) if found is None else (found[0], (*found[1], key))
+    for text in ambiguous:
+        del out[text]
     return out
 
 
@@ -414,8 +423,10 @@ class LocalizedHtml:
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            title, description = page_texts("not_found" if start.get("status") == 404 else name, locale)
-            new_start, body = _rewrite(start, b"".join(chunks), page, title, description, accepts_gzip)
+            shown = "not_found" if start.get("status") == 404 else name
+            title, description = page_texts(shown, locale)
+            keys = (f"page.{shown}.title", "page.default.title")
+            new_start, body = _rewrite(start, b"".join(chunks), page, title, description, accepts_gzip, keys)
             if head_only:
                 new_start["headers"] = [(k, v) for k, v in new_start["headers"] if k != b"content-length"]
                 body = b""
@@ -435,9 +446,19 @@ class _PageFacts:
 
 
 def _rewrite(
-    start: Message, raw: bytes, page: _PageFacts, title: str, description: str, accepts_gzip: bool
+    start: Message,
+    raw: bytes,
+    page: _PageFacts,
+    title: str,
+    description: str,
+    accepts_gzip: bool,
+    title_keys: Iterable[str] = (),
 ) -> tuple[Message, bytes]:
-    """The rewritten response start and body (gzip-compressed when accepted and worth it)."""
+    """The rewritten response start and body (gzip-compressed when accepted and worth it).
+
+    ``title_keys`` are the catalog keys of the page's title: the page's script gets their texts
+    too, as the title is rendered by React (its text must hydrate equal to the one written here).
+    """
     locale = page.locale
     body = raw
     headers = [(k, v) for k, v in start.get("headers") or [] if k.lower() not in _DROP_RESPONSE]
@@ -446,6 +467,8 @@ def _rewrite(
         text = localize_html(text, locale=locale, title=title, description=description)
         text = mark_session(text, page.signed_in)
         text, used = translate_body(text, source=BUILD_LOCALE, target=locale)
+        if locale != BUILD_LOCALE:
+            used |= set(title_keys)
         if used:
             code = catalog_script(locale, used)
             text = inject_head(text, code)

@@ -133,27 +133,27 @@ def estimate(rgb: np.ndarray) -> Correction:
         The :class:`Correction`; deterministic for the same pixels.
     """
     small = _small(rgb)
-    # 1. veil, on encoded values
-    encoded = small.astype(np.float32) * (1 / 255)
-    veil = float(np.percentile(encoded.min(axis=2), _VEIL_PERCENTILE)) - _NATURAL_BLACK
+    # 1. veil, on encoded values (every per-value step below is a 256-entry table indexed by code)
+    codes = np.arange(256, dtype=np.float32) * (1 / 255)
+    lowest, highest = _channel_min(small), _channel_max(small)
+    veil = float(np.percentile(codes[lowest], _VEIL_PERCENTILE)) - _NATURAL_BLACK
     veil = min(max(veil * _VEIL_STRENGTH, 0.0), _VEIL_MAX)
-    top = float(np.percentile(encoded.max(axis=2), _WHITE_PERCENTILE)) - veil
+    top = float(np.percentile(codes[highest], _WHITE_PERCENTILE)) - veil
     veiled = min(veil / _VEIL_FULL, 1.0)  # how sure we are that a veil greyed the whites too
     # the whites come back no further than the veil's own contrast loss (1 - 2 veil for a flat
     # veil, about that for haze) suggests, so a scene without real whites keeps its level
     stretch = min(_VEIL_WHITE / max(top, 1e-3), 1 / max(1 - 2 * veil, 0.2))
     stretch = 1.0 + veiled * max(stretch - 1.0, 0.0)
-    levelled = _shoulder(np.maximum(encoded - veil, 0) * stretch, (1 - veil) * stretch)
-    lin = srgb_to_linear(levelled).astype(np.float32)
+    levelled = _shoulder(np.maximum(codes - veil, 0) * stretch, (1 - veil) * stretch)
+    lin = srgb_to_linear(levelled).astype(np.float32)[small]
     # 2. white balance
-    cast, confidence = _cast(to_u8(levelled), lin)
+    cast, confidence = _cast(to_u8(levelled)[small], lin)
     correction = _capped(cast) * _WB_STRENGTH
     wb = np.array([math.exp(-correction[0]), 1.0, math.exp(-correction[1])])
     wb /= wb.min()  # the strongest channel keeps its level, the weak ones come up (Levels white point)
     # 3. exposure
     luma = (lin * wb) @ LUMA
-    bright = float(np.percentile(luma, 99))
-    peak = float(np.percentile(luma, _PEAK_PERCENTILE))
+    bright, peak = (float(v) for v in np.percentile(luma, [99, _PEAK_PERCENTILE]))
     exposure = min(
         _WHITE_TARGET / max(bright, 1e-6),
         _MEAN_TARGET / max(float(luma.mean()), 1e-6),
@@ -211,7 +211,7 @@ def _cast(small: np.ndarray, lin: np.ndarray) -> tuple[np.ndarray, float]:
         ``(cast (2,), confidence 0..1)``: the shared excess in log-chroma (before the cap),
         and its size relative to the largest single estimate's (1 = they all agree).
     """
-    valid = (small.max(axis=2) < 245) & (small.min(axis=2) > 6)
+    valid = (_channel_max(small) < 245) & (_channel_min(small) > 6)
     if np.count_nonzero(valid) < 200:
         return np.zeros(2), 0.0
     votes = [_excess(_grey_edge(lin, valid)), _excess(_white_patch(lin, valid))]
@@ -262,16 +262,23 @@ def _grey_pixels(lin: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float]
     """
     log = cv2.GaussianBlur(np.log(lin + 1e-4), (0, 0), 1.0)
     contrast = np.abs(cv2.Laplacian(log, cv2.CV_32F, ksize=3))
-    mean = contrast.mean(axis=2)
-    index = cv2.blur(contrast.std(axis=2) / (mean + 1e-6), (3, 3))
+    c0, c1, c2 = contrast[..., 0], contrast[..., 1], contrast[..., 2]
+    mean = (c0 + c1 + c2) * (1 / 3)
+    std = np.sqrt(((c0 - mean) ** 2 + (c1 - mean) ** 2 + (c2 - mean) ** 2) * (1 / 3))
+    index = cv2.blur(std / (mean + 1e-6), (3, 3))
     candidates = cv2.erode((valid & (mean > 0.02)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if np.count_nonzero(candidates) < 50:
         return np.zeros(2), 1.0
     scores = index[candidates]
-    keep = max(20, int(_GREY_FRACTION * scores.size))
-    order = np.argsort(scores, kind="stable")[:keep]
-    pixels = lin[candidates][order]
-    return _log_chroma((pixels / pixels.sum(axis=1, keepdims=True)).mean(axis=0)), float(scores[order].mean())
+    keep = min(max(20, int(_GREY_FRACTION * scores.size)), scores.size)
+    # the `keep` lowest scores, ties broken by position (as a stable sort would), without sorting
+    kth = np.partition(scores, keep - 1)[keep - 1]
+    chosen = scores < kth
+    ties = np.flatnonzero(scores == kth)[: keep - np.count_nonzero(chosen)]
+    chosen[ties] = True
+    pixels = lin[candidates][chosen]
+    chroma = (pixels / pixels.sum(axis=1, keepdims=True)).mean(axis=0)
+    return _log_chroma(chroma), float(scores[chosen].mean())
 
 
 def _white_patch(lin: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -282,8 +289,8 @@ def _white_patch(lin: np.ndarray, valid: np.ndarray) -> np.ndarray:
     any plausible cast gives a white) are left out, unless too few remain.
     """
     luma = lin @ LUMA.astype(np.float32)
-    enc = lin ** (1 / 2.2)
-    sat = 1 - enc.min(axis=2) / np.maximum(enc.max(axis=2), 1e-6)
+    # encoded saturation 1 - min/max of lin ** (1 / 2.2); the power is monotone, so take it last
+    sat = 1 - _channel_min(lin) ** (1 / 2.2) / np.maximum(_channel_max(lin) ** (1 / 2.2), 1e-6)
     neutral = valid & (sat < _WHITE_SATURATION)
     if np.count_nonzero(neutral) < 100:
         neutral = valid
@@ -349,6 +356,16 @@ def decode_lut() -> np.ndarray:
 def to_u8(x: np.ndarray) -> np.ndarray:
     """Float 0..1 -> uint8 with rounding and clipping (same shape)."""
     return np.clip(np.asarray(x) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _channel_min(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel minimum over the 3 channels (faster than ``min(axis=2)``)."""
+    return np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+
+
+def _channel_max(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel maximum over the 3 channels (faster than ``max(axis=2)``)."""
+    return np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
 
 
 def _small(rgb: np.ndarray) -> np.ndarray:

@@ -19,17 +19,28 @@ lashes, brows and nails keep their exact shape:
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
 __all__ = [
+    "add_maps",
+    "apply_smoothing",
     "clarity",
+    "clarity_base",
+    "clarity_maps",
+    "dark_detail_maps",
     "detail_layer",
     "glow",
+    "glow_layer",
+    "keep_clipping",
     "low_res",
     "protect_detail",
+    "screen",
     "sharpen_dark_detail",
     "smooth_skin",
+    "smoothing_maps",
     "upsample",
 ]
 
@@ -66,12 +77,16 @@ def smooth_skin(
     small: np.ndarray | None = None,
     eps: float = 0.02,
     radius: int = 4,
+    detail: np.ndarray | None = None,
 ) -> np.ndarray:
     """Edge-preserving smoothing of skin only.
 
     ``out = (1 - w) I + w (A I + B)`` with ``A, B`` the box-averaged coefficients of the
     self-guided filter on a copy the size of ``skin_small`` and ``w = strength x skin``; the
-    gain ``1 - w (1 - A)`` and offset ``w B`` are upsampled and applied to the full image.
+    loss ``w (1 - A)`` and offset ``w B`` are upsampled and applied to the full image in
+    uint8, ``out = I - loss x I + offset``.  With ``detail``, both are first scaled by
+    ``1 - core(|d|)`` at full resolution: exactly ``protect_detail(out, I, detail)``, in
+    the same pass.
 
     Args:
         rgb: ``(H, W, 3)`` uint8 image.
@@ -81,6 +96,9 @@ def smooth_skin(
         small: optional ``rgb`` already downscaled to the size of ``skin_small`` (saves a resize).
         eps: regulariser, (0..1 intensity)^2: local variance above it counts as an edge.
         radius: box radius in working-resolution px.
+        detail: optional ``(H, W)`` uint8 from :func:`detail_layer` of ``rgb``: fine, contrasty
+            detail (lash lines, brow hairs) keeps its full-resolution pixels (see
+            :func:`protect_detail`).
 
     Returns:
         A new ``(H, W, 3)`` uint8 image (``rgb`` itself when ``strength`` is 0).
@@ -89,6 +107,32 @@ def smooth_skin(
         return rgb
     if small is None or small.shape[:2] != skin_small.shape:
         small = cv2.resize(rgb, (skin_small.shape[1], skin_small.shape[0]), interpolation=cv2.INTER_AREA)
+    loss, offset = smoothing_maps(small, skin_small, strength, rgb.shape, eps=eps, radius=radius)
+    return apply_smoothing(rgb, loss, offset, detail)
+
+
+def smoothing_maps(
+    small: np.ndarray,
+    skin_small: np.ndarray,
+    strength: float,
+    shape: tuple[int, ...],
+    *,
+    eps: float = 0.02,
+    radius: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The full-size loss and offset maps of :func:`smooth_skin` (for :func:`apply_smoothing`).
+
+    Args:
+        small: ``(h, w, 3)`` uint8 working-resolution copy of the image.
+        skin_small: ``(h, w)`` float32 skin membership of ``small``.
+        strength: 0..1, share of the smoothed image on full skin.
+        shape: ``(H, W, ...)`` of the full image.
+        eps: regulariser, (0..1 intensity)^2.
+        radius: box radius in working-resolution px.
+
+    Returns:
+        ``(loss, offset)``, each ``(H, W, 3)`` uint8 (255 = 1).
+    """
     small = small.astype(np.float32) * (1 / 255)
     box = (2 * radius + 1, 2 * radius + 1)
     mean = cv2.boxFilter(small, -1, box)
@@ -96,11 +140,30 @@ def smooth_skin(
     a = var / (var + eps)
     b = mean - a * mean
     w = (strength * skin_small)[..., None]
-    gain = 1 - w * (1 - cv2.boxFilter(a, -1, box))
-    offset = w * cv2.boxFilter(b, -1, box)
-    gain8 = upsample(_u8(gain), rgb.shape)
-    offset8 = upsample(_u8(offset), rgb.shape)
-    return cv2.add(cv2.multiply(rgb, gain8, scale=1 / 255), offset8)
+    loss = upsample(_u8(w * (1 - cv2.boxFilter(a, -1, box))), shape)
+    return loss, upsample(_u8(w * cv2.boxFilter(b, -1, box)), shape)
+
+
+def apply_smoothing(
+    rgb: np.ndarray, loss: np.ndarray, offset: np.ndarray, detail: np.ndarray | None = None
+) -> np.ndarray:
+    """``rgb - loss x rgb + offset``, with fine detail kept when ``detail`` is given; per pixel.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 image (or rows of it).
+        loss: ``(H, W, 3)`` uint8 from :func:`smoothing_maps` (the same rows).
+        offset: ``(H, W, 3)`` uint8 from :func:`smoothing_maps`.
+        detail: optional ``(H, W)`` uint8 from :func:`detail_layer` (see :func:`smooth_skin`).
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image.
+    """
+    if detail is not None:
+        keep = cv2.LUT(detail, _KEEP)
+        keep = cv2.merge((keep, keep, keep))
+        loss = cv2.multiply(loss, keep, scale=1 / 255)
+        offset = cv2.multiply(offset, keep, scale=1 / 255)
+    return cv2.add(cv2.subtract(rgb, cv2.multiply(rgb, loss, scale=1 / 255)), offset)
 
 
 def detail_layer(rgb: np.ndarray) -> np.ndarray:
@@ -139,11 +202,39 @@ def sharpen_dark_detail(
     """
     if amount <= 0:
         return rgb
+    return add_maps(rgb, dark_detail_maps(detail, amount, light=light))
+
+
+def dark_detail_maps(
+    detail: np.ndarray, amount: float, *, light: float = 0.35
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(up, down)`` luma maps :func:`sharpen_dark_detail` adds (for :func:`add_maps`); per pixel.
+
+    Args:
+        detail: ``(H, W)`` uint8 from :func:`detail_layer`.
+        amount: unsharp gain on dark detail.
+        light: fraction of ``amount`` applied to light detail.
+
+    Returns:
+        Two ``(H, W)`` uint8 maps, 8-bit levels to add and to subtract.
+    """
+    lighten, darken = _detail_luts(float(amount), float(light))
+    return cv2.LUT(detail, lighten), cv2.LUT(detail, darken)
+
+
+@functools.lru_cache(maxsize=64)
+def _detail_luts(amount: float, light: float) -> tuple[np.ndarray, np.ndarray]:
     d = np.arange(256, dtype=np.float64) - 128
     core = np.clip((np.abs(d) - _CORE[0]) / (_CORE[1] - _CORE[0]), 0, 1)
-    darken = _u8(np.maximum(-amount * core * d, 0) / 255)
-    lighten = _u8(np.maximum(light * amount * core * d, 0) / 255)
-    return _add_signed(rgb, cv2.LUT(detail, lighten), cv2.LUT(detail, darken))
+    return _frozen(_u8(np.maximum(light * amount * core * d, 0) / 255)), _frozen(
+        _u8(np.maximum(-amount * core * d, 0) / 255)
+    )
+
+
+def _frozen(table: np.ndarray) -> np.ndarray:
+    """``table`` made read-only (cached tables are shared)."""
+    table.flags.writeable = False
+    return table
 
 
 def protect_detail(smoothed: np.ndarray, sharp: np.ndarray, detail: np.ndarray) -> np.ndarray:
@@ -161,20 +252,67 @@ def protect_detail(smoothed: np.ndarray, sharp: np.ndarray, detail: np.ndarray) 
     Returns:
         A new ``(H, W, 3)`` uint8 image.
     """
-    d = np.arange(256, dtype=np.float32) - 128
-    core = np.clip((np.abs(d) - _CORE[0]) / (_CORE[1] - _CORE[0]), 0, 1).astype(np.float32)
-    weight = core[detail]
+    weight = _core()[detail]
     return cv2.blendLinear(sharp, smoothed, weight, 1 - weight)
 
 
-def _add_signed(rgb: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
-    """``rgb + up - down`` (``(H, W)`` uint8 maps, same for every channel), no new clipping."""
+def add_maps(
+    rgb: np.ndarray, *maps: tuple[np.ndarray, np.ndarray], reference: np.ndarray | None = None
+) -> np.ndarray:
+    """``rgb + sum(up) - sum(down)`` on every channel in one pass, making no new clipped pixel.
+
+    Several luma changes (e.g. :func:`clarity_maps` and :func:`dark_detail_maps`) are netted on
+    one channel first, so the full-size colour image is touched once.  Results stop at 1 and
+    254 unless the pixel was already there (see :func:`keep_clipping`).
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 image.
+        *maps: ``(up, down)`` pairs of ``(H, W)`` uint8 maps (8-bit levels).
+        reference: the image whose clipped pixels count as "already there" (default ``rgb``;
+            pass an earlier stage when the steps since it did not clamp themselves).
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image (``rgb`` itself when there is nothing to do).
+    """
+    if not maps:
+        return rgb if reference is None or reference is rgb else keep_clipping(rgb, reference)
+    up, down = maps[0]
+    for more_up, more_down in maps[1:]:
+        up, down = cv2.add(up, more_up), cv2.add(down, more_down)
+    if len(maps) > 1:  # net them: at each pixel only one of the two is non-zero
+        up, down = cv2.subtract(up, down), cv2.subtract(down, up)
     out = cv2.subtract(cv2.add(rgb, cv2.merge((up, up, up))), cv2.merge((down, down, down)))
-    return cv2.max(cv2.min(out, cv2.max(rgb, 254)), cv2.min(rgb, 1))
+    return keep_clipping(out, rgb if reference is None else reference)
+
+
+def keep_clipping(out: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``out`` with no clipped channel that ``reference`` did not have: values stop at 1 and 254.
+
+    Args:
+        out: ``(H, W, 3)`` uint8 image computed from ``reference``.
+        reference: ``(H, W, 3)`` uint8 image; a channel at 0 or 255 there may stay so.
+
+    Returns:
+        A new ``(H, W, 3)`` uint8 image.
+    """
+    # a bare number would be the scalar (n, 0, 0, 0) to OpenCV: spell out every channel
+    return cv2.max(cv2.min(out, cv2.max(reference, _ALL_254)), cv2.min(reference, _ALL_1))
+
+
+_ALL_254, _ALL_1 = (254.0,) * 4, (1.0,) * 4
 
 
 def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(x) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _core() -> np.ndarray:
+    """``(256,)`` float32 coring ramp of a detail code: 0 for ``|d| <= 5``, 1 from ``|d| >= 14``."""
+    d = np.arange(256, dtype=np.float32) - 128
+    return np.clip((np.abs(d) - _CORE[0]) / (_CORE[1] - _CORE[0]), 0, 1).astype(np.float32)
+
+
+_KEEP = _u8(1 - _core())  # share of a smoothing kept at a detail code, uint8 (255 = all)
 
 
 def clarity(
@@ -196,35 +334,108 @@ def clarity(
     if amount <= 0:
         return rgb
     luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    keep = None if spare is None else upsample(_u8(1 - spare), rgb.shape)
+    return add_maps(rgb, clarity_maps(rgb, amount, clarity_base(luma, rgb.shape, side=side), keep))
+
+
+def clarity_base(luma: np.ndarray, shape: tuple[int, ...], *, side: int = 256) -> np.ndarray:
+    """The blurred luma :func:`clarity` measures local contrast against.
+
+    Args:
+        luma: ``(h, w)`` uint8 luma of the image, at any resolution of the same aspect (a
+            low-resolution copy gives the same result: the blur radius is ~1/40 of the photo).
+        shape: ``(H, W, ...)`` of the image the result is for.
+        side: long side the blur is computed at.
+
+    Returns:
+        ``(H, W)`` uint8.
+    """
     small = low_res(luma, side)
-    blurred = upsample(cv2.GaussianBlur(small, (0, 0), max(small.shape) / 40), rgb.shape)
-    local = cv2.addWeighted(luma, 1.0, blurred, -1.0, 128.0)  # 128 + Y - blur(Y)
-    d = np.arange(256, dtype=np.float64) - 128
-    up = cv2.LUT(local, _u8(np.maximum(amount * d, 0) / 255))
-    down = cv2.LUT(local, _u8(np.maximum(-amount * d, 0) / 255))
-    if spare is not None:
-        keep = upsample(_u8(1 - spare), rgb.shape)
+    return upsample(cv2.GaussianBlur(small, (0, 0), max(small.shape) / 40), shape)
+
+
+def clarity_maps(
+    rgb: np.ndarray, amount: float, blurred: np.ndarray, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(up, down)`` luma maps :func:`clarity` adds (for :func:`add_maps`); per pixel.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 image (or rows of it).
+        amount: gain of the local contrast.
+        blurred: ``(H, W)`` uint8 from :func:`clarity_base` (the same rows).
+        keep: optional ``(H, W)`` uint8 share of clarity kept, 255 = all (e.g. off skin).
+
+    Returns:
+        Two ``(H, W)`` uint8 maps, 8-bit levels to add and to subtract.
+    """
+    local = cv2.addWeighted(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 1.0, blurred, -1.0, 128.0)
+    lighten, darken = _clarity_luts(float(amount))
+    up, down = cv2.LUT(local, lighten), cv2.LUT(local, darken)
+    if keep is not None:
         up, down = cv2.multiply(up, keep, scale=1 / 255), cv2.multiply(down, keep, scale=1 / 255)
-    return _add_signed(rgb, up, down)
+    return up, down
+
+
+@functools.lru_cache(maxsize=64)
+def _clarity_luts(amount: float) -> tuple[np.ndarray, np.ndarray]:
+    d = np.arange(256, dtype=np.float64) - 128  # 128 + Y - blur(Y)
+    return _frozen(_u8(np.maximum(amount * d, 0) / 255)), _frozen(_u8(np.maximum(-amount * d, 0) / 255))
 
 
 def glow(
-    rgb: np.ndarray, strength: float, tint: tuple[float, float, float], *, threshold: float = 0.6
+    rgb: np.ndarray,
+    strength: float,
+    tint: tuple[float, float, float],
+    *,
+    threshold: float = 0.6,
+    source: np.ndarray | None = None,
 ) -> np.ndarray:
     """Screen-blend a blurred, tinted copy of the highlights (never darkens).
+
+    ``out = rgb + (255 - rgb) x layer / 255`` (:func:`screen`), the layer built and blurred at
+    ~192 px and upsampled (:func:`glow_layer`).
 
     Args:
         rgb: ``(H, W, 3)`` uint8 image.
         strength: opacity of the glow layer at full highlight (0..1).
         tint: RGB gains of the glow (1, 1, 1 = neutral).
         threshold: luma (0..1) where highlights start to glow (smoothstep to +0.35).
+        source: optional low-resolution copy of ``rgb`` to build the layer from (see
+            :func:`glow_layer`).
 
     Returns:
         A new ``(H, W, 3)`` uint8 image.
     """
     if strength <= 0:
         return rgb
-    small = low_res(rgb, 192)
+    layer = glow_layer(rgb if source is None else source, strength, tint, rgb.shape, threshold=threshold)
+    return screen(rgb, layer)
+
+
+def glow_layer(
+    source: np.ndarray,
+    strength: float,
+    tint: tuple[float, float, float],
+    shape: tuple[int, ...],
+    *,
+    threshold: float = 0.6,
+) -> np.ndarray:
+    """The tinted, blurred highlight layer of :func:`glow`.
+
+    Args:
+        source: ``(h, w, 3)`` uint8 image or a low-resolution copy of it (any size, same
+            aspect): the layer is built at <= 192 px and blurred far beyond its pixels, so a
+            copy made by toning a downscaled base gives the same glow and saves a full-size
+            downscale.
+        strength: opacity at full highlight (0..1).
+        tint: RGB gains (1, 1, 1 = neutral).
+        shape: ``(H, W, ...)`` of the image the layer is for.
+        threshold: luma (0..1) where highlights start to glow (smoothstep to +0.35).
+
+    Returns:
+        ``(H, W, 3)`` uint8.
+    """
+    small = low_res(source, 192)
     codes = np.arange(256) / 255
     t = np.clip((codes - threshold) / 0.35, 0, 1)
     ramp = (t * t * (3 - 2 * t) * strength)[:, None] * np.asarray(tint)[None, :]
@@ -232,5 +443,9 @@ def glow(
     luma = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     layer = cv2.LUT(cv2.merge((luma, luma, luma)), lut)
     layer = cv2.GaussianBlur(layer, (0, 0), max(small.shape[:2]) / 30)
-    layer = upsample(layer, rgb.shape)
-    return cv2.bitwise_not(cv2.multiply(cv2.bitwise_not(rgb), cv2.bitwise_not(layer), scale=1 / 255))
+    return upsample(layer, shape)
+
+
+def screen(rgb: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """Screen blend ``rgb + (255 - rgb) x layer / 255`` of two same-size uint8 images; per pixel."""
+    return cv2.add(rgb, cv2.multiply(cv2.bitwise_not(rgb), layer, scale=1 / 255))

@@ -110,7 +110,8 @@ def submit_photo(
     """Validate ``data``, store the re-encoded original, insert a PENDING job and queue it.
 
     The stored original has EXIF orientation applied and no metadata at all
-    (no GPS).  Nothing is stored when validation, the daily limit or the
+    (no GPS): a clean JPEG keeps its own compressed data, anything else is
+    re-encoded (``imaging.prepare_original``).  Nothing is stored when validation, the daily limit or the
     credit reservation refuses the job.
 
     Args:
@@ -132,7 +133,7 @@ def submit_photo(
         ValueError: no owner.
     """
     s = get_settings()
-    img = imaging.validate_upload(
+    original = imaging.prepare_original(  # a clean upload keeps its own JPEG data, metadata dropped
         data, max_bytes=s.max_upload_bytes, max_pixels=s.max_upload_pixels, min_side=s.min_upload_side
     )
     if user_id is None and not anon_token:
@@ -158,7 +159,7 @@ def submit_photo(
     job_id = new_id()
     prefix = job_prefix(job_id, user_id)
     key = original_key(prefix)
-    storage.put(key, imaging.encode_jpeg(img, quality=95))
+    storage.put(key, original.data)
     try:
         with session_scope(engine) as session:
             versions = presets_for(session, provider)
@@ -170,8 +171,8 @@ def submit_photo(
                 provider=provider,
                 presets=[v.name for v in versions],
                 original_key=key,
-                width=img.width,
-                height=img.height,
+                width=original.width,
+                height=original.height,
                 reserve_credits=cost,
             )
             job.preset_version_ids = [v.id for v in versions]

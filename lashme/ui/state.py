@@ -3,7 +3,15 @@
 Cookies hold only the caller's own bearer tokens.  Every handler that acts
 for a user gets a :class:`~lashme.app.caller.Caller` from ``_caller()`` (or runs a
 use-case through ``_call``), which re-reads the sign-in session from the
-database; nothing trusts a state var the client could have set.  Handlers call
+database; nothing trusts a state var the client could have set.
+
+The sign-in session is an HttpOnly cookie set and cleared only by the HTTP routes of
+:mod:`lashme.ui.web_auth` (sign-in, sign-up, password reset, sign-out): page scripts cannot
+read it and no state var holds it.  A handler takes the token from the ``Cookie`` header of
+this tab's websocket handshake (``_session_token``), which Reflex keeps on the server for the
+connection (its serializer drops ``cookie`` from what reaches the page).  Those routes end in
+a full page load, so the new websocket carries the new cookie; a reconnect (network blip,
+server restart) sends a new handshake with whatever cookie the browser holds then.  Handlers call
 only ``lashme.app`` use-cases; ``_call`` turns a refused one into a toast.
 
 Language: ``locale`` is a cookie (remembered per browser) and, for a
@@ -21,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import reflex as rx
+from starlette.requests import cookie_parser
 
 from lashme import i18n
 from lashme.app import account
@@ -29,15 +38,18 @@ from lashme.app.caller import Caller
 from lashme.errors import DomainError
 
 T = TypeVar("T")
-SESSION_COOKIE_DAYS = 30
+
+#: page script of the sign-out button: the HTTP route clears the HttpOnly cookie, then a full page
+#: load gives the tab a websocket without it (the session already ended on the server)
+SIGN_OUT_SCRIPT = (
+    'fetch("/auth/sign-out", {method: "POST", credentials: "same-origin", headers: {Accept: "application/json"}})'
+    '.catch(() => null).finally(() => window.location.assign("/"))'
+)
 
 
 class SessionState(rx.State):
     """Auth and balance for the header; base class of the page states."""
 
-    auth_token: str = rx.Cookie(
-        "", name=app_session.SESSION_COOKIE, max_age=SESSION_COOKIE_DAYS * 86400, same_site="lax"
-    )
     anon_token: str = rx.Cookie("", name="lashme_anon", max_age=365 * 86400, same_site="lax")
     locale: str = rx.Cookie("", name="lashme_locale", max_age=365 * 86400, same_site="lax")
     user_email: str = ""
@@ -97,6 +109,18 @@ class SessionState(rx.State):
         """A domain error's message in the caller's language."""
         return i18n.error_text(exc, self.locale)
 
+    def _session_token(self) -> str:
+        """The sign-in token from the ``Cookie`` header of this tab's websocket handshake ("" without one).
+
+        The header is the server's copy of the handshake request (``router.headers``, filled by
+        Reflex from the connection, never from the event's payload), so a page cannot forge it.
+        """
+        try:
+            header = self.router.headers.cookie
+        except AttributeError:
+            return ""
+        return cookie_parser(header or "").get(app_session.SESSION_COOKIE, "")[:128]
+
     def _credentials(self) -> dict[str, Any]:
         """What this tab presents to the application layer (read on the event loop, used in any thread)."""
         try:
@@ -108,7 +132,7 @@ class SessionState(rx.State):
         except AttributeError:
             ip = None
         return {
-            "auth_token": self.auth_token,
+            "auth_token": self._session_token(),
             "anon_token": self.anon_token or None,
             "locale": self.locale,
             "accept_language": accept_language,
@@ -180,15 +204,24 @@ class SessionState(rx.State):
             session = session.parent_state
         anon, locale = session.anon_token, session.locale
         session.reset()
-        session.auth_token = ""
         session.anon_token, session.locale = anon, locale
         session.session_known = True  # signed out: known
 
     @rx.event
     def load_session(self):
-        """on_load of every page: make sure of the anonymous token, refresh the header."""
+        """on_load of every page: make sure of the anonymous token, refresh the header.
+
+        When the session this tab's websocket presents has ended (signed out or signed in again
+        in another tab: a new session id), the page reloads once, so its new websocket presents
+        whatever cookie the browser holds now; the reloaded tab has no user left, so it never
+        reloads twice.
+        """
         self._ensure_anon()
-        self._refresh_user()
+        had_user = self.user_email != ""
+        caller = self._refresh_user()
+        if had_user and not caller.signed_in:
+            return rx.call_script("window.location.reload()")
+        return None
 
     @rx.event
     def sign_out(self):
@@ -196,11 +229,12 @@ class SessionState(rx.State):
 
         ``reset()`` also clears every page state below this one (gallery tiles,
         ledger rows, orders…), so the next person on a shared tablet sees none
-        of it; only the browser token and the language stay.
+        of it; only the browser token and the language stay.  The page then posts to
+        ``/auth/sign-out``, which clears the HttpOnly cookie, and loads ``/`` afresh.
         """
-        account.sign_out(self.auth_token)
+        account.sign_out(self._session_token())
         self._forget_user()
-        return rx.redirect("/")
+        return rx.call_script(SIGN_OUT_SCRIPT)
 
     def _apply_language(self, code: str) -> bool:
         locale = app_session.set_language(self._caller(), code)

@@ -1,6 +1,35 @@
-"""Sign-in over plain HTTP routes on the backend: "Sign in with Google" and the session cookie they set.
+"""Sign-in over plain HTTP routes on the backend: the HttpOnly session cookie and who may set it.
 
-Mounted in ``lashme/lashme.py`` beside the file and webhook routes:
+Mounted in ``lashme/lashme.py`` beside the file and webhook routes.  Only these routes ever put a
+sign-in session into a cookie, and they set it ``HttpOnly; SameSite=Lax`` (plus ``Secure`` behind
+https): page scripts cannot read it (``document.cookie`` never shows it), and the token never
+enters a Reflex state var.  The pages' websocket learns who is signed in from the ``Cookie`` header
+of its handshake (:meth:`lashme.ui.state.SessionState._session_token`), so every route here ends
+with a full page load, whose fresh websocket carries the new cookie.
+
+Password forms (``POST``, ``application/x-www-form-urlencoded``; the pages send them with
+``fetch`` and ``Accept: application/json``, a form posted without script gets a 303 redirect):
+
+- ``POST /auth/sign-in`` (``email``, ``password``, ``next``) — :func:`lashme.app.account.sign_in`
+  with the client's IP for its throttles.
+- ``POST /auth/sign-up`` (``email``, ``password``, ``next``) — :func:`lashme.app.account.sign_up`.
+- ``POST /auth/reset-password`` (``token``, ``password``) — :func:`lashme.app.recovery.reset_password`.
+- ``POST /auth/sign-out`` — ends this browser's session and clears the cookie.
+
+Each answers ``{"next": "/path"}`` (a same-site path; the page then loads it) or
+``{"error": "<message key>", "params": {...}}`` (the page shows the message in the user's
+language; 429 with ``Retry-After`` for a throttle).  Without ``Accept: application/json`` the
+answer is a 303 to the ``next`` path or back to the form with ``?error=<message key>``.
+
+Session rotation: every sign-in starts a new session (a new random id) and ends the one the
+browser sent, if any; a role change ends all of the account's sessions
+(:func:`lashme.app.admin.accounts.set_role`), as do a block and a password reset.
+
+CSRF: the :func:`lashme.ops.http.protect` middleware refuses a POST whose ``Origin`` is another
+site; these routes also refuse a POST that carries no ``Origin`` at all (every browser sends one
+with a POST), and ``SameSite=Lax`` keeps the cookie off cross-site POSTs.
+
+"Sign in with Google" (OpenID Connect):
 
 - ``GET /auth/google/start?next=/path`` — asks :func:`lashme.app.account.google_begin` for the
   provider's URL, keeps the OAuth ``state`` in an HttpOnly cookie (:data:`STATE_COOKIE`,
@@ -9,27 +38,28 @@ Mounted in ``lashme/lashme.py`` beside the file and webhook routes:
   the cookie's state against the query's, verifies the ID token and signs in; the route then
   sets the sign-in cookie with :func:`set_session_cookie` and redirects to the ``next`` path.
   Any refusal redirects to ``/login?error=<message key>`` (the sign-in page shows it).
-
-:func:`set_session_cookie` is the one place a sign-in session becomes a cookie on an HTTP
-response.  Today the pages read the cookie in the browser (``SessionState.auth_token`` is an
-``rx.Cookie``), so it is set without HttpOnly; when password sign-in also moves to an HTTP route,
-pass ``http_only=True`` from both and the token leaves the page's reach (see the README).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import quote
+from collections.abc import Callable
+from urllib.parse import quote, urlencode
 
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from lashme.app import account
+from lashme.accounts.throttle import Throttled
+from lashme.app import account, recovery
 from lashme.app import session as app_session
 from lashme.app.account import SignedIn
+from lashme.app.caller import Caller
 from lashme.errors import DomainError
+from lashme.ops.http import is_https, origin_allowed
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +71,12 @@ SHOWN_ERRORS = ("accounts.", "auth.", "security.")
 
 
 def _https(request: Request) -> bool:
-    """Served over https (directly, or behind a proxy whose public address is ``LASHME_PUBLIC_URL``)."""
-    return request.url.scheme == "https" or (account.public_url() or "").startswith("https://")
+    """Served over https (directly, through a proxy's ``X-Forwarded-Proto``, or ``LASHME_PUBLIC_URL`` says so)."""
+    return (
+        request.url.scheme == "https"
+        or is_https(request.scope)
+        or (account.public_url() or "").startswith("https://")
+    )
 
 
 def _base(request: Request) -> str:
@@ -50,14 +84,20 @@ def _base(request: Request) -> str:
     return (account.public_url() or str(request.base_url)).rstrip("/")
 
 
-def set_session_cookie(response: Response, signed_in: SignedIn, *, https: bool, http_only: bool = False) -> None:
+def set_session_cookie(
+    response: Response, signed_in: SignedIn, *, https: bool, http_only: bool = True
+) -> None:
     """Put a new sign-in session on ``response`` as the :data:`~lashme.app.session.SESSION_COOKIE` cookie.
 
+    ``HttpOnly`` and ``SameSite=Lax`` (RFC 6265bis): page scripts never see the token, and the
+    browser leaves it off cross-site subrequests and POSTs.
+
     Args:
-        response: the HTTP response (a redirect, usually).
+        response: the HTTP response (a redirect or the JSON answer of a form post).
         signed_in: the session a sign-in use-case started (its token and lifetime in days).
         https: the site is served over https (the cookie is then ``Secure``).
-        http_only: hide the cookie from page scripts (for when the pages stop reading it).
+        http_only: hide the cookie from page scripts (always, since the pages read the session
+            from their websocket handshake; False only for a test of the flag itself).
     """
     response.set_cookie(
         app_session.SESSION_COOKIE,
@@ -142,7 +182,154 @@ async def google_callback(request: Request) -> Response:
     return response
 
 
+SIGN_IN_PATH = "/auth/sign-in"
+SIGN_UP_PATH = "/auth/sign-up"
+SIGN_OUT_PATH = "/auth/sign-out"
+RESET_PATH = "/auth/reset-password"
+#: where a password sign-in or sign-up goes when the form names no ``next`` path; after a reset
+AFTER_RESET = "/dashboard"
+#: the fields a password route reads (anything else in the body is ignored)
+_FIELDS = ("email", "password", "next", "token")
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "").lower()
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    """The form's text fields (the first value of each in :data:`_FIELDS`, each at most 512 characters)."""
+    try:
+        form = await request.form(max_files=0, max_fields=len(_FIELDS) + 8, max_part_size=4096)
+    except (HTTPException, MultiPartException):
+        return {}
+    try:
+        return {k: v[:512] for k in _FIELDS if isinstance(v := form.get(k), str)}
+    finally:
+        await form.close()
+
+
+def _origin_refused(request: Request) -> DomainError | None:
+    """Login CSRF guard: a browser POST always names its ``Origin``; it must be the app's own."""
+    origin = request.headers.get("origin")
+    if origin is None or not origin_allowed(origin, request.scope):
+        log.warning("%s refused: origin %s", request.url.path, origin)
+        return DomainError("security.cross_origin")
+    return None
+
+
+def _refused(
+    request: Request, exc: DomainError, *, back_to: str, status: int = 400, **query: str
+) -> Response:
+    """A refusal: ``{"error": key, "params": …}`` for the page's fetch, else a 303 back to the form page."""
+    params = {
+        k: v
+        for k, v in getattr(exc, "params", {}).items()
+        if isinstance(v, int | str) and not isinstance(v, bool)
+    }
+    headers = {}
+    if isinstance(exc, Throttled):
+        status = 429
+        headers["Retry-After"] = str(max(1, int(params.get("minutes", 1))) * 60)
+    if _wants_json(request):
+        return _no_store(
+            JSONResponse({"error": exc.key, "params": params}, status_code=status, headers=headers)
+        )
+    wanted = {"error": exc.key, **{k: v for k, v in query.items() if v and v != "/"}}
+    return _no_store(RedirectResponse(f"{back_to}?{urlencode(wanted)}", status_code=303, headers=headers))
+
+
+def _to_next(request: Request, next_path: str) -> Response:
+    if _wants_json(request):
+        return _no_store(JSONResponse({"next": next_path}))
+    return _no_store(RedirectResponse(next_path, status_code=303))
+
+
+async def _password_route(
+    request: Request,
+    work: Callable[[Caller, dict[str, str]], SignedIn],
+    *,
+    back_to: str,
+    default_next: str = "/",
+) -> Response:
+    """Run a sign-in use-case on the posted form; set the new session's cookie, end the browser's old one."""
+    refused = _origin_refused(request)
+    if refused is not None:
+        return _refused(request, refused, back_to=back_to, status=403)
+    fields = await _fields(request)
+    next_path = account.safe_path(fields.get("next") or default_next)
+    old_token = request.cookies.get(app_session.SESSION_COOKIE)
+
+    def run() -> SignedIn:
+        signed_in = work(_caller(request), fields)
+        if old_token and old_token != signed_in.token:
+            account.sign_out(old_token)  # rotation: this browser's previous session id stops working
+        return signed_in
+
+    try:
+        signed_in = await asyncio.to_thread(run)
+    except DomainError as exc:
+        return _refused(request, exc, back_to=back_to, next=next_path, token=fields.get("token", ""))
+    response = _to_next(request, next_path)
+    set_session_cookie(response, signed_in, https=_https(request))
+    return response
+
+
+async def sign_in(request: Request) -> Response:
+    """``POST /auth/sign-in``: email + password → a new session in the HttpOnly cookie (throttled per account and IP)."""
+    return await _password_route(
+        request,
+        lambda caller, f: account.sign_in(caller, email=f.get("email", ""), password=f.get("password", "")),
+        back_to="/login",
+    )
+
+
+async def sign_up(request: Request) -> Response:
+    """``POST /auth/sign-up``: a new account, signed in at once (throttled per IP); the link goes out by mail."""
+    origin = _base(request)
+    return await _password_route(
+        request,
+        lambda caller, f: account.sign_up(
+            caller, email=f.get("email", ""), password=f.get("password", ""), origin=origin
+        ),
+        back_to="/signup",
+    )
+
+
+async def reset_password(request: Request) -> Response:
+    """``POST /auth/reset-password``: spend a reset link (``token``) with the new password; signs in."""
+    return await _password_route(
+        request,
+        lambda caller, f: recovery.reset_password(caller, f.get("token", ""), f.get("password", "")),
+        back_to="/reset-password",
+        default_next=AFTER_RESET,
+    )
+
+
+async def sign_out(request: Request) -> Response:
+    """``POST /auth/sign-out``: end the browser's session on the server and clear its cookie."""
+    refused = _origin_refused(request)
+    if refused is not None:
+        return _refused(request, refused, back_to="/", status=403)
+    token = request.cookies.get(app_session.SESSION_COOKIE)
+    if token:
+        await asyncio.to_thread(account.sign_out, token)
+    response = _to_next(request, "/")
+    response.delete_cookie(
+        app_session.SESSION_COOKIE, path="/", secure=_https(request), httponly=True, samesite="lax"
+    )
+    return response
+
+
 ROUTES = [
     Route("/auth/google/start", google_start, methods=["GET"]),
     Route(CALLBACK_PATH, google_callback, methods=["GET"]),
+    Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
+    Route(SIGN_UP_PATH, sign_up, methods=["POST"]),
+    Route(RESET_PATH, reset_password, methods=["POST"]),
+    Route(SIGN_OUT_PATH, sign_out, methods=["POST"]),
 ]

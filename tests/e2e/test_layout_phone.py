@@ -6,16 +6,19 @@ scrolls sideways, or when a tap target (``a``, ``button``, ``input``, ``select``
 ``[role=button]``) is smaller than 44×44 CSS px.  Links inside running text (a ``<p>``) are
 exempt, as WCAG 2.5.8 exempts inline targets.
 
-The page walk (:func:`world`, :func:`pages`, :func:`open_page`) is shared with ``test_a11y.py``.
+The page walk is shared with ``test_a11y.py``: each page is opened once per role and language
+(:func:`walk_results`, one browser context each) and both this file's layout checks and axe-core run
+on it; the two files assert on the same walk.
 """
 
 from __future__ import annotations
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from lashme.accounts import auth, roles
 from lashme.credits import unlocks
-from lashme.jobs import lifecycle, uploads
+from lashme.jobs import fullres, lifecycle, uploads
 from lashme.jobs.generation import run as run_job
 from lashme.models import Job, Role
 from lashme.ops.db import session_scope
@@ -61,9 +64,11 @@ _FINDINGS_JS = """([fitSel, tapSel]) => {
     }
   }
   for (const el of document.querySelectorAll(tapSel)) {
-    if (!visible(el) || el.closest('p') || el.closest('[data-sonner-toaster]')) continue;
-    if (el.tagName === 'INPUT' && ['file', 'range'].includes(el.type) && getComputedStyle(el).opacity === '0') continue;
+    // inline links in running text; toasts; controls hidden from everyone (Radix's native <select> twin)
+    if (!visible(el) || el.closest('p') || el.closest('[data-sonner-toaster]') || el.closest('[aria-hidden="true"]')) continue;
     const r = el.getBoundingClientRect();
+    // a visually hidden file input: its drop zone (a bigger box around it) is what one taps
+    if (el.tagName === 'INPUT' && el.type === 'file' && (r.width <= 2 || getComputedStyle(el).opacity === '0')) continue;
     if (r.width < 43.5 || r.height < 43.5) {
       out.push(`small tap target: ${name(el)} ${Math.round(r.width)}x${Math.round(r.height)}`);
     }
@@ -99,6 +104,8 @@ def world(prefix: str) -> dict:
         variant_id = lifecycle.variants_of(s, job_ids[0])[0].id
     with session_scope() as s:
         unlocks.unlock_variant(s, user_id=user_id, variant_id=variant_id, cost=1)
+        fullres.request_render(s, variant_id, enqueue=False)
+    assert fullres.render(variant_id) == "ready"  # what the worker does after an unlock
     admin_id, admin_token, _ = _account(f"{prefix}-admin@example.com", role=Role.SUPER_ADMIN)
     return {
         "anon": anon,
@@ -174,7 +181,8 @@ _SETTLED_JS = """(lang) => {
   const text = document.body.innerText.length;
   const same = window.__lmLastLen === text;
   window.__lmLastLen = text;
-  return same && !document.querySelector('.rt-Spinner');
+  const spinning = [...document.querySelectorAll('.rt-Spinner')].some(e => e.getBoundingClientRect().height > 0);
+  return same && !spinning;
 }"""
 
 
@@ -182,7 +190,7 @@ def open_page(page, app_url: str, path: str, lang: str) -> None:
     """Go to ``path`` and wait until the session is known and the page text stops changing."""
     page.goto(app_url + path)
     page.wait_for_load_state("networkidle")
-    page.wait_for_function(_SETTLED_JS, arg=lang, timeout=45_000, polling=400)
+    page.wait_for_function(_SETTLED_JS, arg=lang, timeout=45_000, polling=250)
 
 
 def findings(page) -> list[str]:
@@ -190,24 +198,90 @@ def findings(page) -> list[str]:
     return page.evaluate(_FINDINGS_JS, [FIT_SELECTOR, TAP_SELECTOR])
 
 
+_AXE = Axe()
+#: WCAG 2.0/2.1/2.2 A and AA rules plus axe's best practices (landmarks, one main, heading order…)
+AXE_OPTIONS = {
+    "resultTypes": ["violations"],
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    },
+}
+
+
+def axe_problems(page) -> list[str]:
+    """axe-core's critical and serious violations on the current page, one line each."""
+    out = []
+    for v in _AXE.run(page, options=AXE_OPTIONS).response.get("violations", []):
+        if v.get("impact") not in ("critical", "serious"):
+            continue
+        targets = "; ".join(
+            f"{n.get('target')} {n.get('failureSummary', '').splitlines()[-1][:120] if n.get('failureSummary') else ''}"
+            for n in v.get("nodes", [])[:4]
+        )
+        out.append(f"[{v['impact']}] {v['id']}: {v.get('help')} — {targets}")
+    return out
+
+
+_WORLD: dict[str, dict] = {}
+_WALKS: dict[tuple[str, str], dict[str, dict[str, list[str]]]] = {}
+
+
+def shared_world() -> dict:
+    """:func:`world` made once per test session (both files walk the same accounts and jobs)."""
+    if "w" not in _WORLD:
+        _WORLD["w"] = world("walk")
+    return _WORLD["w"]
+
+
+def walk_results(browser, app_url: str, w: dict, role: str, lang: str) -> dict[str, dict[str, list[str]]]:
+    """Open every page of ``role`` in ``lang`` once and check it: ``{"layout"|"axe": {page: problems}}``.
+
+    One browser context per role and language; after the last page the same page again in the
+    dark theme (chosen as a user does: the saved colour mode, then a reload), checked by axe.
+    Memoised, so ``test_a11y.py`` asserts on the walk this file made (or the other way round).
+    """
+    key = (role, lang)
+    if key in _WALKS:
+        return _WALKS[key]
+    found: dict[str, dict[str, list[str]]] = {"layout": {}, "axe": {}}
+    ctx = context(browser, app_url, w, role, lang)
+    page = ctx.new_page()
+    try:
+        for path in pages(w, role):
+            open_page(page, app_url, path, lang)
+            for name, check in (("layout", findings), ("axe", axe_problems)):
+                problems = check(page)
+                if problems:
+                    found[name][path] = problems
+        path = pages(w, role)[-1]
+        page.evaluate("localStorage.setItem('theme', 'dark')")
+        open_page(page, app_url, path, lang)
+        assert page.evaluate("document.documentElement.classList.contains('dark')")
+        problems = axe_problems(page)
+        if problems:
+            found["axe"]["(dark) " + path] = problems
+    finally:
+        ctx.close()
+    _WALKS[key] = found
+    return found
+
+
+def report(found: dict[str, list[str]]) -> str:
+    """``{page: problems}`` as an assertion message."""
+    return "\n".join(f"{path}:\n  " + "\n  ".join(p) for path, p in found.items())
+
+
 @pytest.fixture(scope="module")
 def walk(app_url):
-    return world("layout")
+    return shared_world()
 
 
 @pytest.mark.parametrize("lang", list(LOCALES))
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_fits_a_phone_with_big_enough_tap_targets(app_url, browser, walk, role, lang):
-    ctx = context(browser, app_url, walk, role, lang)
-    page = ctx.new_page()
-    found: dict[str, list[str]] = {}
-    for path in pages(walk, role):
-        open_page(page, app_url, path, lang)
-        problems = findings(page)
-        if problems:
-            found[path] = problems
-    ctx.close()
-    assert not found, "\n".join(f"{path}:\n  " + "\n  ".join(p) for path, p in found.items())
+    found = walk_results(browser, app_url, walk, role, lang)["layout"]
+    assert not found, report(found)
 
 
 def test_first_paint_is_in_the_visitors_language_and_no_signed_in_shell_flashes(app_url, browser, walk):

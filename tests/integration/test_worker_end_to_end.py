@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue, uploads
 from lashme.models import Job, JobStatus
 from lashme.ops.db import session_scope
+from tests.integration.faultkit import child_pids
 from tests.photos import astronaut_jpeg, with_gps_exif
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +126,33 @@ def test_worker_renders_an_unlocked_variant_at_the_uploads_resolution(worker, st
         "1x1": (1080, 1080),
         "9x16": (1080, 1920),
     }
+
+
+def _horses(worker_pid: int) -> set[int]:
+    """The worker's work horses: its children that lead their own process group (RQ's scheduler does not)."""
+    out = set()
+    for pid in child_pids(worker_pid):
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) == pid:
+                out.add(pid)
+    return out
+
+
+def test_one_warm_horse_runs_job_after_job_and_a_dead_horse_is_replaced(worker, storage):
+    """The worker forks its work horse before the first job and hands it every job; one that dies is forked anew."""
+
+    def run_one(token: str) -> None:
+        job = uploads.submit_photo(astronaut_jpeg(), user_id=None, anon_token=token)
+        done = _wait_final(job.id)
+        assert done.status == JobStatus.DONE, done.error_detail
+
+    deadline = time.monotonic() + 30
+    while not (horses := _horses(worker.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(horses) == 1, "the horse is forked while the worker waits for its first job"
+    run_one("warm-1")
+    run_one("warm-2")
+    assert _horses(worker.pid) == horses  # the same process ran both jobs
+    os.kill(horses.pop(), signal.SIGKILL)  # dies while idle
+    run_one("warm-3")
+    assert len(_horses(worker.pid)) == 1

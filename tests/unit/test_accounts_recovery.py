@@ -135,7 +135,12 @@ def test_resending_makes_the_older_link_stop_working_and_is_throttled(outbox):
 def test_reset_request_answers_alike_for_unknown_addresses_and_mails_only_real_accounts(outbox):
     with session_scope() as s:
         auth.sign_up(s, email="vera@example.com", password="Secret123", signup_bonus=3)
-    assert recovery.request_password_reset(visitor(ip="10.2.0.1"), "Vera@example.com", origin=ORIGIN) is None
+    assert (
+        recovery.request_password_reset(
+            visitor(ip="10.2.0.1", locale="en"), "Vera@example.com", origin=ORIGIN
+        )
+        is None
+    )
     assert (
         recovery.request_password_reset(visitor(ip="10.2.0.1"), "nobody@example.com", origin=ORIGIN) is None
     )

@@ -16,7 +16,7 @@ from lashme.models import AdminAction, Role, User, UserRole, utcnow
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 from lashme.ui.state import SessionState
-from tests.unit.test_handlers import _state
+from tests.unit.test_handlers import _route, _state
 
 
 def test_guard_refuses_visitors_normal_and_blocked_users_and_logs(staff, caplog):
@@ -107,21 +107,22 @@ def test_audit_search_filters_pages_and_refuses_non_admins(staff):
         audit.record(s, sup, action="block_user", target_type="user", target_id=7, before={"blocked": False})
     f = audit.AuditFilter
     with session_scope() as s:
-        rows, total = audit.search(s, staff["admin"], f(), page=1, page_size=4)
-        assert total == 6 and len(rows) == 4 and rows[0].action == "block_user"
-        rows, _ = audit.search(s, staff["admin"], f(), page=2, page_size=4)
+        first = audit.search(s, staff["admin"], f(), limit=4)
+        rows = first.items
+        assert first.total == 6 and len(rows) == 4 and rows[0].action == "block_user"
+        rows = audit.search(s, staff["admin"], f(), token=first.next_token, limit=4).items
         assert [r.reason for r in rows] == ["r1", "r0"]
-        assert audit.search(s, staff["admin"], f(actor="SAM@"), page=1)[1] == 1
-        assert audit.search(s, staff["admin"], f(action="adjust_credits"), page=1)[1] == 5
-        assert audit.search(s, staff["admin"], f(target_type="user", target_id="7"), page=1)[1] == 1
-        assert audit.search(s, staff["admin"], f(actor="%"), page=1)[1] == 0  # LIKE wildcards are literal
+        assert audit.search(s, staff["admin"], f(actor="SAM@")).total == 1
+        assert audit.search(s, staff["admin"], f(action="adjust_credits")).total == 5
+        assert audit.search(s, staff["admin"], f(target_type="user", target_id="7")).total == 1
+        assert audit.search(s, staff["admin"], f(actor="%")).total == 0  # LIKE wildcards are literal
         later = utcnow() + timedelta(minutes=1)
-        assert audit.search(s, staff["admin"], f(since=later), page=1)[1] == 0
-        assert audit.search(s, staff["admin"], f(until=later), page=1)[1] == 6
+        assert audit.search(s, staff["admin"], f(since=later)).total == 0
+        assert audit.search(s, staff["admin"], f(until=later)).total == 6
         assert audit.actions(s, staff["super"]) == ["adjust_credits", "block_user"]
         for who in (None, staff["alice"]):
             with pytest.raises(AdminRequired):
-                audit.search(s, who, f(), page=1)
+                audit.search(s, who, f())
             with pytest.raises(AdminRequired):
                 audit.actions(s, who)
 
@@ -157,13 +158,11 @@ def test_no_admin_credits_or_refunds_their_own_account(staff):
 
 def test_a_refused_call_drops_the_admin_view_this_tab_still_held(staff):
     """A demoted (or blocked, or signed-out) admin's tab keeps nothing of another user's data."""
-    from reflex.istate.data import RouterData
-
     from lashme.ui.admin.user_detail import AdminUserState
     from tests.unit.test_admin_handlers import _run
 
     st = _state(AdminUserState, token=staff["admin_token"])
-    st.router = RouterData.from_router_data({"headers": {}, "asPath": f"/admin/users/{staff['alice']}"})
+    _route(st, f"/admin/users/{staff['alice']}")
     _run(AdminUserState.on_load.fn(st))
     assert st.u_email == "alice@example.com" and st.ledger_rows
     with session_scope() as s:

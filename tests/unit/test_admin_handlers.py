@@ -18,7 +18,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from reflex.istate.data import RouterData
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
@@ -29,7 +28,7 @@ from lashme.ui.admin.routes import ADMIN_PAGES, admin_states
 from lashme.ui.admin.state import AdminState
 from lashme.ui.admin.user_detail import AdminUserState
 from lashme.ui.state import SessionState
-from tests.unit.test_handlers import _state
+from tests.unit.test_handlers import _route, _state
 
 _BASE_VARS = set(SessionState.base_vars) | set(AdminState.base_vars)
 _EMAILS = ("alice@example.com", "bob@example.com", "ada@staff.example.com", "sam@staff.example.com")
@@ -135,9 +134,7 @@ def _call_every_handler(token: str, ids: dict, *, admin: bool = False) -> list[t
         route = _route_of(cls).replace("[user_id]", str(ids["alice"])).replace("[job_id]", ids["job"])
         for name, handler in _handlers(cls).items():
             st = _state(cls, token=token, anon="probe-browser")
-            st.router = RouterData.from_router_data(
-                {"headers": {"origin": "http://localhost:3000"}, "asPath": route}
-            )
+            _route(st, route, origin="http://localhost:3000")
             own = {v: getattr(st, v) for v in set(cls.base_vars) - _BASE_VARS}
             try:
                 _run(handler.fn(st, *_args_for(handler.fn, ids)))
@@ -176,7 +173,7 @@ def test_the_same_probe_changes_things_for_a_super_admin(ids):
     before = _fingerprint()
     st = _state(AdminUserState, token=ids["super_token"])
     route = f"/admin/users/{ids['alice']}"
-    st.router = RouterData.from_router_data({"headers": {"origin": "http://localhost:3000"}, "asPath": route})
+    _route(st, route, origin="http://localhost:3000")
     _run(AdminUserState.on_load.fn(st))
     assert st.is_super is True
     _call_every_handler(ids["super_token"], ids, admin=True)

@@ -101,9 +101,9 @@ def test_filters_by_status_provider_preset_date_and_owner(staff):
         )
 
     def ids(**kw):
-        rows, total = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(**kw), page=1, page_size=50)
-        assert total == len(rows)
-        return {r.id for r in rows}
+        page = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(**kw), limit=50)
+        assert page.total == len(page.items) and not page.has_more
+        return {r.id for r in page.items}
 
     everything = {staff["job"], staff["anon_job"], failed, three}
     assert ids() == everything
@@ -118,14 +118,15 @@ def test_filters_by_status_provider_preset_date_and_owner(staff):
     }
     assert ids(owner="ALICE@") == {staff["job"], three}
     assert ids(owner="visitor") == set()
-    rows, _ = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(status="FAILED"))
+    rows = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(status="FAILED")).items
     assert rows[0].owner == "bob@example.com" and rows[0].error_key == "generation.timeout"
-    rows, _ = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(date_to=date(2020, 1, 5)))
+    rows = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(date_to=date(2020, 1, 5))).items
     assert rows[0].owner == "visitor" and rows[0].is_visitor
-    rows, _ = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(status="DONE"), page=1, page_size=1)
+    rows = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(status="DONE"), limit=1).items
     assert [r.id for r in rows] == [staff["job"]] and rows[0].latency_s is not None and rows[0].latency_s >= 0
-    page2, total = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(), page=2, page_size=3)
-    assert total == 4 and len(page2) == 1
+    page1 = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(), limit=3)
+    page2 = _call(admin_jobs.search_jobs, admin, admin_jobs.JobFilter(), token=page1.next_token, limit=3)
+    assert page2.total == 4 and len(page2.items) == 1 and not page2.has_more
 
 
 @pytest.mark.parametrize(
@@ -388,7 +389,7 @@ def test_jobs_page_handlers_turn_non_admins_away_and_filter_for_admins(staff):
         assert "staff only" in _spec_text(out) and st.rows == [] and st.f_status == ""
     visitor = _state(AdminJobsState, anon="v")
     assert "/login" in _spec_text(AdminJobsState.on_load.fn(visitor)) and visitor.rows == []
-    assert AdminJobsState.go_to_page.fn(visitor, 1) is not None and visitor.rows == []
+    assert AdminJobsState.older.fn(visitor) is not None and visitor.rows == []
 
     st = _state(AdminJobsState, token=staff["admin_token"])
     assert AdminJobsState.on_load.fn(st) is None
@@ -405,8 +406,8 @@ def test_jobs_page_handlers_turn_non_admins_away_and_filter_for_admins(staff):
     AdminJobsState.set_to.fn(st, "2000-01-01")
     assert st.f_to == "2000-01-01" and st.total == 0
     AdminJobsState.reset_filters.fn(st)
-    AdminJobsState.go_to_page.fn(st, "NaN")
-    assert st.page == 1 and st.total == 2
+    AdminJobsState.older.fn(st)  # one page holds both: the pager stays on page 1
+    assert (st.page_no, st.has_prev, st.has_next) == (1, False, False) and st.total == 2
     visitor_row = next(r for r in st.rows if r["id"] == staff["anon_job"])
     assert visitor_row["owner"] == "visitor" and visitor_row["status"] == "DONE"
 

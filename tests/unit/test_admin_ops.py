@@ -49,6 +49,12 @@ def _call(fn, actor, *args, **kwargs):
         return fn(s, actor, *args, **kwargs)
 
 
+def _rows_total(fn, actor, *args, **kwargs):
+    """``(rows as a list, total)`` of a paged admin list's first page."""
+    page = _call(fn, actor, *args, **kwargs)
+    return list(page.items), page.total
+
+
 def _audit(action: str) -> list[AdminAction]:
     with session_scope() as s:
         return list(
@@ -385,7 +391,7 @@ def test_orders_lists_buyers_amounts_and_filters_by_status_and_email(staff):
         clawback_shortfall=10,
     )
     third = _order(bob, status=OrderStatus.PENDING, credits=10, amount=500, created=base + timedelta(hours=2))
-    rows, total = _call(admin_payments.orders, staff["admin"])
+    rows, total = _rows_total(admin_payments.orders, staff["admin"])
     assert total == 3 and [r.id for r in rows] == [third, second, first]
     r = rows[1]
     assert (r.email, r.pack_code, r.credits, r.amount, r.status) == (
@@ -397,17 +403,18 @@ def test_orders_lists_buyers_amounts_and_filters_by_status_and_email(staff):
     )
     assert (r.refunded, r.credits_clawed_back, r.shortfall, r.credited_at) == ("$15.00", 40, 10, r.created_at)
     assert rows[0].credited_at is None
-    rows, total = _call(admin_payments.orders, staff["admin"], status="pending")
+    rows, total = _rows_total(admin_payments.orders, staff["admin"], status="pending")
     assert (total, [r.id for r in rows]) == (1, [third])
-    rows, total = _call(admin_payments.orders, staff["admin"], email="BUILDER")
+    rows, total = _rows_total(admin_payments.orders, staff["admin"], email="BUILDER")
     assert (total, {r.id for r in rows}) == (2, {second, third})
-    rows, total = _call(admin_payments.orders, staff["admin"], email="%")
+    rows, total = _rows_total(admin_payments.orders, staff["admin"], email="%")
     assert (total, rows) == (0, [])
-    rows, total = _call(admin_payments.orders, staff["admin"], page=2, page_size=2)
-    assert (total, [r.id for r in rows]) == (3, [first])
-    rows, _ = _call(admin_payments.orders, staff["admin"], page=-5, page_size=10**6)
+    page1 = _call(admin_payments.orders, staff["admin"], limit=2)
+    page2 = _call(admin_payments.orders, staff["admin"], token=page1.next_token, limit=2)
+    assert (page2.total, [r.id for r in page2.items], page2.next_token) == (3, [first], None)
+    rows = _call(admin_payments.orders, staff["admin"], token="forged", limit=10**6).items
     assert len(rows) == 3
-    for bad in ({"status": "bogus"}, {"status": 5}, {"email": "x" * 255}, {"page": "one"}):
+    for bad in ({"status": "bogus"}, {"status": 5}, {"email": "x" * 255}, {"email": 5}):
         with pytest.raises(DomainError) as exc:
             _call(admin_payments.orders, staff["admin"], **bad)
         assert exc.value.key == "admin.payments.bad_filter"
@@ -439,7 +446,7 @@ def test_webhook_log_shows_received_events_with_filters(staff):
                 id="evt_3", type="charge.refunded", result="ignored", received_at=base + timedelta(minutes=2)
             )
         )
-    rows, total = _call(admin_payments.webhook_log, staff["admin"])
+    rows, total = _rows_total(admin_payments.webhook_log, staff["admin"])
     assert total == 3 and [r.id for r in rows] == ["evt_3", "evt_2", "evt_1"]
     assert (rows[2].type, rows[2].order_id, rows[2].result, rows[2].received_at) == (
         "checkout.session.completed",
@@ -448,14 +455,15 @@ def test_webhook_log_shows_received_events_with_filters(staff):
         base,
     )
     assert rows[1].detail == "seen"
-    rows, total = _call(admin_payments.webhook_log, staff["admin"], type="checkout.session.completed")
+    rows, total = _rows_total(admin_payments.webhook_log, staff["admin"], type="checkout.session.completed")
     assert (total, [r.id for r in rows]) == (2, ["evt_2", "evt_1"])
-    rows, total = _call(
+    rows, total = _rows_total(
         admin_payments.webhook_log, staff["admin"], type="checkout.session.completed", result="granted"
     )
     assert [r.id for r in rows] == ["evt_1"]
-    rows, total = _call(admin_payments.webhook_log, staff["admin"], page=2, page_size=2)
-    assert (total, [r.id for r in rows]) == (3, ["evt_1"])
+    page1 = _call(admin_payments.webhook_log, staff["admin"], limit=2)
+    page2 = _call(admin_payments.webhook_log, staff["admin"], token=page1.next_token, limit=2)
+    assert (page2.total, [r.id for r in page2.items]) == (3, ["evt_1"])
     assert _call(admin_payments.webhook_filters, staff["admin"]) == (
         ["charge.refunded", "checkout.session.completed"],
         ["duplicate", "granted", "ignored"],

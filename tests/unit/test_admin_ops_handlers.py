@@ -178,8 +178,9 @@ def test_payment_handlers_filter_and_page(staff):
     assert admin.orders == [] and admin.orders_total == 0
     AdminPaymentsState.search_email.fn(admin, {"email": "ALICE"})
     assert admin.orders_total == 3
-    AdminPaymentsState.go_to_orders_page.fn(admin, 99)
-    assert admin.orders_page == 1
+    AdminPaymentsState.older_orders.fn(admin)  # all three fit on one page: nothing older
+    assert (admin.orders_page_no, admin.orders_has_prev, admin.orders_has_next) == (1, False, False)
+    assert admin.orders_total == 3
     AdminPaymentsState.set_type_filter.fn(admin, "not.a.seen.type")
     assert admin.type_filter == ""
     bob = _state(AdminPaymentsState, token=staff["bob_token"])
@@ -242,10 +243,12 @@ HANDLER_ARGS = {
         "on_load": (),
         "set_status_filter": ("paid",),
         "search_email": ({"email": "alice"},),
-        "go_to_orders_page": (2,),
+        "older_orders": (),
+        "newer_orders": (),
         "set_type_filter": ("checkout.session.completed",),
         "set_result_filter": ("granted",),
-        "go_to_events_page": (2,),
+        "older_events": (),
+        "newer_events": (),
     },
     AdminStatsState: {"on_load": (), "set_days": ("7",)},
     AdminQueueState: {"on_load": (), "refresh": ()},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from reflex.istate.data import RouterData
 from sqlalchemy import select
 
 import lashme.lashme  # noqa: F401 - registers the app's states
@@ -21,7 +20,7 @@ from lashme.ui.admin.user_detail import AdminUserState
 from lashme.ui.admin.users import AdminUsersState
 from tests.dbutil import count
 from tests.photos import chelsea_jpeg
-from tests.unit.test_handlers import _spec_text, _state
+from tests.unit.test_handlers import _route, _spec_text, _state
 
 KEY = "form-key-0001"
 
@@ -68,9 +67,9 @@ def _call(fn, actor, *args, **kwargs):
 
 def _service_calls(target: int):
     return {
-        "search_users": lambda s, a: admin_users.search_users(s, a, "", page=1, page_size=10),
+        "search_users": lambda s, a: admin_users.search_users(s, a, "", limit=10),
         "user_detail": lambda s, a: admin_users.user_detail(s, a, target),
-        "ledger_page": lambda s, a: admin_users.ledger_page(s, a, target, 1, 10),
+        "ledger_page": lambda s, a: admin_users.ledger_page(s, a, target, None, 10),
         "adjust_credits": lambda s, a: accounts.adjust_credits(s, a, target, 5, "hi", idempotency_key=KEY),
         "set_blocked": lambda s, a: accounts.set_blocked(s, a, target, True),
         "set_role": lambda s, a: accounts.set_role(s, a, target, "admin", True),
@@ -279,8 +278,9 @@ def test_search_is_partial_case_insensitive_paginated_and_escapes_wildcards(staf
     under = _sign_up("under_score@salon.test")
     plain = _sign_up("underxscore@salon.test")
 
-    rows, total = _call(admin_users.search_users, admin, "ALI", page=1, page_size=10)
-    assert total == 1 and [r.email for r in rows] == ["alice@example.com"]
+    found = _call(admin_users.search_users, admin, "ALI", limit=10)
+    rows, total = found.items, found.total
+    assert total == 1 and [r.email for r in rows] == ["alice@example.com"] and found.next_token is None
     alice_row = rows[0]
     avail, held = _balance(staff["alice"])
     assert (alice_row.id, alice_row.available, alice_row.held, alice_row.blocked) == (
@@ -291,29 +291,29 @@ def test_search_is_partial_case_insensitive_paginated_and_escapes_wildcards(staf
     )
     assert (alice_row.roles, alice_row.jobs) == ([], 1)
 
-    rows, total = _call(admin_users.search_users, admin, "Staff.Example", page=1, page_size=10)
+    rows = _call(admin_users.search_users, admin, "Staff.Example", limit=10).items
     assert {(r.email, tuple(r.roles)) for r in rows} == {
         ("ada@staff.example.com", ("admin",)),
         ("sam@staff.example.com", ("super_admin",)),
     }
 
-    rows, total = _call(admin_users.search_users, admin, "  .client@SALON ", page=1, page_size=2)
-    assert total == 5 and [r.id for r in rows] == made[:-3:-1]  # newest first
-    rows, _ = _call(admin_users.search_users, admin, ".client@salon", page=3, page_size=2)
-    assert [r.id for r in rows] == [made[0]]
-    rows, _ = _call(admin_users.search_users, admin, ".client@salon", page=99, page_size=2)
-    assert rows == []
-    rows, _ = _call(admin_users.search_users, admin, ".client@salon", page="x", page_size=10**6)
-    assert len(rows) == 5
+    first = _call(admin_users.search_users, admin, "  .client@SALON ", limit=2)
+    assert first.total == 5 and [r.id for r in first.items] == made[:-3:-1]  # newest first
+    assert first.has_more and first.prev_token is None
+    second = _call(admin_users.search_users, admin, ".client@salon", token=first.next_token, limit=2)
+    third = _call(admin_users.search_users, admin, ".client@salon", token=second.next_token, limit=2)
+    assert [r.id for r in third.items] == [made[0]] and not third.has_more and third.next_token is None
+    back = _call(admin_users.search_users, admin, ".client@salon", token=third.prev_token, limit=2)
+    assert [r.id for r in back.items] == [r.id for r in second.items]
+    rows = _call(admin_users.search_users, admin, ".client@salon", token="x", limit=10**6).items
+    assert len(rows) == 5  # a garbage token is the first page; the size is clamped
 
-    assert [r.id for r in _call(admin_users.search_users, admin, "under_", page=1, page_size=10)[0]] == [
-        under
-    ]
-    assert _call(admin_users.search_users, admin, "%", page=1, page_size=10) == ([], 0)
-    assert _call(admin_users.search_users, admin, "under%score", page=1, page_size=10) == ([], 0)
-    assert plain in [r.id for r in _call(admin_users.search_users, admin, "UNDERX", page=1, page_size=10)[0]]
-    _, everyone = _call(admin_users.search_users, admin, "", page=1, page_size=1)
-    assert everyone == 4 + 7
+    assert [r.id for r in _call(admin_users.search_users, admin, "under_", limit=10).items] == [under]
+    for text in ("%", "under%score"):
+        nothing = _call(admin_users.search_users, admin, text, limit=10)
+        assert (nothing.items, nothing.total) == ((), 0)
+    assert plain in [r.id for r in _call(admin_users.search_users, admin, "UNDERX", limit=10).items]
+    assert _call(admin_users.search_users, admin, "", limit=1).total == 4 + 7
 
 
 def test_user_detail_and_ledger_pages(staff):
@@ -329,15 +329,17 @@ def test_user_detail_and_ledger_pages(staff):
     assert not hasattr(detail, "password_hash")
     with session_scope() as s:
         n = ledger.count_entries(s, alice)
-    rows, total = _call(admin_users.ledger_page, admin, alice, 1, 2)
-    assert total == n and [r.reason for r in rows] == ["gift 2", "gift 1"]
+    page = _call(admin_users.ledger_page, admin, alice, None, 2)
+    rows = page.items
+    assert page.total == n and [r.reason for r in rows] == ["gift 2", "gift 1"]
     assert rows[0].actor == f"admin:{admin}" and rows[0].kind == "admin_adjust" and rows[0].delta == 1
-    last, _ = _call(admin_users.ledger_page, admin, alice, -(-n // 2), 2)
-    assert last[-1].kind == "signup_bonus"
+    while page.next_token:
+        page = _call(admin_users.ledger_page, admin, alice, page.next_token, 2)
+    assert page.items[-1].kind == "signup_bonus"
     with pytest.raises(NotFound):
         _call(admin_users.user_detail, admin, 10**9)
     with pytest.raises(NotFound):
-        _call(admin_users.ledger_page, admin, "1; drop table users", 1, 2)
+        _call(admin_users.ledger_page, admin, "1; drop table users", None, 2)
 
 
 def test_audit_search_filters_and_action_names(staff):
@@ -361,8 +363,7 @@ def test_audit_search_filters_and_action_names(staff):
 
 
 def _with_path(st, path: str):
-    st.router = RouterData.from_router_data({"headers": {"origin": "http://localhost:3000"}, "asPath": path})
-    return st
+    return _route(st, path, origin="http://localhost:3000")
 
 
 def _turned_away(out) -> bool:
@@ -390,7 +391,7 @@ def test_user_page_handlers_for_a_normal_user_change_nothing(staff):
     assert _turned_away(AdminUserState.submit_adjust.fn(st, {"amount": "50", "reason": "free"}))
     assert _turned_away(AdminUserState.set_blocked.fn(st, alice, True))
     assert _turned_away(AdminUserState.change_role.fn(st, alice, "super_admin", True))
-    assert _turned_away(AdminUserState.go_to_ledger_page.fn(st, 2))
+    assert _turned_away(AdminUserState.older_ledger.fn(st))
     assert st.u_email == "" and st.ledger_rows == [] and st.shown_id == 0
     assert _adjust_entries(alice) == [] and _audit_rows() == []
     with session_scope() as s:
@@ -474,4 +475,4 @@ def test_audit_page_filters_from_the_url_and_the_form(staff):
     assert st.total == 2
     bob = _state(AdminAuditState, token=staff["bob_token"])
     assert _turned_away(AdminAuditState.set_actor_filter.fn(bob, "x")) and bob.f_actor == ""
-    assert _turned_away(AdminAuditState.go_to_page.fn(bob, 1)) and bob.rows == []
+    assert _turned_away(AdminAuditState.older.fn(bob)) and bob.rows == []

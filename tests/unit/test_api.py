@@ -199,3 +199,31 @@ def test_job_events_stream_sends_the_job_until_it_is_final(api):
     # a final job: one event, then the stream ends
     done = api.get(f"/jobs/{job_id}/events", headers=_h(token))
     assert [e["status"] for e in _events(done.text)] == ["DONE"]
+
+
+def test_gallery_and_ledger_page_by_tokens_that_new_rows_do_not_shift(api):
+    token = _token(_user("pager@example.com", bonus=10))
+    _done_job(api, token)  # 4 tiles
+    first = api.get("/gallery", headers=_h(token), params={"limit": 3}).json()
+    assert len(first["items"]) == 3 and first["has_more"] and first["next_page_token"]
+    assert first["prev_page_token"] is None and "offset" not in first
+    _done_job(api, token, chelsea_jpeg())  # 4 newer tiles at the head of the list
+    second = api.get(
+        "/gallery", headers=_h(token), params={"limit": 3, "page_token": first["next_page_token"]}
+    ).json()
+    assert len(second["items"]) == 1 and second["next_page_token"] is None and not second["has_more"]
+    assert {t["variant_id"] for t in second["items"]}.isdisjoint(t["variant_id"] for t in first["items"])
+    assert second["total"] == 8
+    for bad in ("x" * 40, first["next_page_token"][:-3] + "abc", "%00"):
+        again = api.get("/gallery", headers=_h(token), params={"limit": 3, "page_token": bad})
+        assert again.status_code == 200 and again.json()["prev_page_token"] is None
+    assert api.get("/gallery", headers=_h(token), params={"page_token": "x" * 5000}).status_code == 422
+
+    newest = api.get("/ledger", headers=_h(token), params={"page_size": 1}).json()
+    assert len(newest["rows"]) == 1 and newest["has_more"] and newest["total"] >= 1
+    older = api.get(
+        "/ledger", headers=_h(token), params={"page_size": 1, "page_token": newest["next_page_token"]}
+    ).json()
+    assert older["rows"][0]["id"] < newest["rows"][0]["id"] and older["prev_page_token"]
+    bad = api.get("/ledger", headers=_h(token), params={"page_size": 1, "page_token": "garbage"}).json()
+    assert bad["rows"] == newest["rows"]

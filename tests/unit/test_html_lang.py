@@ -106,7 +106,7 @@ def _app(tmp_path) -> TestClient:
 def test_built_pages_are_served_in_the_visitors_language(tmp_path):
     client = _app(tmp_path)
     ru = client.get("/gallery", headers={"Accept-Language": "ru-RU,ru;q=0.9", "Accept-Encoding": "gzip"})
-    assert ru.status_code == 200 and '<html lang="ru" class="light">' in ru.text
+    assert ru.status_code == 200 and '<html lang="ru" class="light" data-lm-auth="0">' in ru.text
     assert "<title>Галерея — LashMe</title>" in ru.text
     assert ru.headers["content-encoding"] == "gzip"  # re-compressed after the rewrite
     assert ru.headers["content-language"] == "ru" and "Cookie" in ru.headers["vary"]
@@ -115,7 +115,7 @@ def test_built_pages_are_served_in_the_visitors_language(tmp_path):
     client.cookies.set("lashme_locale", "en")  # the language switch's cookie beats a Russian browser
     en = client.get("/gallery", headers={"Accept-Language": "ru"})
     client.cookies.clear()
-    assert '<html lang="en" class="light">' in en.text and "<title>Gallery — LashMe</title>" in en.text
+    assert '<html lang="en" class="light" data-lm-auth="0">' in en.text and "<title>Gallery — LashMe</title>" in en.text
 
     nobody = client.get("/gallery", headers={"Accept-Encoding": "identity"})
     assert 'lang="ru"' in nobody.text and "content-encoding" not in nobody.headers

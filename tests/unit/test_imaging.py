@@ -390,3 +390,58 @@ def test_measurement_helpers():
     blurred = img.filter(ImageFilter.GaussianBlur(2))
     assert imaging.laplacian_variance(blurred) < 0.5 * imaging.laplacian_variance(img)
     assert imaging.laplacian_variance(ImageOps.grayscale(img)) > 0
+
+
+# --- the stored original (prepare_original) ------------------------------------------------
+
+
+def test_prepare_original_keeps_a_clean_jpegs_pixels_and_drops_every_metadata_segment():
+    data = with_gps_exif(jpeg_bytes(photo("coffee", (1200, 800)), comment=b"shot at home"))
+    original = imaging.prepare_original(data)
+    assert original.lossless and (original.width, original.height) == (1200, 800)
+    _assert_no_metadata(original.data)
+    assert b"shot at home" not in original.data and b"LashMeTestCam" not in original.data
+    with Image.open(io.BytesIO(data)) as a, Image.open(io.BytesIO(original.data)) as b:
+        assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))  # untouched
+
+
+def test_prepare_original_re_encodes_what_needs_pixel_changes():
+    rotated = imaging.prepare_original(with_orientation(coffee_jpeg(), 6))
+    assert not rotated.lossless and (rotated.width, rotated.height) == (400, 600)
+    assert _size_of(rotated.data) == (400, 600)
+    _assert_no_metadata(rotated.data)
+    png = imaging.prepare_original(encode(photo("coffee"), "PNG"))
+    assert not png.lossless and _size_of(png.data) == (600, 400)
+    _assert_no_metadata(png.data)
+
+
+def test_prepare_original_rejects_what_validate_upload_rejects():
+    data = coffee_jpeg()
+    for bad, key in (
+        (data[: len(data) // 2], "upload.not_image"),
+        (data[: len(data) - 2], "upload.not_image"),  # the end-of-image marker is missing
+        (jpeg_bytes(photo("coffee", (300, 200))), "upload.too_small"),
+        (b"", "upload.empty"),
+    ):
+        with pytest.raises(UploadRejected) as info:
+            imaging.prepare_original(bad)
+        assert info.value.key == key
+    with pytest.raises(UploadRejected) as info:
+        imaging.prepare_original(data, max_pixels=100_000)
+    assert info.value.key == "upload.too_many_pixels"
+
+
+@pytest.mark.parametrize("size", [(480, 360), (360, 480), (480, 480), (480, 270), (320, 213)])
+def test_the_watermark_covers_previews_of_every_aspect(size):
+    img = Image.new("RGB", size, (200, 150, 150))
+    marked = np.abs(np.asarray(imaging.apply_watermark(img), np.int16) - np.asarray(img, np.int16)).max(
+        axis=2
+    )
+    assert marked.shape == (size[1], size[0])
+    for half in (
+        marked[: size[1] // 2],
+        marked[size[1] // 2 :],
+        marked[:, : size[0] // 2],
+        marked[:, size[0] // 2 :],
+    ):
+        assert (half > 40).mean() > 0.03  # text in every half, not only in the middle

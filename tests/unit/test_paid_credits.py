@@ -18,7 +18,7 @@ from lashme.ops.settings import get_settings
 from lashme.ui.admin.pricing import AdminPricingState
 from lashme.ui.pages.credits import CheckoutReturnState, CreditsState
 from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET, StripeStandIn
-from tests.unit.test_handlers import _drain, _spec_text, _state
+from tests.unit.test_handlers import _drain, _route, _spec_text, _state
 
 
 @pytest.fixture
@@ -43,18 +43,25 @@ def no_stripe(monkeypatch):
 
 @pytest.mark.parametrize(
     "path",
-    ["https://evil.example/variant/" + "a" * 32, "//evil.example", "/variant/x", "/variant/" + "a" * 32 + "?x=1",
-     "javascript:alert(1)", "/admin", ""],
+    [
+        "https://evil.example/variant/" + "a" * 32,
+        "//evil.example",
+        "/variant/x",
+        "/variant/" + "a" * 32 + "?x=1",
+        "javascript:alert(1)",
+        "/admin",
+        "",
+    ],
 )
 def test_only_the_apps_own_pages_are_a_place_to_come_back_to(path):
     assert app_credits.safe_next(path) == ""
 
 
-def test_packs_show_the_price_per_photo_in_the_readers_format(world, stripe, monkeypatch):
-    monkeypatch.setattr(CreditsState, "router", CreditsState.router, raising=False)
+def test_packs_show_the_price_per_photo_in_the_readers_format(world, stripe):
     st = _state(CreditsState, token=world["alice_token"], locale="ru")
+    _route(st, f"/credits?next=/variant/{world['vids'][0]}", origin="http://localhost:3000")
     CreditsState.on_load.fn(st)
-    assert st.configured
+    assert st.configured and st.next_path == f"/variant/{world['vids'][0]}"
     packs = {p["credits"]: p for p in st.packs}
     assert packs[50]["popular"] and not packs[10]["popular"]
     assert packs[50]["price"] == "18,00\xa0$" and packs[50]["per_photo"] == "0,36\xa0$ за фото"
@@ -67,31 +74,25 @@ def test_checkout_carries_next_and_the_return_lands_on_the_variant_with_the_new_
     vid = world["vids"][0]
     alice = Caller(world["alice"], None, frozenset(), "en", None)
     pack = app_credits.overview(alice).packs[0]
-    url = app_credits.start_checkout(alice, pack.id, origin="https://lashme.test", next_path=f"/variant/{vid}")
+    url = app_credits.start_checkout(
+        alice, pack.id, origin="https://lashme.test", next_path=f"/variant/{vid}"
+    )
     cs = stripe.sessions[url.rsplit("/", 1)[1]]
     for field in ("success_url", "cancel_url"):
         assert parse_qs(urlsplit(cs[field]).query)["next"] == [f"/variant/{vid}"], cs[field]
-    hostile = app_credits.start_checkout(alice, pack.id, origin="https://lashme.test", next_path="//evil.example")
+    hostile = app_credits.start_checkout(
+        alice, pack.id, origin="https://lashme.test", next_path="//evil.example"
+    )
     assert "next=" not in stripe.sessions[hostile.rsplit("/", 1)[1]]["success_url"]
 
     stripe.pay(cs["id"])
     st = _state(CheckoutReturnState, token=world["alice_token"])
-    query = urlsplit(cs["success_url"].replace("{CHECKOUT_SESSION_ID}", cs["id"])).query
-    st.router = _router_with_query(st, query)
+    back = urlsplit(cs["success_url"].replace("{CHECKOUT_SESSION_ID}", cs["id"]))
+    _route(st, f"{back.path}?{back.query}", origin="http://localhost:3000")
     out = _spec_text(_drain(CheckoutReturnState.on_load.fn(st)))
     assert st.status == "granted" and f"/variant/{vid}" in out and st.balance == 3 + pack.credits
     with session_scope() as s:
         assert ledger.get_balance(s, world["alice"]).available == 3 + pack.credits
-
-
-def _router_with_query(st, query: str):
-    import dataclasses
-
-    from reflex.istate.data import RouterData
-
-    data = RouterData.from_router_data({"pathname": "/credits/success", "query": dict(parse_qs(query, True)),
-                                        "headers": {}, "asPath": "/credits/success?" + query})
-    return dataclasses.replace(data) if dataclasses.is_dataclass(data) else data
 
 
 def test_without_stripe_masters_read_plain_words_and_admins_what_to_set(staff, no_stripe):
@@ -100,7 +101,9 @@ def test_without_stripe_masters_read_plain_words_and_admins_what_to_set(staff, n
     assert not st.configured and st.packs  # prices stay visible, the buy buttons are not shown
     assert i18n.translate("paid.payments_soon", "ru") == "Оплата скоро появится"
     assert i18n.translate("paid.payments_soon", "en") == "Payments are not available yet"
-    setup = admin.run(Caller(staff["admin"], None, frozenset({"admin"}), "en", None), admin_pricing.payments_setup)
+    setup = admin.run(
+        Caller(staff["admin"], None, frozenset({"admin"}), "en", None), admin_pricing.payments_setup
+    )
     assert not setup.configured and setup.missing == ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
     assert setup.webhook_url == "/stripe/webhook"
     page = _state(AdminPricingState, token=staff["admin_token"])

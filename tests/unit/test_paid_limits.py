@@ -18,7 +18,9 @@ SALON_IP = "198.51.100.23"
 
 def _try(token: str, *, limit: int = 3, ip_limit: int = 5) -> bool:
     try:
-        daily_limits.consume(user_id=None, anon_token=token, client_ip=SALON_IP, limit=limit, ip_limit=ip_limit)
+        daily_limits.consume(
+            user_id=None, anon_token=token, client_ip=SALON_IP, limit=limit, ip_limit=ip_limit
+        )
     except daily_limits.DailyLimitReached:
         return False
     return True
@@ -58,7 +60,10 @@ def test_the_ip_cap_is_a_price_setting_admins_can_change(staff):
         admin.run(_admin(staff), admin_pricing.set_price, "daily_limit_anon_ip", "-1")
     with session_scope() as s:
         assert pricing.get_prices(s).daily_limit_anon_ip == 40
-    assert i18n.translate("admin.pricing.key.daily_limit_anon_ip", "ru") == "Бесплатных фото в день на IP (гости)"
+    assert (
+        i18n.translate("admin.pricing.key.daily_limit_anon_ip", "ru")
+        == "Бесплатных фото в день на IP (гости)"
+    )
 
 
 def _admin(staff):

@@ -16,7 +16,7 @@ from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.variant import VariantState
 from lashme.ui.state import SessionState
 from tests.dbutil import count
-from tests.unit.test_handlers import _drain, _spec_text, _state
+from tests.unit.test_handlers import _drain, _route, _spec_text, _state
 
 
 def test_gallery_state_holds_only_the_callers_tiles(world):
@@ -32,8 +32,13 @@ def test_gallery_state_holds_only_the_callers_tiles(world):
     assert not any("full.jpg" in t["thumb_url"] or "preview.jpg" in t["thumb_url"] for t in alice.items)
     GalleryState.set_sort_order.fn(alice, "'; drop table jobs")
     assert alice.sort == "newest"
-    GalleryState.run_search.fn(alice, {"q": "crisp"})
+    # filters live in the URL: a search goes to /gallery?q=…, whose on_load shows the tiles
+    out = GalleryState.run_search.fn(alice, {"q": "crisp"})
+    assert "/gallery?q=crisp" in _spec_text(out)
+    _route(alice, "/gallery?q=crisp&sort=bogus&page=x")
+    GalleryState.on_load.fn(alice)
     assert [t["label"] for t in alice.items] == ["Crisp detail"]
+    assert (alice.search, alice.sort, alice.pages) == ("crisp", "newest", 1)
 
 
 def test_favorite_and_delete_refuse_other_peoples_variants(world):
@@ -137,7 +142,8 @@ def test_sign_out_leaves_nothing_of_the_user_in_any_page_state(world):
     session = alice.parent_state
     assert isinstance(session, SessionState)
     SessionState.sign_out.fn(session)
-    assert alice.items == [] and session.user_email == "" and session.auth_token == ""
+    assert alice.items == [] and session.user_email == ""
+    assert "auth_token" not in SessionState.base_vars  # the session lives in an HttpOnly cookie only
     assert session.anon_token == "tablet"  # the browser keeps its own visitor token
     with session_scope() as s:
         assert auth.user_for_token(s, world["alice_token"]) is None

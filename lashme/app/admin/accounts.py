@@ -174,6 +174,10 @@ def set_blocked(session: Session, actor_id: int | None, user_id: int, blocked: b
 def set_role(session: Session, actor_id: int | None, user_id: int, role: str, granted: bool) -> list[str]:
     """Grant or revoke a staff role (super admins only); audited as ``role_grant``/``role_revoke``.
 
+    A change ends every sign-in session of the account (session rotation on a privilege change,
+    OWASP Session Management): a session id issued before the change never carries the new
+    rights, and a revoked admin's open tabs lose the old ones at once.  The user signs in again.
+
     A super admin cannot remove their own ``super_admin`` role (so the last
     one cannot lock everybody out by accident).  Granting a role already held,
     or revoking one not held, changes nothing and writes no audit row.
@@ -214,6 +218,7 @@ def set_role(session: Session, actor_id: int | None, user_id: int, role: str, gr
         changed = roles.remove_role(session, user.id, wanted)
     after = _role_names(session, user.id)
     if changed:
+        session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
         audit.record(
             session,
             admin,

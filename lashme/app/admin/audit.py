@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from lashme.accounts.audit_log import record_system
 from lashme.app.admin.guard import Admin, require_admin
+from lashme.app.paging import Page, paginate
 from lashme.models import AdminAction
 
 
@@ -80,16 +81,19 @@ class AuditFilter:
 
 
 def search(
-    session: Session, actor_id: int | None, filters: AuditFilter, *, page: int = 1, page_size: int = 25
-) -> tuple[list[AdminAction], int]:
-    """One page of audit rows, newest first, and the total count matching ``filters``.
+    session: Session, actor_id: int | None, filters: AuditFilter, *, token: str | None = None, limit: int = 25
+) -> Page[AdminAction]:
+    """One page of audit rows, newest first; the page's ``total`` is how many match ``filters``.
 
     Args:
         session: open session.
         actor_id: the caller's user id (must be an admin).
         filters: what to match (:class:`AuditFilter`).
-        page: 1-based page number (clamped to >= 1).
-        page_size: rows per page, 1..200.
+        token: page token from an earlier page of this list (None or unusable → the first page).
+        limit: rows per page, clamped to 1..200.
+
+    Returns:
+        A :class:`~lashme.app.paging.Page` of :class:`~lashme.models.AdminAction` rows.
 
     Raises:
         AdminRequired: the caller is not an admin.
@@ -108,19 +112,16 @@ def search(
         conds.append(AdminAction.created_at >= filters.since)
     if filters.until is not None:
         conds.append(AdminAction.created_at < filters.until)
-    page_size = max(1, min(int(page_size), 200))
-    page = max(1, int(page))
-    total = session.execute(select(func.count()).select_from(AdminAction).where(*conds)).scalar_one()
-    rows = list(
-        session.execute(
-            select(AdminAction)
-            .where(*conds)
-            .order_by(AdminAction.created_at.desc(), AdminAction.id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).scalars()
+    page = paginate(
+        session,
+        select(AdminAction).where(*conds),
+        order=(AdminAction.created_at.desc(), AdminAction.id.desc()),
+        token=token,
+        limit=limit,
+        scope="admin.audit",
+        count=True,
     )
-    return rows, total
+    return page.map(lambda row: row[0])
 
 
 def actions(session: Session, actor_id: int | None) -> list[str]:

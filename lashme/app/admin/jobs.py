@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from lashme.app.admin.guard import require_admin
 from lashme.app.credits import LedgerRow
+from lashme.app.paging import Page, paginate
 from lashme.errors import DomainError, NotFound
 from lashme.images import presets
 from lashme.jobs import lifecycle as jobs
@@ -43,7 +44,6 @@ from lashme.providers.registry import PROVIDERS
 
 #: ledger kinds that charge a job's owner for the job (refunded by :func:`refund_job`)
 CHARGE_KINDS = (LedgerKind.CAPTURE, LedgerKind.UNLOCK)
-MAX_PAGE_SIZE = 200
 _JOB_ID = re.compile(r"^[0-9a-f]{1,32}$")
 _PRESET_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
@@ -248,52 +248,49 @@ def _conditions(filters: JobFilter) -> list:
 
 
 def search_jobs(
-    session: Session, actor_id: int | None, filters: JobFilter, *, page: int = 1, page_size: int = 25
-) -> tuple[list[JobRow], int]:
-    """One page of jobs, newest first, and how many match ``filters`` in all.
+    session: Session, actor_id: int | None, filters: JobFilter, *, token: str | None = None, limit: int = 25
+) -> Page[JobRow]:
+    """One page of jobs, newest first; the page's ``total`` is how many match ``filters`` in all.
 
     Args:
         session: open session.
         actor_id: the caller's user id (must be an admin).
         filters: what to match (:class:`JobFilter`).
-        page: 1-based page number (clamped to >= 1).
-        page_size: rows per page, 1..200.
+        token: page token from an earlier page of this list (None or unusable → the first page).
+        limit: rows per page, clamped to 1..200.
 
     Returns:
-        ``(rows, total)``.
+        A :class:`~lashme.app.paging.Page` of :class:`JobRow`.
 
     Raises:
         AdminRequired: the caller is not an admin.
-        DomainError: ``admin.jobs.bad_filter`` for an invalid filter, page or page size.
+        DomainError: ``admin.jobs.bad_filter`` for an invalid filter.
     """
     require_admin(session, actor_id, action="jobs.search")
     filters = _check_filter(filters)
-    try:
-        page, page_size = max(1, int(page)), max(1, min(int(page_size), MAX_PAGE_SIZE))
-    except (TypeError, ValueError, OverflowError):
-        raise DomainError("admin.jobs.bad_filter") from None
     conds = _conditions(filters)
-    base = select(Job, User.email).outerjoin(User, User.id == Job.user_id).where(*conds)
-    total = session.execute(
-        select(func.count()).select_from(Job).outerjoin(User, User.id == Job.user_id).where(*conds)
-    ).scalar_one()
-    rows = session.execute(
-        base.order_by(Job.created_at.desc(), Job.id.desc()).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return [
-        JobRow(
-            id=job.id,
-            created_at=job.created_at,
-            owner=email or "visitor",
-            is_visitor=email is None,
-            status=str(job.status),
-            provider=job.provider,
-            latency_s=_latency(job),
-            cost_usd=job.provider_cost_usd,
-            error_key=job.error_key,
+    page = paginate(
+        session,
+        select(Job, User.email).outerjoin(User, User.id == Job.user_id).where(*conds),
+        order=(Job.created_at.desc(), Job.id.desc()),
+        token=token,
+        limit=limit,
+        scope="admin.jobs",
+        count=True,
+    )
+    return page.map(
+        lambda row: JobRow(
+            id=row[0].id,
+            created_at=row[0].created_at,
+            owner=row[1] or "visitor",
+            is_visitor=row[1] is None,
+            status=str(row[0].status),
+            provider=row[0].provider,
+            latency_s=_latency(row[0]),
+            cost_usd=row[0].provider_cost_usd,
+            error_key=row[0].error_key,
         )
-        for job, email in rows
-    ], total
+    )
 
 
 def _job(session: Session, job_id: object, *, lock: bool = False) -> Job:

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from lashme.app.admin.guard import require_admin
+from lashme.app.paging import Page, paginate
 from lashme.credits.pricing import format_money
 from lashme.errors import DomainError
 from lashme.models import Order, OrderStatus, StripeEvent, User
 
-MAX_PAGE_SIZE = 200
 ORDER_STATUSES = tuple(s.value for s in OrderStatus)
 
 
@@ -85,16 +85,6 @@ class WebhookRow:
     received_at: datetime
 
 
-def _page(page: Any, page_size: Any) -> tuple[int, int]:
-    """Validated ``(page, page_size)``: page >= 1, 1 <= page_size <= 200."""
-    try:
-        page = max(1, int(page))
-        page_size = min(max(1, int(page_size)), MAX_PAGE_SIZE)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise DomainError("admin.payments.bad_filter") from exc
-    return page, page_size
-
-
 def _text(value: Any, max_len: int) -> str:
     if value is None:
         return ""
@@ -109,21 +99,21 @@ def orders(
     *,
     status: str = "",
     email: str = "",
-    page: int = 1,
-    page_size: int = 25,
-) -> tuple[list[OrderRow], int]:
-    """One page of orders, newest first, and the number matching the filters.
+    token: str | None = None,
+    limit: int = 25,
+) -> Page[OrderRow]:
+    """One page of orders, newest first; the page's ``total`` is how many match the filters.
 
     Args:
         session: open session.
         actor_id: the caller's user id (must be an admin).
         status: an :class:`~lashme.models.OrderStatus` value, or empty for all.
         email: part of the buyer's email (case-insensitive), or empty for all.
-        page: 1-based page (values below 1 mean 1).
-        page_size: rows per page, 1..200.
+        token: page token from an earlier page of this list (None or unusable → the first page).
+        limit: rows per page, clamped to 1..200.
 
     Returns:
-        ``(rows, total)``.
+        A :class:`~lashme.app.paging.Page` of rows.
 
     Raises:
         AdminRequired: the caller is not an admin.
@@ -134,42 +124,42 @@ def orders(
     email = _text(email, 254)
     if status and status not in ORDER_STATUSES:
         raise DomainError("admin.payments.bad_filter")
-    page, page_size = _page(page, page_size)
     conds = []
     if status:
         conds.append(Order.status == status)
     if email:
         conds.append(func.lower(User.email).contains(email.lower(), autoescape=True))
-    base = select(Order, User.email).join(User, User.id == Order.user_id).where(*conds)
-    total = session.execute(
-        select(func.count()).select_from(Order).join(User, User.id == Order.user_id).where(*conds)
-    ).scalar_one()
-    rows = session.execute(
-        base.order_by(Order.created_at.desc(), Order.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return [
-        OrderRow(
-            id=o.id,
-            user_id=o.user_id,
-            email=buyer,
-            pack_code=o.pack_code,
-            credits=o.credits,
-            amount_cents=o.amount_cents,
-            currency=o.currency,
-            amount=format_money(o.amount_cents, o.currency),
-            status=str(o.status),
-            refunded_cents=o.refunded_cents,
-            refunded=format_money(o.refunded_cents, o.currency),
-            credits_clawed_back=o.credits_clawed_back,
-            shortfall=o.clawback_shortfall,
-            failure_reason=o.failure_reason,
-            created_at=o.created_at,
-            credited_at=o.credited_at,
-        )
-        for o, buyer in rows
-    ], total
+    page = paginate(
+        session,
+        select(Order, User.email).join(User, User.id == Order.user_id).where(*conds),
+        order=(Order.created_at.desc(), Order.id.desc()),
+        token=token,
+        limit=limit,
+        scope="admin.orders",
+        count=True,
+    )
+    return page.map(lambda row: _order_row(*row))
+
+
+def _order_row(o: Order, buyer: str) -> OrderRow:
+    return OrderRow(
+        id=o.id,
+        user_id=o.user_id,
+        email=buyer,
+        pack_code=o.pack_code,
+        credits=o.credits,
+        amount_cents=o.amount_cents,
+        currency=o.currency,
+        amount=format_money(o.amount_cents, o.currency),
+        status=str(o.status),
+        refunded_cents=o.refunded_cents,
+        refunded=format_money(o.refunded_cents, o.currency),
+        credits_clawed_back=o.credits_clawed_back,
+        shortfall=o.clawback_shortfall,
+        failure_reason=o.failure_reason,
+        created_at=o.created_at,
+        credited_at=o.credited_at,
+    )
 
 
 def webhook_log(
@@ -178,21 +168,21 @@ def webhook_log(
     *,
     type: str = "",  # noqa: A002 - the column's name, as the page's filter calls it
     result: str = "",
-    page: int = 1,
-    page_size: int = 25,
-) -> tuple[list[WebhookRow], int]:
-    """One page of received Stripe webhook events, newest first, and the number matching the filters.
+    token: str | None = None,
+    limit: int = 25,
+) -> Page[WebhookRow]:
+    """One page of received Stripe webhook events, newest first; ``total`` is how many match the filters.
 
     Args:
         session: open session.
         actor_id: the caller's user id (must be an admin).
         type: exact event type, or empty for all.
         result: exact result, or empty for all.
-        page: 1-based page (values below 1 mean 1).
-        page_size: rows per page, 1..200.
+        token: page token from an earlier page of this list (None or unusable → the first page).
+        limit: rows per page, clamped to 1..200.
 
     Returns:
-        ``(rows, total)``.
+        A :class:`~lashme.app.paging.Page` of rows.
 
     Raises:
         AdminRequired: the caller is not an admin.
@@ -201,31 +191,30 @@ def webhook_log(
     require_admin(session, actor_id, action="payments.webhook_log")
     type_ = _text(type, 64)
     result = _text(result, 32)
-    page, page_size = _page(page, page_size)
     conds = []
     if type_:
         conds.append(StripeEvent.type == type_)
     if result:
         conds.append(StripeEvent.result == result)
-    total = session.execute(select(func.count()).select_from(StripeEvent).where(*conds)).scalar_one()
-    rows = session.execute(
-        select(StripeEvent)
-        .where(*conds)
-        .order_by(StripeEvent.received_at.desc(), StripeEvent.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).scalars()
-    return [
-        WebhookRow(
-            id=e.id,
-            type=e.type,
-            order_id=e.order_id,
-            result=e.result,
-            detail=e.detail,
-            received_at=e.received_at,
+    page = paginate(
+        session,
+        select(StripeEvent).where(*conds),
+        order=(StripeEvent.received_at.desc(), StripeEvent.id.desc()),
+        token=token,
+        limit=limit,
+        scope="admin.webhooks",
+        count=True,
+    )
+    return page.map(
+        lambda row: WebhookRow(
+            id=row[0].id,
+            type=row[0].type,
+            order_id=row[0].order_id,
+            result=row[0].result,
+            detail=row[0].detail,
+            received_at=row[0].received_at,
         )
-        for e in rows
-    ], total
+    )
 
 
 def webhook_filters(session: Session, actor_id: int | None) -> tuple[list[str], list[str]]:

@@ -20,18 +20,27 @@ from sqlmodel import Session
 
 from lashme.accounts import roles
 from lashme.app.admin.guard import require_admin
-from lashme.app.credits import LedgerRow
-from lashme.credits import ledger, payments
+from lashme.app.credits import LedgerRow, ledger_entries_page
+from lashme.app.paging import Page, paginate
+from lashme.credits import payments
 from lashme.errors import NotFound
 from lashme.models import Job, Role, User, UserRole
 
 #: longest email fragment searched for (the email column's width)
 MAX_QUERY = 254
-#: rows per page are clamped to ``1..MAX_PAGE_SIZE``
-MAX_PAGE_SIZE = 200
 #: how many of the user's newest jobs and orders :func:`user_detail` lists
 RECENT_JOBS = 20
 RECENT_ORDERS = 20
+
+
+@dataclass(frozen=True)
+class _UserCols:
+    id: int
+    email: str
+    created_at: datetime
+    balance: int
+    held: int
+    is_blocked: bool
 
 
 @dataclass(frozen=True)
@@ -128,19 +137,6 @@ class UserDetail:
     orders: list[OrderBrief]
 
 
-def _page_args(page: object, page_size: object) -> tuple[int, int]:
-    """Client-sent page and page size as ints (garbage → 1 and 25; size clamped to 1..200)."""
-    try:
-        page = max(1, int(page))  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        page = 1
-    try:
-        page_size = min(max(1, int(page_size)), MAX_PAGE_SIZE)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        page_size = 25
-    return page, page_size
-
-
 def _user_id(value: object) -> int:
     """A target user id as a positive int.
 
@@ -176,8 +172,8 @@ def _role_names(session: Session, user_id: int) -> list[str]:
 
 
 def search_users(
-    session: Session, actor_id: int | None, query: str, *, page: int = 1, page_size: int = 25
-) -> tuple[list[UserRow], int]:
+    session: Session, actor_id: int | None, query: str, *, token: str | None = None, limit: int = 25
+) -> Page[UserRow]:
     """Users whose email contains ``query`` (case-insensitive), newest first, one page.
 
     ``%`` and ``_`` in ``query`` match themselves (LIKE wildcards are escaped).
@@ -186,30 +182,29 @@ def search_users(
         session: open session.
         actor_id: the caller's user id (must be an admin).
         query: part of the email; blank lists everyone.  Cut to 254 characters.
-        page: 1-based page number (garbage or < 1 → 1).
-        page_size: rows per page, clamped to 1..200.
+        token: page token from an earlier page of this list (None or unusable → the first page).
+        limit: rows per page, clamped to 1..200.
 
     Returns:
-        ``(rows, total)``: the page's :class:`UserRow` list and how many users match.
+        The :class:`~lashme.app.paging.Page` of :class:`UserRow`; ``total`` is how many users match.
 
     Raises:
         AdminRequired: the caller is not an admin.
     """
     require_admin(session, actor_id, action="users.search")
     text = query.strip()[:MAX_QUERY].lower() if isinstance(query, str) else ""
-    page, page_size = _page_args(page, page_size)
     conds = [func.lower(User.email).contains(text, autoescape=True)] if text else []
-    total = session.execute(select(func.count()).select_from(User).where(*conds)).scalar_one()
-    users = list(
-        session.execute(
-            select(User.id, User.email, User.created_at, User.balance, User.held, User.is_blocked)
-            .where(*conds)
-            .order_by(User.created_at.desc(), User.id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
+    page = paginate(
+        session,
+        select(User.id, User.email, User.created_at, User.balance, User.held, User.is_blocked).where(*conds),
+        order=(User.created_at.desc(), User.id.desc()),
+        token=token,
+        limit=limit,
+        scope="admin.users",
+        count=True,
     )
-    ids = [u.id for u in users]
+    users = page.map(lambda row: _UserCols(*row))
+    ids = [u.id for u in users.items]
     held_roles: dict[int, list[str]] = {uid: [] for uid in ids}
     job_counts: dict[int, int] = {}
     if ids:
@@ -222,8 +217,8 @@ def search_users(
                 select(Job.user_id, func.count()).where(Job.user_id.in_(ids)).group_by(Job.user_id)
             ).all()
         )
-    rows = [
-        UserRow(
+    return users.map(
+        lambda u: UserRow(
             id=u.id,
             email=u.email,
             created_at=u.created_at,
@@ -233,9 +228,7 @@ def search_users(
             roles=sorted(held_roles[u.id]),
             jobs=int(job_counts.get(u.id, 0)),
         )
-        for u in users
-    ]
-    return rows, total
+    )
 
 
 def user_detail(session: Session, actor_id: int | None, user_id: int) -> UserDetail:
@@ -294,19 +287,19 @@ def user_detail(session: Session, actor_id: int | None, user_id: int) -> UserDet
 
 
 def ledger_page(
-    session: Session, actor_id: int | None, user_id: int, page: int = 1, page_size: int = 20
-) -> tuple[list[LedgerRow], int]:
+    session: Session, actor_id: int | None, user_id: int, token: str | None = None, limit: int = 20
+) -> Page[LedgerRow]:
     """One page of a user's credit ledger, newest first.
 
     Args:
         session: open session.
         actor_id: the caller's user id (must be an admin).
         user_id: whose ledger.
-        page: 1-based page number (garbage or < 1 → 1).
-        page_size: entries per page, clamped to 1..200.
+        token: page token from an earlier page of this ledger (None or unusable → the newest entries).
+        limit: entries per page, clamped to 1..200.
 
     Returns:
-        ``(rows, total)``: the page's :class:`LedgerRow` list and the user's entry count.
+        The :class:`~lashme.app.paging.Page` of :class:`LedgerRow`; ``total`` is the user's entry count.
 
     Raises:
         AdminRequired: the caller is not an admin.
@@ -314,12 +307,7 @@ def ledger_page(
     """
     require_admin(session, actor_id, action="users.ledger")
     user = _target(session, user_id)
-    page, page_size = _page_args(page, page_size)
-    rows = [
-        LedgerRow.of(e)
-        for e in ledger.entries(session, user.id, limit=page_size, offset=(page - 1) * page_size)
-    ]
-    return rows, ledger.count_entries(session, user.id)
+    return ledger_entries_page(session, user.id, token, limit)
 
 
 __all__ = [

@@ -14,10 +14,9 @@ import reflex as rx
 from lashme import i18n
 from lashme.app.admin import audit
 from lashme.app.admin.guard import AdminRequired
-from lashme.app.paging import clamp_page
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
@@ -77,8 +76,10 @@ class AdminAuditState(AdminState):
     action_names: list[str] = []
     rows: list[dict] = []
     total: int = 0
-    page: int = 1
-    pages: int = 1
+    page_no: int = 1
+    has_prev: bool = False
+    has_next: bool = False
+    _cursor: dict = {}
 
     def _filters(self) -> audit.AuditFilter:
         """The current fields as an :class:`AuditFilter` (``to`` is inclusive: up to the end of that day).
@@ -96,20 +97,16 @@ class AdminAuditState(AdminState):
             until=_at_midnight(until + timedelta(days=1)) if until else None,
         )
 
-    def _load(self, page: object) -> None:
-        """Fill the table; raises AdminRequired (before any var changes) or ValueError (bad date)."""
+    def _load(self, move: str) -> None:
+        """Fill the table (``move``: a pager move); raises AdminRequired (before any var changes) or ValueError."""
         filters = self._filters()
-        page = clamp_page(page, 10**9)
+        token = token_for(self._cursor, move)
 
         def fetch(session, caller):
             names = audit.actions(session, caller)
-            found, total = audit.search(session, caller, filters, page=page, page_size=PAGE_SIZE)
-            pages = max(1, -(-total // PAGE_SIZE))
-            if page > pages:
-                found, total = audit.search(session, caller, filters, page=pages, page_size=PAGE_SIZE)
-            return names, found, total, min(page, pages), pages
+            return names, audit.search(session, caller, filters, token=token, limit=PAGE_SIZE)
 
-        names, found, total, page, pages = self._service(fetch)
+        names, found = self._service(fetch)
         loc = self.lang
         self.rows = [
             {
@@ -124,13 +121,15 @@ class AdminAuditState(AdminState):
                 "reason": r.reason or "",
                 "change": f"{compact_json(r.before)} → {compact_json(r.after)}",
             }
-            for r in found
+            for r in found.items
         ]
-        self.action_names, self.total, self.page, self.pages = names, total, page, pages
+        self._cursor = advance(self._cursor, move, found.next_token, found.prev_token)
+        self.action_names, self.total = names, found.total or 0
+        self.page_no, self.has_prev, self.has_next = shown(self._cursor)
 
-    def _apply(self, page: object = 1):
+    def _apply(self, move: str = FIRST):
         try:
-            self._load(page)
+            self._load(move)
         except AdminRequired:
             return self._turn_away()
         except (ValueError, OverflowError):  # OverflowError: 9999-12-31 + 1 day
@@ -148,7 +147,7 @@ class AdminAuditState(AdminState):
             str(query.get(name, ""))[:limit] for name, limit in FILTER_LIMITS.items()
         )
         self.f_from = self.f_to = ""
-        return self._apply(1)
+        return self._apply(FIRST)
 
     def _set(self, name: str, value: object) -> list | None:
         """Store one filter field for an admin; a refused caller gets the turn-away events instead."""
@@ -161,7 +160,7 @@ class AdminAuditState(AdminState):
     def set_action_filter(self, value: str):
         """Only one action (``all`` = every action); applies at once."""
         value = str(value)
-        return self._set("action", "" if value == "all" else value) or self._apply(1)
+        return self._set("action", "" if value == "all" else value) or self._apply(FIRST)
 
     @rx.event
     def set_actor_filter(self, value: str):
@@ -191,7 +190,7 @@ class AdminAuditState(AdminState):
     @rx.event
     def apply_filters(self, form_data: dict | None = None):
         """Show page 1 for the current fields (``form_data`` is ignored: the fields are state)."""
-        return self._apply(1)
+        return self._apply(FIRST)
 
     @rx.event
     def clear_filters(self):
@@ -199,22 +198,30 @@ class AdminAuditState(AdminState):
         if self._admin_id("audit.filter") is None:
             return self._turn_away()
         self.f_action = self.f_actor = self.f_target_type = self.f_target_id = self.f_from = self.f_to = ""
-        return self._apply(1)
+        return self._apply(FIRST)
 
     @rx.event
-    def go_to_page(self, page: int):
-        """Show page ``page`` of the filtered log (1-based, clamped)."""
-        return self._apply(page)
+    def newer(self):
+        """Show the newer rows before this page (the first page when there are none)."""
+        return self._apply(PREV)
+
+    @rx.event
+    def older(self):
+        """Show the older rows after this page."""
+        return self._apply(NEXT)
 
 
 ON_LOAD = AdminAuditState.on_load
 
 
 def _field(label_key: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(
+    """``control`` under its caption, both in one ``<label>``: the caption is the control's accessible name."""
+    return rx.el.label(
         rx.text(tr(label_key), size="1", color_scheme="gray"),
         control,
-        spacing="1",
+        display="flex",
+        flex_direction="column",
+        gap="var(--space-1)",
         width=rx.breakpoints(initial="100%", sm="auto"),
     )
 
@@ -226,7 +233,9 @@ def _filters() -> rx.Component:
             _field(
                 "admin.audit.action",
                 rx.select.root(
-                    rx.select.trigger(id="admin-audit-action", width="100%"),
+                    rx.select.trigger(
+                        id="admin-audit-action", width="100%", aria_label=tr("admin.audit.action")
+                    ),
                     rx.select.content(
                         rx.select.item(tr("admin.audit.all_actions"), value="all"),
                         rx.foreach(s.action_names, lambda a: rx.select.item(a, value=a)),
@@ -351,5 +360,12 @@ def page() -> rx.Component:
             _row,
             "admin-audit-table",
         ),
-        pager(AdminAuditState.page, AdminAuditState.pages, AdminAuditState.go_to_page),
+        pager(
+            AdminAuditState.page_no,
+            AdminAuditState.has_prev,
+            AdminAuditState.has_next,
+            AdminAuditState.newer,
+            AdminAuditState.older,
+            id="admin-audit-pager",
+        ),
     )

@@ -10,11 +10,10 @@ from lashme import i18n
 from lashme.app.admin import JOB_STATUSES, PROVIDERS
 from lashme.app.admin import jobs as admin_jobs
 from lashme.app.admin.guard import AdminRequired
-from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
@@ -54,8 +53,10 @@ class AdminJobsState(AdminState):
 
     rows: list[dict] = []
     total: int = 0
-    page: int = 1
-    pages: int = 1
+    page_no: int = 1
+    has_prev: bool = False
+    has_next: bool = False
+    _cursor: dict = {}
     f_status: str = ""
     f_provider: str = ""
     f_preset: str = ""
@@ -65,8 +66,10 @@ class AdminJobsState(AdminState):
     #: changes when the filters are reset, so the uncontrolled inputs remount with empty values
     form_key: int = 0
 
-    def _search(self, wanted: dict, page: object):
+    def _search(self, wanted: dict, move: str):
         """Run the search with ``wanted`` filter values; set the state only when the service answered.
+
+        ``move`` is a pager move (``FIRST`` for a new search, ``NEXT``/``PREV`` from the pager).
 
         Returns:
             None on success, else the events to return (refusal or error toast).
@@ -80,12 +83,9 @@ class AdminJobsState(AdminState):
                 date_to=_day(wanted["to"]),
                 owner=str(wanted["owner"] or "").strip()[:254],
             )
-            number = clamp_page(page, 10**6)
-            rows, total = self._service(admin_jobs.search_jobs, filters, page=number, page_size=PAGE_SIZE)
-            pages = max(1, -(-total // PAGE_SIZE))
-            if number > pages:
-                number = pages
-                rows, total = self._service(admin_jobs.search_jobs, filters, page=number, page_size=PAGE_SIZE)
+            found = self._service(
+                admin_jobs.search_jobs, filters, token=token_for(self._cursor, move), limit=PAGE_SIZE
+            )
         except AdminRequired:
             return self._turn_away()
         except DomainError as exc:
@@ -95,7 +95,9 @@ class AdminJobsState(AdminState):
         self.f_from = filters.date_from.isoformat() if filters.date_from else ""
         self.f_to = filters.date_to.isoformat() if filters.date_to else ""
         self.f_owner = filters.owner
-        self.total, self.page, self.pages = total, number, pages
+        self._cursor = advance(self._cursor, move, found.next_token, found.prev_token)
+        self.total = found.total or 0
+        self.page_no, self.has_prev, self.has_next = shown(self._cursor)
         self.rows = [
             {
                 "id": r.id,
@@ -109,7 +111,7 @@ class AdminJobsState(AdminState):
                 "cost": cost_text(r.cost_usd),
                 "error": r.error_key or "",
             }
-            for r in rows
+            for r in found.items
         ]
         return None
 
@@ -131,57 +133,67 @@ class AdminJobsState(AdminState):
         refused = self._open_admin_page("/admin/jobs")
         if isinstance(refused, list):
             return refused
-        return self._search({k: "" for k in self._current()}, 1)
+        return self._search({k: "" for k in self._current()}, FIRST)
 
     @rx.event
     def set_status(self, value: str):
         """Only jobs in status ``value`` (``all`` = any)."""
-        return self._search(self._current(status=value), 1)
+        return self._search(self._current(status=value), FIRST)
 
     @rx.event
     def set_provider(self, value: str):
         """Only jobs of provider ``value`` (``all`` = any)."""
-        return self._search(self._current(provider=value), 1)
+        return self._search(self._current(provider=value), FIRST)
 
     @rx.event
     def set_preset(self, value: str):
         """Only jobs that run preset ``value`` (``all`` = any)."""
-        return self._search(self._current(preset=value), 1)
+        return self._search(self._current(preset=value), FIRST)
 
     @rx.event
     def set_from(self, value: str):
         """Jobs created on or after UTC day ``value`` (``YYYY-MM-DD``; empty = no bound)."""
-        return self._search(self._current(**{"from": value}), 1)
+        return self._search(self._current(**{"from": value}), FIRST)
 
     @rx.event
     def set_to(self, value: str):
         """Jobs created on or before UTC day ``value`` (``YYYY-MM-DD``; empty = no bound)."""
-        return self._search(self._current(to=value), 1)
+        return self._search(self._current(to=value), FIRST)
 
     @rx.event
     def search_owner(self, form: dict):
         """Jobs whose owner's email contains ``form["owner"]``."""
         owner = form.get("owner", "") if isinstance(form, dict) else ""
-        return self._search(self._current(owner=owner if isinstance(owner, str) else ""), 1)
+        return self._search(self._current(owner=owner if isinstance(owner, str) else ""), FIRST)
 
     @rx.event
     def reset_filters(self):
         """Every job again (the date and owner inputs are emptied)."""
-        refused = self._search({k: "" for k in self._current()}, 1)
+        refused = self._search({k: "" for k in self._current()}, FIRST)
         if refused is None:
             self.form_key += 1
         return refused
 
     @rx.event
-    def go_to_page(self, page: int):
-        """Result page ``page`` (1-based, clamped)."""
-        return self._search(self._current(), clamp_page(page, self.pages))
+    def newer(self):
+        """The newer jobs before this page (the first page when there are none)."""
+        return self._search(self._current(), PREV)
+
+    @rx.event
+    def older(self):
+        """The older jobs after this page."""
+        return self._search(self._current(), NEXT)
 
 
-def _select(select_id: str, value, on_change, any_key: str, items: list[tuple[str, str]]) -> rx.Component:
-    """A filter menu; ``items`` are ``(value, message key)``, ``all`` stands for no filter."""
+def _select(
+    select_id: str, value, on_change, any_key: str, items: list[tuple[str, str]], label_key: str
+) -> rx.Component:
+    """A filter menu; ``items`` are ``(value, message key)``, ``all`` stands for no filter.
+
+    ``label_key`` names the menu for screen readers (a combobox takes no name from its value).
+    """
     return rx.select.root(
-        rx.select.trigger(id=select_id),
+        rx.select.trigger(id=select_id, aria_label=tr(label_key)),
         rx.select.content(
             rx.select.item(tr(any_key), value="all"),
             *[rx.select.item(tr(key), value=v) for v, key in items],
@@ -202,6 +214,7 @@ def filters() -> rx.Component:
                 AdminJobsState.set_status,
                 "admin.jobs.any_status",
                 [(s, f"status.{s}") for s in STATUSES],
+                "admin.jobs.col_status",
             ),
             _select(
                 "admin-jobs-provider",
@@ -209,6 +222,7 @@ def filters() -> rx.Component:
                 AdminJobsState.set_provider,
                 "admin.jobs.any_provider",
                 [(p, f"admin.presets.provider_{p}") for p in PROVIDERS],
+                "admin.jobs.col_provider",
             ),
             _select(
                 "admin-jobs-preset",
@@ -216,9 +230,12 @@ def filters() -> rx.Component:
                 AdminJobsState.set_preset,
                 "admin.jobs.any_preset",
                 [(p, f"preset.{p}") for p in PRESETS],
+                "admin.jobs.any_preset",
             ),
             rx.hstack(
-                rx.text(tr("admin.jobs.from"), size="2"),
+                rx.el.label(
+                    tr("admin.jobs.from"), html_for="admin-jobs-from", class_name="rt-Text rt-r-size-2"
+                ),
                 rx.input(
                     type="date",
                     default_value=AdminJobsState.f_from,
@@ -229,7 +246,7 @@ def filters() -> rx.Component:
                 align="center",
             ),
             rx.hstack(
-                rx.text(tr("admin.jobs.to"), size="2"),
+                rx.el.label(tr("admin.jobs.to"), html_for="admin-jobs-to", class_name="rt-Text rt-r-size-2"),
                 rx.input(
                     type="date",
                     default_value=AdminJobsState.f_to,
@@ -249,6 +266,7 @@ def filters() -> rx.Component:
                 rx.input(
                     name="owner",
                     placeholder=tr("admin.jobs.owner_placeholder"),
+                    aria_label=tr("admin.jobs.owner_placeholder"),
                     default_value=AdminJobsState.f_owner,
                     id="admin-jobs-owner",
                     size="2",
@@ -330,7 +348,14 @@ def page() -> rx.Component:
             ),
             rx.text(tr("admin.jobs.none"), color_scheme="gray", align_self="start", id="admin-jobs-empty"),
         ),
-        pager(AdminJobsState.page, AdminJobsState.pages, AdminJobsState.go_to_page),
+        pager(
+            AdminJobsState.page_no,
+            AdminJobsState.has_prev,
+            AdminJobsState.has_next,
+            AdminJobsState.newer,
+            AdminJobsState.older,
+            id="admin-jobs-pager",
+        ),
     )
 
 

@@ -94,6 +94,8 @@ def admin_table(
         ),
         width="100%",
         overflow_x="auto",
+        tab_index=0,  # the box scrolls sideways on a phone: keyboard users reach it too (assets/theme.css)
+        class_name="lm-table-scroll",
     )
 
 

@@ -7,19 +7,14 @@ import reflex as rx
 from lashme import i18n
 from lashme.app.admin import payments as admin_payments
 from lashme.app.admin.guard import AdminRequired
-from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
 ALL = "all"
-
-
-def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
 
 
 class AdminPaymentsState(AdminState):
@@ -27,31 +22,37 @@ class AdminPaymentsState(AdminState):
 
     orders: list[dict] = []
     orders_total: int = 0
-    orders_page: int = 1
-    orders_pages: int = 1
+    orders_page_no: int = 1
+    orders_has_prev: bool = False
+    orders_has_next: bool = False
+    _orders_cursor: dict = {}
     status_filter: str = ""
     email_filter: str = ""
     events: list[dict] = []
     events_total: int = 0
-    events_page: int = 1
-    events_pages: int = 1
+    events_page_no: int = 1
+    events_has_prev: bool = False
+    events_has_next: bool = False
+    _events_cursor: dict = {}
     type_filter: str = ""
     result_filter: str = ""
     event_types: list[str] = []
     event_results: list[str] = []
 
     def _clear(self) -> None:
-        self.orders, self.orders_total, self.orders_pages = [], 0, 1
-        self.events, self.events_total, self.events_pages = [], 0, 1
+        self.orders, self.orders_total, self._orders_cursor = [], 0, {}
+        self.events, self.events_total, self._events_cursor = [], 0, {}
+        self.orders_page_no, self.orders_has_prev, self.orders_has_next = shown({})
+        self.events_page_no, self.events_has_prev, self.events_has_next = shown({})
         self.event_types, self.event_results = [], []
 
-    def _load_orders(self) -> None:
-        rows, total = self._service(
+    def _load_orders(self, move: str) -> None:
+        found = self._service(
             admin_payments.orders,
             status=self.status_filter,
             email=self.email_filter,
-            page=self.orders_page,
-            page_size=PAGE_SIZE,
+            token=token_for(self._orders_cursor, move),
+            limit=PAGE_SIZE,
         )
         loc = self.lang
         money = i18n.money_locale(loc)
@@ -72,17 +73,19 @@ class AdminPaymentsState(AdminState):
                 "created": i18n.format_dt(o.created_at, loc, fmt="short"),
                 "credited": i18n.format_dt(o.credited_at, loc, fmt="short") if o.credited_at else "—",
             }
-            for o in rows
+            for o in found.items
         ]
-        self.orders_total, self.orders_pages = total, _pages(total)
+        self._orders_cursor = advance(self._orders_cursor, move, found.next_token, found.prev_token)
+        self.orders_total = found.total or 0
+        self.orders_page_no, self.orders_has_prev, self.orders_has_next = shown(self._orders_cursor)
 
-    def _load_events(self) -> None:
-        rows, total = self._service(
+    def _load_events(self, move: str) -> None:
+        found = self._service(
             admin_payments.webhook_log,
             type=self.type_filter,
             result=self.result_filter,
-            page=self.events_page,
-            page_size=PAGE_SIZE,
+            token=token_for(self._events_cursor, move),
+            limit=PAGE_SIZE,
         )
         loc = self.lang
         self.events = [
@@ -94,12 +97,16 @@ class AdminPaymentsState(AdminState):
                 "detail": e.detail or "",
                 "received": i18n.format_dt(e.received_at, loc, fmt="short"),
             }
-            for e in rows
+            for e in found.items
         ]
-        self.events_total, self.events_pages = total, _pages(total)
+        self._events_cursor = advance(self._events_cursor, move, found.next_token, found.prev_token)
+        self.events_total = found.total or 0
+        self.events_page_no, self.events_has_prev, self.events_has_next = shown(self._events_cursor)
 
-    def _refresh(self, *, orders: bool = True, events: bool = True, **changes: object):
-        """Apply filter/page ``changes`` and reload; a refused caller or a bad filter keeps the old values.
+    def _refresh(self, *, orders: str | None = FIRST, events: str | None = FIRST, **changes: object):
+        """Apply filter ``changes`` and reload; a refused caller or a bad filter keeps the old values.
+
+        ``orders``/``events`` are the pager moves of the two lists (None: that list stays as it is).
 
         Returns:
             The events for a refused caller or a bad filter, else None.
@@ -109,9 +116,9 @@ class AdminPaymentsState(AdminState):
             setattr(self, name, value)
         try:
             if orders:
-                self._load_orders()
+                self._load_orders(orders)
             if events:
-                self._load_events()
+                self._load_events(events)
         except AdminRequired:
             for name, value in before.items():
                 setattr(self, name, value)
@@ -128,7 +135,6 @@ class AdminPaymentsState(AdminState):
         """Admins only: first page of both lists, filters cleared."""
         self._clear()
         self.status_filter = self.email_filter = self.type_filter = self.result_filter = ""
-        self.orders_page = self.events_page = 1
         refused = self._open_admin_page("/admin/payments")
         if isinstance(refused, list):
             return refused
@@ -144,38 +150,46 @@ class AdminPaymentsState(AdminState):
         """Orders in one status (``all`` = any)."""
         value = str(value)
         status = value if value in admin_payments.ORDER_STATUSES else ""
-        return self._refresh(events=False, status_filter=status, orders_page=1)
+        return self._refresh(events=None, status_filter=status)
 
     @rx.event
     def search_email(self, form: dict):
         """Orders whose buyer's email contains the typed text."""
         email = str(form.get("email", "") if isinstance(form, dict) else "").strip()[:254]
-        return self._refresh(events=False, email_filter=email, orders_page=1)
+        return self._refresh(events=None, email_filter=email)
 
     @rx.event
-    def go_to_orders_page(self, page: int):
-        """Orders page ``page`` (1-based, clamped)."""
-        return self._refresh(events=False, orders_page=clamp_page(page, self.orders_pages))
+    def newer_orders(self):
+        """The newer orders before this page (the first page when there are none)."""
+        return self._refresh(orders=PREV, events=None)
+
+    @rx.event
+    def older_orders(self):
+        """The older orders after this page."""
+        return self._refresh(orders=NEXT, events=None)
 
     @rx.event
     def set_type_filter(self, value: str):
         """Events of one type (``all`` = any)."""
         value = str(value)
-        return self._refresh(
-            orders=False, type_filter=value if value in self.event_types else "", events_page=1
-        )
+        return self._refresh(orders=None, type_filter=value if value in self.event_types else "")
 
     @rx.event
     def set_result_filter(self, value: str):
         """Events with one result (``all`` = any)."""
         value = str(value)
         result = value if value in self.event_results else ""
-        return self._refresh(orders=False, result_filter=result, events_page=1)
+        return self._refresh(orders=None, result_filter=result)
 
     @rx.event
-    def go_to_events_page(self, page: int):
-        """Webhook log page ``page`` (1-based, clamped)."""
-        return self._refresh(orders=False, events_page=clamp_page(page, self.events_pages))
+    def newer_events(self):
+        """The newer webhook events before this page (the first page when there are none)."""
+        return self._refresh(orders=None, events=PREV)
+
+    @rx.event
+    def older_events(self):
+        """The older webhook events after this page."""
+        return self._refresh(orders=None, events=NEXT)
 
 
 def _status_badge(o) -> rx.Component:
@@ -195,7 +209,7 @@ def order_filters() -> rx.Component:
     """Status select and email search; wraps on a phone."""
     return rx.flex(
         rx.select.root(
-            rx.select.trigger(id="admin-orders-status"),
+            rx.select.trigger(id="admin-orders-status", aria_label=tr("admin.payments.col_status")),
             rx.select.content(
                 rx.select.item(tr("admin.payments.any_status"), value=ALL),
                 *[rx.select.item(tr(f"order.{s}"), value=s) for s in admin_payments.ORDER_STATUSES],
@@ -209,10 +223,16 @@ def order_filters() -> rx.Component:
                     name="email",
                     placeholder=tr("admin.payments.email_placeholder"),
                     id="admin-orders-email",
+                    aria_label=tr("admin.payments.email_placeholder"),
                     default_value=AdminPaymentsState.email_filter,
                     max_length=254,
                 ),
-                rx.icon_button(rx.icon("search", size=16), type="submit", id="admin-orders-email-go"),
+                rx.icon_button(
+                    rx.icon("search", size=16),
+                    type="submit",
+                    id="admin-orders-email-go",
+                    aria_label=tr("admin.users.search"),
+                ),
                 spacing="1",
             ),
             on_submit=AdminPaymentsState.search_email,
@@ -263,7 +283,7 @@ def event_filters() -> rx.Component:
     """Type and result selects (values found in the log)."""
     return rx.flex(
         rx.select.root(
-            rx.select.trigger(id="admin-webhooks-type"),
+            rx.select.trigger(id="admin-webhooks-type", aria_label=tr("admin.payments.col_type")),
             rx.select.content(
                 rx.select.item(tr("admin.payments.any_type"), value=ALL),
                 rx.foreach(AdminPaymentsState.event_types, lambda t: rx.select.item(t, value=t)),
@@ -272,7 +292,7 @@ def event_filters() -> rx.Component:
             on_change=AdminPaymentsState.set_type_filter,
         ),
         rx.select.root(
-            rx.select.trigger(id="admin-webhooks-result"),
+            rx.select.trigger(id="admin-webhooks-result", aria_label=tr("admin.payments.col_result")),
             rx.select.content(
                 rx.select.item(tr("admin.payments.any_result"), value=ALL),
                 rx.foreach(AdminPaymentsState.event_results, lambda t: rx.select.item(t, value=t)),
@@ -331,12 +351,12 @@ def page() -> rx.Component:
             align_self="start",
         ),
         orders_table(),
-        rx.box(
-            pager(
-                AdminPaymentsState.orders_page,
-                AdminPaymentsState.orders_pages,
-                AdminPaymentsState.go_to_orders_page,
-            ),
+        pager(
+            AdminPaymentsState.orders_page_no,
+            AdminPaymentsState.orders_has_prev,
+            AdminPaymentsState.orders_has_next,
+            AdminPaymentsState.newer_orders,
+            AdminPaymentsState.older_orders,
             id="admin-orders-pager",
         ),
         rx.heading(tr("admin.payments.webhooks"), size="4", align_self="start"),
@@ -350,12 +370,12 @@ def page() -> rx.Component:
             align_self="start",
         ),
         events_table(),
-        rx.box(
-            pager(
-                AdminPaymentsState.events_page,
-                AdminPaymentsState.events_pages,
-                AdminPaymentsState.go_to_events_page,
-            ),
+        pager(
+            AdminPaymentsState.events_page_no,
+            AdminPaymentsState.events_has_prev,
+            AdminPaymentsState.events_has_next,
+            AdminPaymentsState.newer_events,
+            AdminPaymentsState.older_events,
             id="admin-webhooks-pager",
         ),
     )

@@ -292,7 +292,7 @@ def price_row(key: str) -> rx.Component:
 
 def _currency_select(value: rx.Var, on_change, select_id: str) -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(id=select_id),
+        rx.select.trigger(id=select_id, aria_label=tr("admin.pricing.col_currency")),
         rx.select.content(*[rx.select.item(c.upper(), value=c) for c in admin_pricing.CURRENCIES]),
         value=value,
         on_change=on_change,
@@ -324,6 +324,7 @@ def _edit_flag(p, shown: rx.Var, value: rx.Var, field: str) -> rx.Component:
             checked=value,
             on_change=lambda v: AdminPricingState.set_edit_flag(field, v),
             id=f"admin-pack-edit-{field}",
+            aria_label=tr(f"admin.pricing.col_{field}"),
         ),
         rx.cond(shown, rx.icon("check", size=16), rx.text("—")),
     )

@@ -28,11 +28,11 @@ def register_admin_pages(app: rx.App) -> None:
     Tab titles are in the visitor's language: ``lashme.i18n.html`` writes them into the served HTML
     (by the same page names) and this Var keeps them after the page has loaded.
     """
-    from lashme.ui.state import SessionState
+    from lashme.ui.i18n import tr
 
     for route, module_name, name in ADMIN_PAGES:
         module = importlib.import_module(f"lashme.ui.admin.{module_name}")
-        title = SessionState.t[f"page.{name}.title"].to(str)
+        title = tr(f"page.{name}.title")  # hydrates the served title (``__lmT``), then follows the session
         app.add_page(module.page, route=route, title=title, on_load=module.ON_LOAD)
 
 

@@ -269,6 +269,8 @@ def stats_table() -> rx.Component:
         ),
         width="100%",
         overflow_x="auto",
+        tab_index=0,  # scrolls sideways on a phone: reachable by keyboard (assets/theme.css .lm-table-scroll)
+        class_name="lm-table-scroll",
     )
 
 

@@ -18,25 +18,19 @@ from lashme.app import admin
 from lashme.app.admin import ROLE_NAMES, accounts
 from lashme.app.admin import users as admin_users
 from lashme.app.admin.guard import AdminRequired
-from lashme.app.paging import clamp_page
 from lashme.errors import DomainError, NotFound
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, SAME, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 
 LEDGER_PAGE_SIZE = 20
 
 
-def _fetch(session, caller, uid: int, page: int):
+def _fetch(session, caller, uid: int, token: str | None):
     """The user's details and one ledger page in one transaction (each call checks the role)."""
     detail = admin_users.user_detail(session, caller, uid)
-    rows, total = admin_users.ledger_page(session, caller, uid, page, LEDGER_PAGE_SIZE)
-    pages = max(1, -(-total // LEDGER_PAGE_SIZE))
-    if page > pages:  # past the end (the client asked for too much): the last page
-        page = pages
-        rows, total = admin_users.ledger_page(session, caller, uid, page, LEDGER_PAGE_SIZE)
-    return detail, rows, page, pages
+    return detail, admin_users.ledger_page(session, caller, uid, token, LEDGER_PAGE_SIZE)
 
 
 def _signed(n: int) -> str:
@@ -59,8 +53,10 @@ class AdminUserState(AdminState):
     jobs: list[dict] = []
     orders: list[dict] = []
     ledger_rows: list[dict] = []
-    ledger_page: int = 1
-    ledger_pages: int = 1
+    ledger_page_no: int = 1
+    ledger_has_prev: bool = False
+    ledger_has_next: bool = False
+    _ledger_cursor: dict = {}
     amount: str = ""
     reason: str = ""
     _adjust_key: str = ""
@@ -75,7 +71,8 @@ class AdminUserState(AdminState):
         self.shown_id, self.u_email, self.u_created, self.u_blocked = 0, "", "", False
         self.u_roles, self.u_available, self.u_held, self.u_job_count = [], 0, 0, 0
         self.is_self, self.jobs, self.orders, self.ledger_rows = False, [], [], []
-        self.ledger_page, self.ledger_pages = 1, 1
+        self._ledger_cursor = {}
+        self.ledger_page_no, self.ledger_has_prev, self.ledger_has_next = shown({})
 
     def _reset_form(self) -> None:
         """Empty the credit form and give it a fresh idempotency key."""
@@ -87,15 +84,16 @@ class AdminUserState(AdminState):
         if self._adjust_used or not self._adjust_key:
             self._adjust_key, self._adjust_used = uuid.uuid4().hex, False
 
-    def _load(self, uid: int, page: object) -> None:
-        """Fill every data var for ``uid``.
+    def _load(self, uid: int, move: str) -> None:
+        """Fill every data var for ``uid``; ``move`` is the ledger pager's move.
 
         Raises:
             AdminRequired: the caller is not an admin (no var changed).
             NotFound: no such user (no var changed).
         """
         caller = self._caller()
-        detail, rows, page, pages = admin.run(caller, _fetch, uid, clamp_page(page, 10**9))
+        cursor = self._ledger_cursor if uid == self.shown_id else {}
+        detail, rows = admin.run(caller, _fetch, uid, token_for(cursor, move))
         loc = self.lang
         money = i18n.money_locale(loc)
         self.shown_id, self.not_found, self.is_self = detail.id, False, detail.id == caller.user_id
@@ -132,9 +130,10 @@ class AdminUserState(AdminState):
                 "reason": e.reason,
                 "actor": e.actor,
             }
-            for e in rows
+            for e in rows.items
         ]
-        self.ledger_page, self.ledger_pages = page, pages
+        self._ledger_cursor = advance(cursor, move, rows.next_token, rows.prev_token)
+        self.ledger_page_no, self.ledger_has_prev, self.ledger_has_next = shown(self._ledger_cursor)
 
     @rx.event
     def on_load(self):
@@ -145,7 +144,7 @@ class AdminUserState(AdminState):
             return refused
         self._reset_form()
         try:
-            self._load(uid, 1)
+            self._load(uid, FIRST)
         except AdminRequired:
             return self._turn_away()
         except NotFound:
@@ -206,14 +205,14 @@ class AdminUserState(AdminState):
             uid, rx.toast.success(self._tr("admin.user.adjusted", available=result.available))
         )
 
-    def _reload(self, uid: int, ok_event=None, page: object = None):
-        """Show account ``uid`` again after a change (ledger ``page``, default the current one).
+    def _reload(self, uid: int, ok_event=None, move: str = SAME):
+        """Show account ``uid`` again after a change (ledger pager ``move``, default the page shown).
 
         Returns:
             ``ok_event``, or the turn-away events when the caller is no admin any more.
         """
         try:
-            self._load(uid, self.ledger_page if page is None else page)
+            self._load(uid, move)
         except AdminRequired:
             return self._turn_away()
         except NotFound:
@@ -252,9 +251,14 @@ class AdminUserState(AdminState):
         return self._reload(int(user_id), rx.toast.success(self._tr("admin.user.roles_saved")))
 
     @rx.event
-    def go_to_ledger_page(self, page: int):
-        """Show ledger page ``page`` of the shown account (1-based, clamped)."""
-        return self._reload(self.shown_id, page=page)
+    def newer_ledger(self):
+        """Show the newer ledger entries before this page (the newest when there are none)."""
+        return self._reload(self.shown_id, move=PREV)
+
+    @rx.event
+    def older_ledger(self):
+        """Show the older ledger entries after this page."""
+        return self._reload(self.shown_id, move=NEXT)
 
 
 ON_LOAD = AdminUserState.on_load
@@ -436,7 +440,14 @@ def _body() -> rx.Component:
             ],
             "admin-user-ledger",
         ),
-        pager(s.ledger_page, s.ledger_pages, AdminUserState.go_to_ledger_page),
+        pager(
+            s.ledger_page_no,
+            s.ledger_has_prev,
+            s.ledger_has_next,
+            AdminUserState.newer_ledger,
+            AdminUserState.older_ledger,
+            id="admin-user-ledger-pager",
+        ),
         spacing="4",
         width="100%",
     )

@@ -7,10 +7,9 @@ import reflex as rx
 from lashme import i18n
 from lashme.app.admin import users as admin_users
 from lashme.app.admin.guard import AdminRequired
-from lashme.app.paging import clamp_page
 from lashme.ui.admin.layout import admin_shell, admin_table
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
@@ -22,17 +21,15 @@ class AdminUsersState(AdminState):
     query: str = ""
     rows: list[dict] = []
     total: int = 0
-    page: int = 1
-    pages: int = 1
+    page_no: int = 1
+    has_prev: bool = False
+    has_next: bool = False
+    _cursor: dict = {}
 
-    def _load(self, query: str, page: object) -> None:
-        """Fill the page from the service; raises AdminRequired before any var changes."""
-        page = max(1, clamp_page(page, 10**9))
-        found, total = self._service(admin_users.search_users, query, page=page, page_size=PAGE_SIZE)
-        pages = max(1, -(-total // PAGE_SIZE))
-        if page > pages:  # the list shrank: show the last page
-            page = pages
-            found, total = self._service(admin_users.search_users, query, page=page, page_size=PAGE_SIZE)
+    def _load(self, query: str, move: str) -> None:
+        """Fill the page from the service (``move``: a pager move); raises AdminRequired before any var changes."""
+        cursor = self._cursor if query == self.query else {}
+        found = self._service(admin_users.search_users, query, token=token_for(cursor, move), limit=PAGE_SIZE)
         loc = self.lang
         self.rows = [
             {
@@ -45,9 +42,11 @@ class AdminUsersState(AdminState):
                 "roles": ", ".join(r.roles),
                 "jobs": r.jobs,
             }
-            for r in found
+            for r in found.items
         ]
-        self.query, self.page, self.total, self.pages = query, page, total, pages
+        self._cursor = advance(cursor, move, found.next_token, found.prev_token)
+        self.query, self.total = query, found.total or 0
+        self.page_no, self.has_prev, self.has_next = shown(self._cursor)
 
     @rx.event
     def on_load(self):
@@ -56,7 +55,7 @@ class AdminUsersState(AdminState):
         if isinstance(refused, list):
             return refused
         try:
-            self._load(self.query, 1)
+            self._load(self.query, FIRST)
         except AdminRequired:
             return self._turn_away()
         return None
@@ -67,16 +66,24 @@ class AdminUsersState(AdminState):
         q = form_data.get("q", "") if isinstance(form_data, dict) else ""
         query = q.strip()[: admin_users.MAX_QUERY] if isinstance(q, str) else ""
         try:
-            self._load(query, 1)
+            self._load(query, FIRST)
         except AdminRequired:
             return self._turn_away()
         return None
 
     @rx.event
-    def go_to_page(self, page: int):
-        """Show result page ``page`` (1-based; past the end shows the last page)."""
+    def newer(self):
+        """Show the page of newer accounts before this one (the first page when there is none)."""
+        return self._move(PREV)
+
+    @rx.event
+    def older(self):
+        """Show the page of older accounts after this one."""
+        return self._move(NEXT)
+
+    def _move(self, move: str):
         try:
-            self._load(self.query, page)
+            self._load(self.query, move)
         except AdminRequired:
             return self._turn_away()
         return None
@@ -120,6 +127,7 @@ def page() -> rx.Component:
                 rx.input(
                     name="q",
                     placeholder=tr("admin.users.search"),
+                    aria_label=tr("admin.users.search"),
                     id="admin-user-search",
                     size="3",
                     width="100%",
@@ -127,7 +135,11 @@ def page() -> rx.Component:
                     default_value=AdminUsersState.query,
                 ),
                 rx.icon_button(
-                    rx.icon("search", size=18), type="submit", size="3", id="admin-user-search-go"
+                    rx.icon("search", size=18),
+                    type="submit",
+                    size="3",
+                    id="admin-user-search-go",
+                    aria_label=tr("admin.users.search"),
                 ),
                 width="100%",
             ),
@@ -148,5 +160,12 @@ def page() -> rx.Component:
             _user_row,
             "admin-users-table",
         ),
-        pager(AdminUsersState.page, AdminUsersState.pages, AdminUsersState.go_to_page),
+        pager(
+            AdminUsersState.page_no,
+            AdminUsersState.has_prev,
+            AdminUsersState.has_next,
+            AdminUsersState.newer,
+            AdminUsersState.older,
+            id="admin-users-pager",
+        ),
     )

@@ -1,21 +1,73 @@
-"""Sign-up and sign-in pages.  Passwords arrive in the form submit and are never kept in state."""
+"""Sign-up and sign-in pages.  Passwords go straight to the HTTP routes; no state var holds one.
+
+The forms post to ``/auth/sign-in`` and ``/auth/sign-up`` (:mod:`lashme.ui.web_auth`) with
+``fetch`` (:func:`post_form_script`): the route checks the password, sets the HttpOnly session
+cookie and answers the ``next`` path, which the page then loads in full (its new websocket
+carries the cookie).  Only a refusal's message key comes back to the state (:meth:`AuthState.posted`),
+shown in the user's language.  Neither the password nor the session token ever crosses the websocket.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import reflex as rx
 
 from lashme.app import account
-from lashme.errors import DomainError
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
+from lashme.ui.web_auth import SIGN_IN_PATH, SIGN_UP_PATH
+
+#: message keys a refused form may show (anything else shows the generic ``sessions.failed``)
+SHOWN_ERRORS = ("accounts.", "auth.", "security.", "sessions.")
+FAILED = "sessions.failed"
+FORM_ID = "auth-form"
 
 
-def safe_next(value: str | None) -> str:
-    """A same-site path to go to after signing in (no open redirects)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value[:300]
-    return "/"
+def post_form_script(form_id: str, query_keys: tuple[str, ...] = ("next",)) -> str:
+    """A page function posting the form ``form_id`` to its ``action`` route; the answer's path is loaded.
+
+    The body is the form's fields plus ``query_keys`` taken from the page's own query string
+    (``next``, the reset link's ``token``).  Resolves to ``{"ok": true}`` once the next page is
+    loading, else to ``{"error": key, "params": {...}}`` for :func:`form_error`.
+    """
+    return (
+        "() => {"
+        f"const form = document.getElementById({json.dumps(form_id)});"
+        "const body = new URLSearchParams(new FormData(form));"
+        "const query = new URLSearchParams(window.location.search);"
+        f"for (const key of {json.dumps(list(query_keys))}) {{ if (query.has(key)) body.set(key, query.get(key)); }}"
+        'return fetch(form.getAttribute("action"), {method: "POST", body, credentials: "same-origin",'
+        ' cache: "no-store", headers: {Accept: "application/json"}})'
+        ".then((r) => r.json()).then((j) => {"
+        'const next = j && typeof j.next === "string" ? j.next : "";'
+        'if (next.startsWith("/") && !next.startsWith("//")) { window.location.assign(next); return {ok: true}; }'
+        f"return {{error: String((j && j.error) || {json.dumps(FAILED)}), params: (j && j.params) || {{}}}};"
+        f"}}).catch(() => ({{error: {json.dumps(FAILED)}, params: {{}}}}));"
+        "}"
+    )
+
+
+def form_error(state: SessionState, result: Any) -> str | None:
+    """The message to show for a form route's answer (:func:`post_form_script`), or None when it succeeded.
+
+    Only known message keys are translated (with their whole-number parameters, e.g. the
+    minutes of a throttle); anything else the page sends becomes the generic failure.
+    """
+    if not isinstance(result, dict):
+        return state._tr(FAILED)
+    if result.get("ok") is True:
+        return None
+    key = str(result.get("error", ""))[:64]
+    raw = result.get("params")
+    params = {
+        str(k)[:32]: v
+        for k, v in (raw.items() if isinstance(raw, dict) else ())
+        if isinstance(v, int) and not isinstance(v, bool)
+    }
+    return state._tr(key if key.startswith(SHOWN_ERRORS) else FAILED, **params)
 
 
 class AuthState(SessionState):
@@ -31,40 +83,26 @@ class AuthState(SessionState):
     def clear(self):
         """on_load: reset the form error (or show the one a refused Google sign-in came back with)."""
         key = str(self.router.url.query_parameters.get("error", ""))[:64]
-        self.error = self._tr(key) if key.startswith(("accounts.", "auth.", "security.")) else ""
+        self.error = self._tr(key) if key.startswith(SHOWN_ERRORS) else ""
         self.busy = False
         self.google = account.google_enabled()
 
-    async def _finish(self, fn, form: dict):
-        email = str(form.get("email", ""))[: account.MAX_EMAIL]
-        password = str(form.get("password", ""))[: account.MAX_PASSWORD]
-        self.busy = True
-        self.error = ""
-        self._ensure_anon()
-        yield
-        extra = {"origin": self.router.url.origin} if fn is account.sign_up else {}
-        try:
-            signed_in = await self._run(fn, email=email, password=password, **extra)
-        except DomainError as exc:
-            self.error = self._err(exc)
-            self.busy = False
-            return
-        self.auth_token = signed_in.token
-        self.busy = False
-        self._refresh_user()
-        yield rx.redirect(safe_next(self.router.url.query_parameters.get("next")))
+    @rx.event
+    def start(self):
+        """The form is on its way to the HTTP route: show the spinner, hide the last error."""
+        self.busy, self.error = True, ""
 
     @rx.event
-    async def sign_up(self, form: dict):
-        """Create the account, sign in, claim this browser's jobs; the credits come with the emailed link."""
-        async for update in self._finish(account.sign_up, form):
-            yield update
+    def posted(self, result: dict):
+        """The route's answer (see :func:`form_error`); on success the next page is already loading."""
+        message = form_error(self, result)
+        if message is not None:
+            self.error, self.busy = message, False
 
-    @rx.event
-    async def sign_in(self, form: dict):
-        """Sign in and claim this browser's anonymous jobs."""
-        async for update in self._finish(account.sign_in, form):
-            yield update
+
+def _submit():
+    """The form's submit: the busy flag, then the post to its ``action`` route (the password never reaches the state)."""
+    return [AuthState.start, rx.call_function(post_form_script(FORM_ID), callback=AuthState.posted)]
 
 
 def _google_button() -> rx.Component:
@@ -96,7 +134,7 @@ def _google_button() -> rx.Component:
 
 
 def _form(
-    title: str, subtitle: str, button: str, handler, switch_text: str, switch_href, *extra: rx.Component
+    title: str, subtitle: str, button: str, action: str, switch_text: str, switch_href, *extra: rx.Component
 ) -> rx.Component:
     return rx.card(
         rx.form(
@@ -141,8 +179,13 @@ def _form(
                 spacing="3",
                 width="100%",
             ),
-            on_submit=handler,
+            # action/method: without script (before the page is live) the browser posts the form
+            # itself and the route answers with a redirect; never a GET with the password in the URL
+            on_submit=_submit(),
             reset_on_submit=False,
+            action=action,
+            method="post",
+            id=FORM_ID,
         ),
         width="100%",
         max_width="420px",
@@ -156,7 +199,7 @@ def signup_page() -> rx.Component:
             tr("auth.signup_title"),
             SessionState.signup_subtitle,
             tr("auth.signup_button"),
-            AuthState.sign_up,
+            SIGN_UP_PATH,
             tr("auth.have_account"),
             "/login?next=" + AuthState.router.url.query_parameters.get("next", "/"),
             rx.text(tr("auth.signup_verify_note"), size="1", color_scheme="gray", id="signup-verify-note"),
@@ -171,7 +214,7 @@ def login_page() -> rx.Component:
             tr("auth.login_title"),
             tr("auth.login_subtitle"),
             tr("auth.login_button"),
-            AuthState.sign_in,
+            SIGN_IN_PATH,
             tr("auth.new_here"),
             "/signup?next=" + AuthState.router.url.query_parameters.get("next", "/"),
             rx.link(tr("auth.forgot_password"), href="/forgot-password", size="2", id="forgot-password"),

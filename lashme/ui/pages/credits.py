@@ -11,9 +11,8 @@ import reflex as rx
 from lashme import i18n
 from lashme.app import credits as app_credits
 from lashme.app.caller import Caller
-from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, SAME, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.ledger_rows import page_rows
@@ -33,17 +32,23 @@ class CreditsState(SessionState):
     packs: list[dict] = []
     orders: list[dict] = []
     ledger_rows: list[dict] = []
-    ledger_page: int = 1
-    ledger_pages: int = 1
+    ledger_page_no: int = 1
+    ledger_has_prev: bool = False
+    ledger_has_next: bool = False
+    #: the ledger pager's page tokens (backend only: the client never sends a token)
+    _ledger_cursor: dict = {}
     notice: str = ""
     error: str = ""
     buying: int = 0
     #: where the buyer goes back after paying (checked: her own variant/job page), "" for none
     next_path: str = ""
 
-    def _load(self, caller: Caller) -> None:
+    def _load(self, caller: Caller, move: str = SAME) -> None:
         data, refused = self._call(
-            app_credits.overview, ledger_page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, caller=caller
+            app_credits.overview,
+            ledger_token=token_for(self._ledger_cursor, move),
+            page_size=LEDGER_PAGE_SIZE,
+            caller=caller,
         )
         if refused is not None:
             return
@@ -75,29 +80,40 @@ class CreditsState(SessionState):
             for o in data.orders
         ]
         self.ledger_rows = page_rows(data.ledger, loc)
-        self.ledger_page, self.ledger_pages = data.ledger.page, data.ledger.pages
+        self._ledger_cursor = advance(
+            self._ledger_cursor, move, data.ledger.next_page_token, data.ledger.prev_page_token
+        )
+        self.ledger_page_no, self.ledger_has_prev, self.ledger_has_next = shown(self._ledger_cursor)
 
     @rx.event
     def on_load(self):
         """Signed-in only; shows a notice when the buyer came back from a canceled checkout."""
         self._ensure_anon()
-        self.error, self.notice, self.buying, self.ledger_page = "", "", 0, 1
+        self.error, self.notice, self.buying, self._ledger_cursor = "", "", 0, {}
         self.next_path = app_credits.safe_next(self.router.url.query_parameters.get("next", ""))
         caller = self._refresh_user()
         if not caller.signed_in:
             return rx.redirect("/login?next=/credits")
         if self.router.url.query_parameters.get("canceled"):
             self.notice = self._tr("credits.canceled")
-        self._load(caller)
+        self._load(caller, FIRST)
 
     @rx.event
-    def go_to_ledger_page(self, page: int):
-        """Show ledger page ``page`` (1-based, clamped)."""
+    def newer_ledger(self):
+        """Show the newer ledger entries before this page (the newest when there are none)."""
+        return self._move_ledger(PREV)
+
+    @rx.event
+    def older_ledger(self):
+        """Show the older ledger entries after this page."""
+        return self._move_ledger(NEXT)
+
+    def _move_ledger(self, move: str):
         caller = self._caller()
         if not caller.signed_in:
             return rx.redirect("/login?next=/credits")
-        self.ledger_page = clamp_page(page, self.ledger_pages)
-        self._load(caller)
+        self._load(caller, move)
+        return None
 
     @rx.event
     async def buy(self, pack_id: int):
@@ -150,7 +166,7 @@ class CheckoutReturnState(SessionState):
         if result.status == "granted":
             self.status = "granted"
             self.message = (
-                self._tr("credits.received_n", n=result.credits)
+                i18n.ngettext("plural.credits_added", result.credits, self.locale)
                 if result.credits
                 else self._tr("credits.received")
             )
@@ -203,6 +219,8 @@ def _table(headers: list, rows, cells, table_id: str) -> rx.Component:
         ),
         width="100%",
         overflow_x="auto",
+        tab_index=0,  # scrolls sideways on a phone: reachable by keyboard (assets/theme.css .lm-table-scroll)
+        class_name="lm-table-scroll",
     )
 
 
@@ -232,13 +250,13 @@ def credits_page() -> rx.Component:
         ),
         rx.cond(
             ~CreditsState.configured,
-            rx.callout(
+            rx.callout.root(  # root, not rx.callout(...): that wraps children in a <p>, and a <div> in a <p>
+                rx.callout.icon(rx.icon("clock")),  # is re-parsed by the browser: a hydration mismatch
                 rx.vstack(
                     rx.text(tr("paid.payments_soon"), weight="bold"),
                     rx.text(tr("paid.payments_soon_text"), size="2"),
                     spacing="1",
                 ),
-                icon="clock",
                 color_scheme="gray",
                 width="100%",
                 id="payments-not-configured",
@@ -290,7 +308,14 @@ def credits_page() -> rx.Component:
             ],
             "ledger",
         ),
-        pager(CreditsState.ledger_page, CreditsState.ledger_pages, CreditsState.go_to_ledger_page),
+        pager(
+            CreditsState.ledger_page_no,
+            CreditsState.ledger_has_prev,
+            CreditsState.ledger_has_next,
+            CreditsState.newer_ledger,
+            CreditsState.older_ledger,
+            id="ledger-pager",
+        ),
     )
 
 

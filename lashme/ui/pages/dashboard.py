@@ -333,6 +333,16 @@ def dashboard_page() -> rx.Component:
             ),
             width="100%",
             overflow_x="auto",
+            tab_index=0,  # scrolls sideways on a phone: reachable by keyboard (assets/theme.css .lm-table-scroll)
+            role="region",
+            aria_label=tr("dash.ledger"),
+            class_name="lm-table-scroll",
         ),
-        pager(DashboardState.ledger_page, DashboardState.ledger_pages, DashboardState.go_to_ledger_page),
+        pager(
+            DashboardState.ledger_page,
+            DashboardState.ledger_page > 1,
+            DashboardState.ledger_page < DashboardState.ledger_pages,
+            DashboardState.go_to_ledger_page(DashboardState.ledger_page - 1),
+            DashboardState.go_to_ledger_page(DashboardState.ledger_page + 1),
+        ),
     )

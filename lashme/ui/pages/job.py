@@ -27,7 +27,7 @@ from lashme.ui.components.unlock import (
     unlocked_toast,
 )
 from lashme.ui.i18n import tr
-from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
 
 log = logging.getLogger(__name__)
@@ -426,7 +426,7 @@ def job_page() -> rx.Component:
                         width="100%",
                     ),
                 ),
-                rx.link(tr("job.upload_another"), href="/", size="2", color=ROSE),
+                rx.link(tr("job.upload_another"), href="/", size="2", color="var(--pink-11)"),
                 unlock_dialog(JobState),
                 width="100%",
                 align="center",

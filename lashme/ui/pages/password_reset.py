@@ -1,9 +1,10 @@
 """``/forgot-password`` (ask for a link) and ``/reset-password?token=`` (set a new password).
 
 The request form answers the same whatever address is typed (no hint whether an account
-exists).  The reset page checks the link on load (nothing spent), then spends it with the new
-password: every other session of the account ends and this browser is signed in.  Passwords
-and tokens arrive in the form submit and are never kept in state.
+exists).  The reset page checks the link on load (nothing spent), then posts the new password
+and the link's token to ``/auth/reset-password`` (:mod:`lashme.ui.web_auth`): every other
+session of the account ends and this browser is signed in through the HttpOnly cookie.
+Passwords and tokens are never kept in state; the new password never crosses the websocket.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from lashme.app import account, recovery
 from lashme.errors import DomainError
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
+from lashme.ui.pages.auth import form_error, post_form_script
 from lashme.ui.state import SessionState
+from lashme.ui.web_auth import RESET_PATH
+
+RESET_FORM_ID = "reset-form"
 
 
 class PasswordResetState(SessionState):
@@ -68,24 +73,19 @@ class PasswordResetState(SessionState):
         self.link = "ok" if ok else "invalid"
 
     @rx.event
-    async def set_password(self, form: dict):
-        """Spend the link with the new password; sign this browser in and open the dashboard."""
-        password = str(form.get("password", ""))[: account.MAX_PASSWORD]
+    def start_reset(self):
+        """The new password is on its way to ``/auth/reset-password``: spinner on, last error off."""
         self.busy, self.error = True, ""
-        self._ensure_anon()
-        yield
-        try:
-            signed_in = await self._run(recovery.reset_password, self._token(), password)
-        except DomainError as exc:
-            self.error = self._err(exc)
-            self.busy = False
-            if getattr(exc, "key", "") == "accounts.link_invalid":
-                self.link = "invalid"
+
+    @rx.event
+    def reset_posted(self, result: dict):
+        """The route's answer: on success the dashboard is already loading; else the message (a spent link: "invalid")."""
+        message = form_error(self, result)
+        if message is None:
             return
-        self.auth_token = signed_in.token
-        self.busy = False
-        self._refresh_user()
-        yield rx.redirect("/dashboard")
+        self.error, self.busy = message, False
+        if isinstance(result, dict) and result.get("error") == "accounts.link_invalid":
+            self.link = "invalid"
 
 
 def _error() -> rx.Component:
@@ -179,8 +179,17 @@ def reset_password_page() -> rx.Component:
                             spacing="3",
                             width="100%",
                         ),
-                        on_submit=PasswordResetState.set_password,
+                        on_submit=[
+                            PasswordResetState.start_reset,
+                            rx.call_function(
+                                post_form_script(RESET_FORM_ID, ("token",)),
+                                callback=PasswordResetState.reset_posted,
+                            ),
+                        ],
                         reset_on_submit=False,
+                        action=RESET_PATH,
+                        method="post",
+                        id=RESET_FORM_ID,
                     ),
                 ),
                 (

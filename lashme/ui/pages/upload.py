@@ -52,13 +52,27 @@ class UploadState(SessionState):
             yield rx.toast.info(self._tr("security.upload_queued_soon"))
 
 
+def _name_file_input(component: rx.Component, labelled_by: str) -> None:
+    """Give the file input that ``rx.upload.root`` makes inside ``component`` an accessible name.
+
+    Reflex creates that ``<input type="file">`` itself and passes it no props; without a name a
+    screen reader announces a bare "file" control (axe rule ``label``, critical).  ``labelled_by``:
+    space-separated ids of the elements whose text names it (``aria-labelledby``).
+    """
+    for child in component.children:
+        if getattr(child, "tag", None) == "input":
+            child.custom_attrs["aria-labelledby"] = labelled_by
+            return
+        _name_file_input(child, labelled_by)
+
+
 def upload_zone() -> rx.Component:
     """The drop zone; dropping or picking a file uploads it at once."""
-    return rx.upload.root(
+    zone = rx.upload.root(
         rx.vstack(
-            rx.icon("image_plus", size=40, color=ROSE),
-            rx.text(tr("home.drop"), weight="bold", size="4"),
-            rx.text(tr("home.hint"), size="2", color_scheme="gray"),
+            rx.icon("image_plus", size=40, color=ROSE, aria_hidden="true"),
+            rx.text(tr("home.drop"), weight="bold", size="4", id="upload-drop-title"),
+            rx.text(tr("home.hint"), size="2", color_scheme="gray", id="upload-drop-hint"),
             rx.cond(
                 UploadState.uploading, rx.hstack(rx.spinner(), rx.text(tr("home.uploading")), align="center")
             ),
@@ -77,6 +91,8 @@ def upload_zone() -> rx.Component:
         cursor="pointer",
         background="var(--color-panel-solid)",
     )
+    _name_file_input(zone, "upload-drop-title upload-drop-hint")
+    return zone
 
 
 def upload_page() -> rx.Component:

@@ -26,7 +26,7 @@ from lashme.ui.components.unlock import (
     unlocked_toast,
 )
 from lashme.ui.i18n import tr
-from lashme.ui.layout import ROSE, page_shell
+from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
 
 #: seconds between safety re-reads while waiting for the full-size file (announcements may be lost)
@@ -491,7 +491,7 @@ def variant_page() -> rx.Component:
                     rx.text(tr("variant.compare"), size="1", color_scheme="gray"),
                     _actions(),
                     unlock_dialog(VariantState),
-                    rx.link(tr("job.upload_another"), href="/", size="2", color=ROSE),
+                    rx.link(tr("job.upload_another"), href="/", size="2", color="var(--pink-11)"),
                     align="center",
                     width="100%",
                     spacing="3",
