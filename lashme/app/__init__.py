@@ -33,7 +33,8 @@ Use-cases:
     - :mod:`~lashme.app.admin` — ``run(caller, service, *args)`` runs any admin service
       (``accounts``, ``users``, ``jobs``, ``job_actions``, ``presets``, ``pricing``,
       ``payments``, ``stats``, ``queue``, ``audit``) in one transaction; ``check(caller, action)``.
-    - :mod:`~lashme.app.paging` — ``clamp_page`` for client-sent page numbers.
+    - :mod:`~lashme.app.paging` — ``paginate``: the one keyset paginator of every list (opaque,
+      signed page tokens; stable under inserts), used by the pages and the REST API alike.
 
 Blocking work (storage, Stripe, providers, image decoding) happens inside the use-cases:
 an async client runs them in a worker thread.

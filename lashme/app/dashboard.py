@@ -182,9 +182,12 @@ def recent_jobs(caller: Caller, *, limit: int = 10, positions: bool = True) -> t
 
 
 def load(
-    caller: Caller, *, ledger_page: object = 1, page_size: int = 10, storage: Storage | None = None
+    caller: Caller, *, ledger_token: object = None, page_size: int = 10, storage: Storage | None = None
 ) -> Dashboard:
-    """The dashboard: the 10 newest jobs (with thumbnails) and ledger page ``ledger_page`` (clamped).
+    """The dashboard: the 10 newest jobs (with thumbnails) and the ledger page ``ledger_token`` names.
+
+    ``ledger_token`` is a page token of an earlier :class:`~lashme.app.credits.LedgerPage` (None or
+    unusable: the newest entries).
 
     Read in one transaction.
 
@@ -196,5 +199,5 @@ def load(
     with session_scope() as s:
         return Dashboard(
             recent=_recent(s, user_id, 10, True, storage),
-            ledger=read_ledger_page(s, user_id, ledger_page, page_size),
+            ledger=read_ledger_page(s, user_id, ledger_token, page_size),
         )

@@ -28,8 +28,6 @@ How it works:
 
 Sources: Markus Winand, "Paging Through Results" (use-the-index-luke.com/no-offset);
 itsdangerous.readthedocs.io (URLSafeSerializer).
-
-``clamp_page`` is kept for clients that still speak page numbers (none in ``lashme/`` now).
 """
 
 from __future__ import annotations
@@ -235,7 +233,7 @@ def paginate(
     """
     keys = _keys(order)
     size = clamp_limit(limit)
-    width = len(stmt.selected_columns)
+    n_keys = len(keys)  # the key columns are added at the end of each row (an ORM entity is one item)
     decoded = decode_token(scope, token, len(keys))
     if decoded is not None and not _fits(keys, decoded[1]):
         log.info("page token refused (scope %s): its key does not fit the order", scope)
@@ -249,7 +247,7 @@ def paginate(
             q = q.where(_after(keys, anchor, reverse=reverse))
         by = [k.expr.asc() if k.desc == reverse else k.expr.desc() for k in keys]
         rows = session.execute(q.order_by(*by).limit(size + 1)).all()
-        return [(tuple(r[:width]), list(r[width:])) for r in rows]
+        return [(tuple(r[:-n_keys]), list(r[-n_keys:])) for r in rows]
 
     def encode(values: list[Any], direction: str) -> str:
         return encode_token(scope, values, direction)
@@ -283,25 +281,10 @@ def paginate(
     )
 
 
-def clamp_page(value: object, pages: int) -> int:
-    """A client-sent page number as an int in ``1..pages`` (garbage, NaN or ±Infinity → 1 or the edge).
-
-    Args:
-        value: whatever the client sent (``2``, ``"3"``, ``None``, ``float("inf")`` …).
-        pages: how many pages there are (at least 1 is assumed).
-    """
-    try:
-        page = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        page = 1
-    return min(max(1, page), max(1, pages))
-
-
 __all__ = [
     "MAX_LIMIT",
     "Page",
     "clamp_limit",
-    "clamp_page",
     "decode_token",
     "encode_token",
     "paginate",

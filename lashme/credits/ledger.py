@@ -176,15 +176,14 @@ def grant(
     return entry
 
 
-def entries(session: Session, user_id: int, *, limit: int = 50, offset: int = 0) -> list[LedgerEntry]:
-    """A page of the user's ledger, newest first."""
+def entries(session: Session, user_id: int, *, limit: int = 50) -> list[LedgerEntry]:
+    """The user's ``limit`` newest ledger entries, newest first (pages: ``lashme.app.credits``)."""
     return list(
         session.execute(
             select(LedgerEntry)
             .where(LedgerEntry.user_id == user_id)
             .order_by(LedgerEntry.id.desc())
             .limit(limit)
-            .offset(offset)
         ).scalars()
     )
 

@@ -240,13 +240,16 @@ def text_map(source: str, target: str) -> dict[str, tuple[str, tuple[str, ...]]]
     src, dst = i18n.catalog(source), i18n.catalog(target)
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
     ambiguous: set[str] = set()
-    for key, text in src.items():
+    for key, raw in src.items():
+        # keyed by the trimmed text, as :func:`translate_body` looks texts up ("Доступно: " and
+        # "Доступно:" are one text to it; the page's own spaces are kept around the swap)
+        text, target = raw.strip(), dst[key].strip()
         if not text or "{" in text:
             continue
         found = out.get(text)
-        if found is not None and found[0] != dst[key]:
+        if found is not None and found[0] != target:
             ambiguous.add(text)
-        out[text] = (dst[key], (key,)) if found is None else (found[0], (*found[1], key))
+        out[text] = (target, (key,)) if found is None else (found[0], (*found[1], key))
     for text in ambiguous:
         del out[text]
     return out
@@ -310,12 +313,22 @@ def mark_session(document: str, signed_in: bool) -> str:
     return _HTML_TAG.sub(set_flag, document, count=1)
 
 
+_HEAD_CLOSE = re.compile(r"</head\s*>", re.IGNORECASE)
+
+
 def inject_head(document: str, code: str) -> str:
-    """``document`` with an inline ``<script>`` of ``code`` first in ``<head>`` (before the modules)."""
-    head = _HEAD_OPEN.search(document)
-    if head is None:
+    """``document`` with an inline ``<script>`` of ``code`` last in ``<head>``.
+
+    Last, not first: React hydrates ``<head>`` child by child, and a script of ours where it
+    expects its own first ``<script>`` (the colour-mode one) is a text mismatch, after which React
+    throws the server HTML away and renders the whole document again (losing ``lang`` and
+    ``data-lm-auth``).  An extra element after React's own is skipped.  It still runs before the
+    page's scripts: those are modules, which run only once the document is parsed.
+    """
+    close = _HEAD_CLOSE.search(document)
+    if close is None:
         return document
-    return document[: head.end()] + f"<script>{code}</script>" + document[head.end() :]
+    return document[: close.start()] + f"<script>{code}</script>" + document[close.start() :]
 
 
 def csp_with_script(policy: str, code: str) -> str:

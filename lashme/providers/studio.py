@@ -80,6 +80,13 @@ class Style:
         glow: opacity of the screen-blended highlight glow (0 = none).
         glow_tint: RGB gains of the glow.
         detail: dark-detail unsharp gain (lashes, brow hairs, nail edges; skin texture is cored out).
+        temperature: ``(target, lowest, highest)`` per-photo colour temperature shift, in
+            log-chroma units ``(log R/G - log B/G) / sqrt 2`` (0.1 ~ 2.5 b* on a neutral): the
+            look shifts the corrected base's near-neutral warmth (:attr:`Base.warmth`) towards
+            ``target``, by at least ``lowest`` and at most ``highest``.  So a look never pushes
+            further in the direction of a cast the base correction left (a still-warm base gets
+            less warmth, a still-cool one no more blue) and may take some of it out.  Applied
+            before ``curves``; ``(0, 0, 0)`` = none.
     """
 
     smoothing: float = 0.0
@@ -89,6 +96,7 @@ class Style:
     glow: float = 0.0
     glow_tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
     detail: float = 0.0
+    temperature: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def _curves(gains=(1.0, 1.0, 1.0), *, exposure=1.0, contrast=0.0, lift=0.0) -> np.ndarray:
@@ -123,25 +131,28 @@ STYLES: dict[str, Style] = {
     "natural": Style(smoothing=0.25, detail=0.55),  # detail 0.55 = BASE_DETAIL: shared work
     "warm_glow": Style(  # golden light, gentle skin
         smoothing=0.45,
-        curves=_curves((1.0, 0.91, 0.74), exposure=1.1, lift=0.015),
+        curves=_curves((1.0, 0.97, 0.93), exposure=1.1, lift=0.015),  # golden; the warmth is per photo
         saturation=1.04,
         glow=0.24,
         glow_tint=(1.0, 0.85, 0.62),
         detail=1.1,  # the glow and lifted blacks soften lash contrast: win it back
+        # warmth up to a warm result (0.4): a base still warm gets less (and a less golden glow)
+        temperature=(0.4, 0.03, 0.25),
     ),
     "crisp_detail": Style(  # deep, neutral, micro-contrast off skin; no colour push
-        curves=_curves(exposure=0.88, contrast=0.45),
-        saturation=1.05,
-        clarity=0.5,
+        curves=_curves(exposure=0.94, contrast=0.5),
+        clarity=0.7,
         detail=1.2,
+        temperature=(0.1, -0.1, 0.1),  # neutral whites: a leftover cast is taken out, never pushed
     ),
     "soft_focus": Style(  # luminous, airy, clean whites; lashes stay defined
         smoothing=0.75,
-        curves=_curves((1.02, 1.0, 1.03), exposure=1.26, contrast=-0.12, lift=0.04),
+        curves=_curves((1.02, 1.0, 1.02), exposure=1.2, contrast=-0.05, lift=0.02),
         saturation=0.93,
         glow=0.15,
         glow_tint=(1.0, 0.98, 1.0),
         detail=1.0,  # soft light, not soft lashes
+        temperature=(0.15, -0.1, 0.0),  # clean, faintly warm whites: a leftover cast is taken out
     ),
 }
 assert tuple(STYLES) == STUDIO_PRESETS
@@ -168,6 +179,9 @@ class Base:
         thumb_skin: ``(t, t')`` float32 skin membership of ``thumb``.
         tiny: ``(g, g', 3)`` uint8, ``corrected`` at the glow layer's resolution (long side
             :data:`_GLOW_SIDE`): a look's glow is built from it, toned like the look.
+        warmth: colour temperature ``(log R/G - log B/G) / sqrt 2`` of the mean linear colour
+            of ``thumb``'s near-neutral pixels (the least chromatic :data:`_NEUTRAL_SHARE`, not
+            near black or white); about 0 for a neutral photo, > 0 warm (see :func:`warmth`).
     """
 
     original: np.ndarray
@@ -181,6 +195,7 @@ class Base:
     thumb: np.ndarray
     thumb_skin: np.ndarray
     tiny: np.ndarray
+    warmth: float = 0.0
 
 
 #: Dark-detail sharpening every look starts from (a look with more adds the rest on top).
@@ -213,7 +228,54 @@ def prepare(rgb: np.ndarray) -> Base:
     thumb = retouch.low_res(small, _THUMB_SIDE)
     thumb_skin = cv2.resize(skin, (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_AREA)
     tiny = retouch.low_res(small, _GLOW_SIDE)
-    return Base(rgb, corrected, correction, small, skin, detail, sharpened, smoothed, thumb, thumb_skin, tiny)
+    shared = (sharpened, smoothed, thumb, thumb_skin, tiny)
+    return Base(rgb, corrected, correction, small, skin, detail, *shared, warmth(thumb))
+
+
+_NEUTRAL_SHARE = 0.3  # share of the (not near black/white) pixels counted as near-neutral
+
+
+def warmth(rgb: np.ndarray) -> float:
+    """Colour temperature of a photo's near-neutral pixels.
+
+    The pixels whose CIELAB chroma is in the lowest :data:`_NEUTRAL_SHARE` (among those with
+    L* 15..97: near black and white say little about colour) stand for the greys and whites of
+    the scene; the result is ``(log R/G - log B/G) / sqrt 2`` of their mean linear colour (the
+    temperature axis of :mod:`lashme.images.correction`).
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 sRGB image, normally a thumbnail (~160 px).
+
+    Returns:
+        The temperature: ~0 neutral, > 0 warm (amber), < 0 cool (blue).
+    """
+    lab = _lab(rgb)
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    judged = (lab[..., 0] > 15) & (lab[..., 0] < 97)
+    if np.count_nonzero(judged) < 20:
+        return 0.0
+    neutral = judged & (chroma <= np.quantile(chroma[judged], _NEUTRAL_SHARE))
+    r, _, b = np.log(np.maximum(srgb_to_linear(rgb[neutral] / 255.0).mean(axis=0), 1e-6))
+    return float((r - b) / np.sqrt(2))
+
+
+def _adapted(base: Base, look: Style) -> Style:
+    """``look`` with its per-photo temperature shift (:attr:`Style.temperature`) put into its curves."""
+    target, lowest, highest = look.temperature
+    if lowest == highest == 0:
+        return look
+    shift = min(max(target - base.warmth, lowest), highest)
+    changes: dict[str, Any] = {}
+    if highest > 0 and look.glow_tint != (1.0, 1.0, 1.0):  # a warm glow warms as far as the curves may
+        room = max(shift, 0.0) / highest
+        changes["glow_tint"] = tuple(1.0 + room * (t - 1.0) for t in look.glow_tint)
+    if abs(shift) >= 1e-3:
+        half = shift / np.sqrt(2)
+        table = _curves((float(np.exp(half)), 1.0, float(np.exp(-half))))
+        if look.curves is not None:
+            table = np.stack([look.curves[table[:, c], c] for c in range(3)], axis=1)
+        changes["curves"] = _unclipped(table)
+    return Style(**{**{f.name: getattr(look, f.name) for f in fields(Style)}, **changes}) if changes else look
 
 
 #: Mean CIELAB dE (CIE76) a look keeps from ``natural`` at thumbnail size: clearly another
@@ -223,7 +285,7 @@ _THUMB_SIDE = 160
 _GLOW_SIDE = 192  # resolution the glow layer is built at (retouch.glow)
 _CLARITY_SKIN = 2.0  # clarity fades out on skin, fully off from membership 0.5: skin texture stays
 _BAND_ROWS = 64  # rows per band of a look's per-pixel chain (~400 kB a 2048 px image, fits L2)
-_AMOUNT_LIMITS = (0.45, 1.3)  # how far a look's tone/colour strength may be scaled for a photo
+_AMOUNT_LIMITS = (0.45, 1.6)  # how far a look's tone/colour strength may be scaled for a photo
 
 
 def amount(base: Base, look: Style) -> float:
@@ -247,7 +309,7 @@ def amount(base: Base, look: Style) -> float:
     ref = _lab(base.thumb)
     scale = 1.0
     for _ in range(2):
-        scaled = _scaled(look, scale)
+        scaled = _adapted(base, _scaled(look, scale))
         layers = _layers(scaled, _colour(base.thumb, scaled, clamp=False), base.thumb_skin, base.thumb.shape)
         toned = _tone(base.thumb, scaled, layers)
         distance = float(np.linalg.norm(_lab(toned) - ref, axis=2).mean())
@@ -261,7 +323,7 @@ def _scaled(look: Style, scale: float) -> Style:
     """``look`` with its tone/colour part scaled by ``scale`` (retouching unchanged)."""
     if scale == 1.0:
         return look
-    curves = None
+    curves = None  # the per-photo temperature shift is not scaled: it is put in after (_adapted)
     if look.curves is not None:
         identity = np.arange(256, dtype=np.float32)[:, None]
         curves = np.clip(identity + scale * (look.curves.astype(np.float32) - identity) + 0.5, 0, 255)
@@ -274,6 +336,7 @@ def _scaled(look: Style, scale: float) -> Style:
         glow=look.glow * scale,
         glow_tint=look.glow_tint,
         detail=look.detail,
+        temperature=look.temperature,
     )
 
 
@@ -386,7 +449,7 @@ def style(base: Base, look: Style) -> np.ndarray:
         )
         extra = 0.0
     s = min(max(look.smoothing, 0.0), 1.0)
-    toned = _scaled(look, amount(base, look))
+    toned = _adapted(base, _scaled(look, amount(base, look)))
     layers = _layers(toned, _colour(base.tiny, toned, clamp=False), base.skin, base.corrected.shape)
     # every remaining step is per pixel: run the chain band by band, so that its intermediate
     # images stay in the CPU cache (about twice as fast as whole-image passes)

@@ -51,7 +51,7 @@ def _sign_up(page, app_url: str, email: str, password: str = "Lashes2026") -> No
     page.fill("#email", email)
     page.fill("#password", password)
     page.locator("#auth-submit").click()
-    page.wait_for_url(re.compile(r".*/dashboard$"), timeout=30_000)
+    page.wait_for_url(re.compile(r".*/dashboard/?$"), timeout=30_000)
 
 
 def test_sign_up_then_confirm_the_email_to_get_the_bonus(app_url, browser, mailbox):
@@ -122,7 +122,7 @@ def test_forgot_password_link_sets_a_new_one_and_signs_out_everywhere(app_url, b
     _shot(page, "reset-form")
     page.fill("#new-password", "NewPass2026")
     page.locator("#reset-submit").click()
-    page.wait_for_url(re.compile(r".*/dashboard$"), timeout=30_000)
+    page.wait_for_url(re.compile(r".*/dashboard/?$"), timeout=30_000)
     page.locator("#nav-credits").wait_for(timeout=20_000)
     _balance(page, "3")  # the link reached her inbox: the address counts as confirmed
 
@@ -142,7 +142,7 @@ def test_forgot_password_link_sets_a_new_one_and_signs_out_everywhere(app_url, b
     p2.locator("#auth-error").wait_for(timeout=20_000)
     p2.fill("#password", "NewPass2026")
     p2.locator("#auth-submit").click()
-    p2.wait_for_url(re.compile(r".*/dashboard$"), timeout=30_000)
+    p2.wait_for_url(re.compile(r".*/dashboard/?$"), timeout=30_000)
     for c in (laptop, ctx, ctx2, other):
         c.close()
 

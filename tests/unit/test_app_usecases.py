@@ -140,17 +140,20 @@ def test_unlock_charges_the_current_price_once(world):
     assert err.value.key == "job.not_found"
 
 
-def test_history_pages_are_the_callers_own_and_clamped(world):
+def test_history_pages_are_the_callers_own_and_paged_by_tokens(world):
     alice = from_verified_user(world["alice"])
     with session_scope() as s:
         for i in range(4):
             ledger.adjust(
                 s, user_id=world["alice"], delta=1, reason=f"r{i}", actor="admin:1", idempotency_key=f"h{i}"
             )
-    page = app_credits.history(alice, page="99", page_size=2)
-    assert (page.page, page.pages) == (3, 3) and [r.kind for r in page.rows] == ["signup_bonus"]
-    first = app_credits.history(alice, page=None, page_size=2)
-    assert first.page == 1 and [r.reason for r in first.rows] == ["r3", "r2"] and first.rows[0].human_reason
+    first = app_credits.history(alice, page_token=None, page_size=2)
+    assert [r.reason for r in first.rows] == ["r3", "r2"] and first.rows[0].human_reason
+    assert first.prev_page_token is None and first.has_more and first.total == 5
+    page = app_credits.history(alice, page_token=first.next_page_token, page_size=2)
+    page = app_credits.history(alice, page_token=page.next_page_token, page_size=2)
+    assert [r.kind for r in page.rows] == ["signup_bonus"] and page.next_page_token is None
+    assert app_credits.history(alice, page_token="99", page_size=2).rows == first.rows  # garbage: the first
     assert {r.user_id for p in (page, first) for r in p.rows} == {world["alice"]}
     dash = dashboard.load(alice)
     assert [j.id for j in dash.recent] == [world["job"]] and dash.ledger.rows[0].reason == "r3"

@@ -72,17 +72,51 @@ def test_newest_first_then_variant_order_and_only_mine(three_jobs):
     assert oldest.items[0].job_id == three_jobs["old"]
 
 
-def test_pagination_is_stable_and_complete(three_jobs):
-    seen = []
-    offset = 0
-    while True:
-        page = _list(three_jobs["alice"], offset=offset, limit=5)
+def _walk(user_id, **kw):
+    """Every tile of a listing, page after page (5 a page) through the page tokens."""
+    seen, token = [], ""
+    for _ in range(20):
+        page = _list(user_id, page_token=token, limit=5, **kw)
         seen += [(i.job_id, i.variant_id) for i in page.items]
-        offset += 5
         if not page.has_more:
-            break
-    assert len(seen) == 12 and len(set(seen)) == 12
-    assert seen == [(i.job_id, i.variant_id) for i in _list(three_jobs["alice"]).items]
+            assert page.next_page_token is None
+            return seen
+        token = page.next_page_token
+    raise AssertionError("the pages never ended")
+
+
+@pytest.mark.parametrize("sort", gallery.SORTS)
+def test_pagination_is_stable_and_complete_in_every_sort(three_jobs, sort):
+    alice = three_jobs["alice"]
+    with session_scope() as s:  # a favorite in the oldest job, and a job without variants (NULL index)
+        gallery.set_favorite(as_user(alice), variants_of(s, three_jobs["old"])[2].id, True)
+    failed = uploads.submit_photo(coffee_jpeg(), user_id=alice, anon_token=None, enqueue=False).id
+    with session_scope() as s:
+        s.execute(update(Job).where(Job.id == failed).values(status="FAILED"))
+    seen = _walk(alice, sort=sort)
+    assert len(seen) == 13 and len(set(seen)) == 13
+    assert seen == [(i.job_id, i.variant_id) for i in _list(alice, sort=sort, limit=100).items]
+    if sort == "favorites":
+        assert seen[0] == (three_jobs["old"], _list(alice, favorites=True).items[0].variant_id)
+
+
+def test_a_new_upload_between_pages_does_not_shift_the_next_page(three_jobs):
+    alice = three_jobs["alice"]
+    everything = [(i.job_id, i.variant_id) for i in _list(alice, limit=100).items]
+    first = _list(alice, limit=5)
+    _job(alice, astronaut_jpeg(), created=datetime(2026, 4, 1, tzinfo=UTC))  # newer than every tile shown
+    second = _list(alice, page_token=first.next_page_token, limit=5)
+    assert [(i.job_id, i.variant_id) for i in second.items] == everything[5:10]
+    assert second.total == 16 and second.prev_page_token
+    back = _list(alice, page_token=second.prev_page_token, limit=5)
+    assert [(i.job_id, i.variant_id) for i in back.items] == everything[:5]
+    # a token made for another sort, or an edited one, shows the first page rather than failing
+    for bad in (first.next_page_token[:-2] + "xy", "garbage"):
+        assert _list(alice, page_token=bad, limit=5).prev_page_token is None
+    assert (
+        _list(alice, sort="oldest", page_token=first.next_page_token, limit=5).items[0].job_id
+        == (three_jobs["old"])
+    )
 
 
 def test_favorites_filter_and_favorites_first(three_jobs):

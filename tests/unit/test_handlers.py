@@ -164,7 +164,7 @@ def test_credits_handlers_refuse_visitors_and_bad_arguments(world, monkeypatch):
     visitor = _state(CreditsState, anon="v1")
     out = _drain(CreditsState.buy.fn(visitor, 1))
     assert "/login" in _spec_text(out) and _orders() == 0
-    assert "/login" in _spec_text(CreditsState.go_to_ledger_page.fn(visitor, 2))
+    assert "/login" in _spec_text(CreditsState.older_ledger.fn(visitor))
     assert visitor.ledger_rows == []
 
     # signed in, but payments are not configured: a clear message, no order, nothing charged
@@ -178,8 +178,8 @@ def test_credits_handlers_refuse_visitors_and_bad_arguments(world, monkeypatch):
     assert "not configured" in alice.error and _orders() == 0
 
     # the ledger shown is the caller's own, page by page
-    CreditsState.go_to_ledger_page.fn(alice, 99)
-    assert alice.ledger_page == 1
+    CreditsState.older_ledger.fn(alice)  # one page holds it all: nothing older
+    assert (alice.ledger_page_no, alice.ledger_has_prev, alice.ledger_has_next) == (1, False, False)
     assert [(r["kind"], r["delta"], r["balance"]) for r in alice.ledger_rows] == [("Welcome bonus", "+3", 3)]
 
     # someone else's (or a made-up) checkout session id confirms nothing

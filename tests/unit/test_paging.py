@@ -192,3 +192,24 @@ def test_a_signed_token_whose_values_do_not_fit_the_order_reads_as_the_first_pag
     first = _page("newest")
     stale = paging.encode_token("test.users.newest", ["2026-03-01", "7"])  # e.g. made before a sort change
     assert _page("newest", stale).items == first.items
+
+
+def test_a_select_of_whole_rows_pages_like_one_of_columns(clean_db):
+    ids = _add_users(7)
+    seen, token = [], None
+    for _ in range(10):
+        with session_scope() as s:
+            page = paging.paginate(
+                s,
+                select(User).where(User.email.like("%@paging.test")),
+                order=(User.id.desc(),),
+                token=token,
+                limit=3,
+                scope="test.users.rows",
+            )
+            assert all(len(item) == 1 and isinstance(item[0], User) for item in page.items)
+            seen += [item[0].id for item in page.items]
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == sorted(ids, reverse=True)

@@ -11,9 +11,8 @@ from lashme import i18n
 from lashme.app import dashboard
 from lashme.app import job as app_job
 from lashme.app.caller import Caller
-from lashme.app.paging import clamp_page
 from lashme.errors import DomainError
-from lashme.ui.components.pager import pager
+from lashme.ui.components.pager import FIRST, NEXT, PREV, SAME, advance, pager, shown, token_for
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.ledger_rows import page_rows
@@ -40,20 +39,26 @@ class DashboardState(SessionState):
 
     recent: list[dict] = []
     ledger_rows: list[dict] = []
-    ledger_page: int = 1
-    ledger_pages: int = 1
+    ledger_page_no: int = 1
+    ledger_has_prev: bool = False
+    ledger_has_next: bool = False
+    #: the ledger pager's page tokens (backend only: the client never sends a token)
+    _ledger_cursor: dict = {}
     busy_job: str = ""
     _poll_token: int = 0
 
-    def _load(self, caller: Caller) -> None:
+    def _load(self, caller: Caller, move: str = SAME) -> None:
         data, refused = self._call(
-            dashboard.load, ledger_page=self.ledger_page, page_size=LEDGER_PAGE_SIZE, caller=caller
+            dashboard.load,
+            ledger_token=token_for(self._ledger_cursor, move),
+            page_size=LEDGER_PAGE_SIZE,
+            caller=caller,
         )
         if refused is not None:
             return
-        self._show(data)
+        self._show(data, move)
 
-    def _show(self, data: dashboard.Dashboard) -> None:
+    def _show(self, data: dashboard.Dashboard, move: str = SAME) -> None:
         loc = self.lang
         self.recent = [
             {
@@ -73,17 +78,20 @@ class DashboardState(SessionState):
             for j in data.recent
         ]
         self.ledger_rows = page_rows(data.ledger, loc)
-        self.ledger_page, self.ledger_pages = data.ledger.page, data.ledger.pages
+        self._ledger_cursor = advance(
+            self._ledger_cursor, move, data.ledger.next_page_token, data.ledger.prev_page_token
+        )
+        self.ledger_page_no, self.ledger_has_prev, self.ledger_has_next = shown(self._ledger_cursor)
 
     @rx.event
     def on_load(self):
         """Signed-in only."""
         self._ensure_anon()
-        self.busy_job, self.ledger_page = "", 1
+        self.busy_job, self._ledger_cursor = "", {}
         caller = self._refresh_user()
         if not caller.signed_in:
             return rx.redirect("/login?next=/dashboard")
-        self._load(caller)
+        self._load(caller, FIRST)
         if any(t["rendering"] for j in self.recent for t in j["thumbs"]):
             self._poll_token += 1
             return DashboardState.watch_renders
@@ -93,12 +101,12 @@ class DashboardState(SessionState):
     async def watch_renders(self):
         """Swap the watermarked thumbnails for the clean ones as soon as their full size is rendered."""
         async with self:
-            token, page = self._poll_token, self.ledger_page
+            token, ledger_token = self._poll_token, token_for(self._ledger_cursor, SAME)
         deadline = time.monotonic() + RENDER_POLL_MAX_S
         while time.monotonic() < deadline:
             await asyncio.sleep(RENDER_POLL_S)
             try:
-                data = await self._run(dashboard.load, ledger_page=page, page_size=LEDGER_PAGE_SIZE)
+                data = await self._run(dashboard.load, ledger_token=ledger_token, page_size=LEDGER_PAGE_SIZE)
             except DomainError:
                 return
             async with self:
@@ -109,13 +117,20 @@ class DashboardState(SessionState):
                 return
 
     @rx.event
-    def go_to_ledger_page(self, page: int):
-        """Ledger page ``page`` (1-based, clamped)."""
+    def newer_ledger(self):
+        """Show the newer ledger entries before this page (the newest when there are none)."""
+        return self._move_ledger(PREV)
+
+    @rx.event
+    def older_ledger(self):
+        """Show the older ledger entries after this page."""
+        return self._move_ledger(NEXT)
+
+    def _move_ledger(self, move: str):
         caller = self._caller()
         if not caller.signed_in:
             return rx.redirect("/login?next=/dashboard")
-        self.ledger_page = clamp_page(page, self.ledger_pages)
-        self._load(caller)
+        self._load(caller, move)
         return None
 
     async def _act(self, fn, job_id: str, ok_key: str):
@@ -189,6 +204,7 @@ def _thumb(t) -> rx.Component:
             position="relative",
         ),
         href="/variant/" + t["id"].to(str),
+        aria_label=tr("a11y.open_variant"),  # the picture has no words (alt=""): the link needs a name
     )
 
 
@@ -339,10 +355,11 @@ def dashboard_page() -> rx.Component:
             class_name="lm-table-scroll",
         ),
         pager(
-            DashboardState.ledger_page,
-            DashboardState.ledger_page > 1,
-            DashboardState.ledger_page < DashboardState.ledger_pages,
-            DashboardState.go_to_ledger_page(DashboardState.ledger_page - 1),
-            DashboardState.go_to_ledger_page(DashboardState.ledger_page + 1),
+            DashboardState.ledger_page_no,
+            DashboardState.ledger_has_prev,
+            DashboardState.ledger_has_next,
+            DashboardState.newer_ledger,
+            DashboardState.older_ledger,
+            id="ledger-pager",
         ),
     )

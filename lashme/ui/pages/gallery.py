@@ -94,6 +94,7 @@ def tile(it) -> rx.Component:
                         bottom="6px",
                         left="6px",
                         class_name="unlocked-badge",
+                        role="img",  # an icon-only badge: aria-label is allowed on an image, not on a bare span
                         aria_label=tr("paid.unlocked_badge"),
                     ),
                 ),
@@ -169,7 +170,11 @@ def filters() -> rx.Component:
         ),
         rx.flex(
             rx.select.root(
-                rx.select.trigger(placeholder=tr("gallery.all_presets"), id="filter-preset"),
+                rx.select.trigger(
+                    placeholder=tr("gallery.all_presets"),
+                    id="filter-preset",
+                    aria_label=tr("a11y.filter_preset"),
+                ),
                 rx.select.content(
                     rx.select.item(tr("gallery.all_presets"), value="all"),
                     rx.foreach(
@@ -182,7 +187,7 @@ def filters() -> rx.Component:
                 size="3",
             ),
             rx.select.root(
-                rx.select.trigger(id="filter-status"),
+                rx.select.trigger(id="filter-status", aria_label=tr("a11y.filter_status")),
                 rx.select.content(
                     rx.select.item(tr("gallery.any_status"), value="all"),
                     *[rx.select.item(tr(f"status.{s}"), value=s) for s in STATUSES],
@@ -192,7 +197,7 @@ def filters() -> rx.Component:
                 size="3",
             ),
             rx.select.root(
-                rx.select.trigger(id="sort-order"),
+                rx.select.trigger(id="sort-order", aria_label=tr("a11y.sort")),
                 rx.select.content(
                     rx.select.item(tr("gallery.sort_newest"), value="newest"),
                     rx.select.item(tr("gallery.sort_oldest"), value="oldest"),

@@ -84,9 +84,11 @@ class GalleryState(SessionState):
     confirm_id: str = ""
     #: pages of 24 tiles shown ("load more" adds one); in the URL as ``page``
     pages: int = 1
+    #: page token of the tiles after the loaded ones (backend only; "" = none)
+    _next_token: str = ""
     _poll_token: int = 0
 
-    def _query(self, offset: int) -> gallery.GalleryQuery:
+    def _query(self, page_token: str = "") -> gallery.GalleryQuery:
         return gallery.GalleryQuery(
             preset=self.preset,
             favorites=self.favorites_only,
@@ -94,7 +96,7 @@ class GalleryState(SessionState):
             status=self.status,
             search=self.search,
             sort=self.sort,
-            offset=offset,
+            page_token=page_token,
             locale=self.lang,
         )
 
@@ -133,7 +135,7 @@ class GalleryState(SessionState):
             self.pages = 1
 
     def _load(self, caller: Caller, *, more: bool = False) -> None:
-        query = self._query(len(self.items) if more else 0)
+        query = self._query(self._next_token if more else "")
         if not more and self.pages > 1:
             query = dataclasses.replace(query, limit=self.pages * gallery.PAGE_SIZE)
         page, refused = self._call(gallery.search, query, caller=caller)
@@ -143,6 +145,7 @@ class GalleryState(SessionState):
         tiles = [item_dict(it, self.lang) for it in page.items]
         self.items = (self.items + tiles) if more else tiles
         self.has_more, self.total, self.loading = page.has_more, page.total, False
+        self._next_token = page.next_page_token or ""
         self.presets = [{"code": c, "label": i18n.translate(f"preset.{c}", self.lang)} for c in page.presets]
 
     def _rendering(self) -> bool:
@@ -166,7 +169,7 @@ class GalleryState(SessionState):
             async with self:
                 if token != self._poll_token:
                     return  # filters changed or the page was reloaded: a newer poll (if any) owns it
-                query = dataclasses.replace(self._query(0), limit=max(shown, gallery.PAGE_SIZE))
+                query = dataclasses.replace(self._query(), limit=max(shown, gallery.PAGE_SIZE))
             try:
                 page = await self._run(gallery.search, query)
             except DomainError:
@@ -176,6 +179,7 @@ class GalleryState(SessionState):
                     return
                 self.items = [item_dict(it, self.lang) for it in page.items]
                 self.has_more, self.total = page.has_more, page.total
+                self._next_token = page.next_page_token or ""
                 if not self._rendering():
                     return
 
