@@ -36,6 +36,17 @@ def _postgres_admin_url() -> str | None:
         return None
 
 
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+#: an address nothing listens on: a unit test that reaches for Redis fails at once
+NO_REDIS = "redis://127.0.0.1:9/0"
+
+
+def _unit_only(config) -> bool:
+    """True when every path on the command line is inside ``tests/unit`` (no servers needed)."""
+    paths = [Path(str(a).split("::")[0]).resolve() for a in config.args] or [Path.cwd()]
+    return all(p == UNIT_DIR or UNIT_DIR in p.parents for p in paths)
+
+
 def pytest_configure(config):
     if os.environ.get("LASHME_TEST_CHILD"):
         return
@@ -43,7 +54,16 @@ def pytest_configure(config):
     _run["tmp"] = tmp
     os.environ["LASHME_DATA_DIR"] = str(tmp / "data")
     os.environ["LASHME_SECRET_KEY"] = secrets.token_urlsafe(32)
+    # cheap password hashes in tests (the app's own processes inherit it); production keeps argon2's defaults
+    os.environ.setdefault("LASHME_ARGON2_TIME_COST", "1")
+    os.environ.setdefault("LASHME_ARGON2_MEMORY_KIB", "1024")
     os.environ.pop("FAL_KEY", None)
+    if _unit_only(config):  # the unit layer: pure functions, no database server, no Redis
+        _run["tmp"] = tmp
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'unit.db'}"
+        os.environ["REDIS_URL"] = NO_REDIS
+        os.environ["LASHME_TEST_CHILD"] = "1"
+        return
     admin = _postgres_admin_url()
     if admin:
         import psycopg

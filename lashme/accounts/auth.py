@@ -13,6 +13,7 @@ computed: sign-in per account and per IP, sign-up per IP.
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from datetime import timedelta
 
@@ -30,7 +31,14 @@ from lashme.ops.settings import get_settings
 
 #: the browser cookie holding a sign-in session's bearer token (pages and download routes)
 SESSION_COOKIE = "lashme_session"
-_pwd = CryptContext(schemes=["argon2"], deprecated="auto")
+#: Argon2id cost: passlib's defaults (t=3, m=64 MiB, p=4; above RFC 9106's second recommended
+#: option and OWASP's minimum m=19 MiB t=2).  ``LASHME_ARGON2_TIME_COST`` / ``LASHME_ARGON2_MEMORY_KIB``
+#: lower it for test runs only; a stored hash keeps its own parameters, so verification never changes.
+_ARGON2_COST = {
+    "argon2__rounds": int(os.environ.get("LASHME_ARGON2_TIME_COST", "3")),
+    "argon2__memory_cost": int(os.environ.get("LASHME_ARGON2_MEMORY_KIB", "65536")),
+}
+_pwd = CryptContext(schemes=["argon2"], deprecated="auto", **_ARGON2_COST)
 #: characters that may be valid in a local part but only ever serve markup or script injection
 _MARKUP_CHARS = frozenset('<>"`\\')
 # a constant hash to spend equal time on unknown emails (no user enumeration by timing)

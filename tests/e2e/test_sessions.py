@@ -16,7 +16,7 @@ from lashme.app import session as app_session
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}  # the header shows its sign-out button
 PASSWORD = "Cookies2026"
 
 
@@ -49,7 +49,7 @@ def _submit(page, app_url: str, path: str, email: str, password: str = PASSWORD)
 
 
 def test_the_session_cookie_is_httponly_lax_and_rotates_on_every_sign_in(app_url, browser):
-    ctx = browser.new_context(viewport=PHONE)
+    ctx = browser.new_context(viewport=DESKTOP)
     page = ctx.new_page()
     sent: list[str] = []
 

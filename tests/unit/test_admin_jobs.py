@@ -142,8 +142,8 @@ def test_filters_by_status_provider_preset_date_and_owner(staff):
 )
 def test_bad_filters_are_refused_or_match_literally(staff, bad):
     if bad == {"preset": "a_"}:
-        rows, total = _call(admin_jobs.search_jobs, staff["admin"], admin_jobs.JobFilter(**bad))
-        assert (rows, total) == ([], 0)
+        page = _call(admin_jobs.search_jobs, staff["admin"], admin_jobs.JobFilter(**bad))
+        assert (page.items, page.total) == ((), 0)
         return
     with pytest.raises(DomainError) as err:
         _call(admin_jobs.search_jobs, staff["admin"], admin_jobs.JobFilter(**bad))

@@ -348,15 +348,18 @@ def test_audit_search_filters_and_action_names(staff):
     _call(accounts.set_blocked, sup, alice, True)
     _call(accounts.set_role, sup, admin, "super_admin", True)
     assert _call(audit.actions, admin) == ["adjust_credits", "block_user", "role_grant"]
-    rows, total = _call(audit.search, admin, audit.AuditFilter())
-    assert total == 3 and [r.action for r in rows] == ["role_grant", "block_user", "adjust_credits"]
-    rows, total = _call(audit.search, admin, audit.AuditFilter(actor="SAM@"))
-    assert total == 2
-    rows, total = _call(audit.search, admin, audit.AuditFilter(target_type="user", target_id=str(alice)))
+    found = _call(audit.search, admin, audit.AuditFilter())
+    assert found.total == 3 and [r.action for r in found.items] == [
+        "role_grant",
+        "block_user",
+        "adjust_credits",
+    ]
+    assert _call(audit.search, admin, audit.AuditFilter(actor="SAM@")).total == 2
+    rows = _call(audit.search, admin, audit.AuditFilter(target_type="user", target_id=str(alice))).items
     assert {r.action for r in rows} == {"adjust_credits", "block_user"}
-    rows, _ = _call(audit.search, admin, audit.AuditFilter(action="block_user"))
+    rows = _call(audit.search, admin, audit.AuditFilter(action="block_user")).items
     assert [r.actor_email for r in rows] == ["sam@staff.example.com"]
-    assert _call(audit.search, admin, audit.AuditFilter(actor="%"))[1] == 0
+    assert _call(audit.search, admin, audit.AuditFilter(actor="%")).total == 0
 
 
 # --- page handlers ---------------------------------------------------------------------------------

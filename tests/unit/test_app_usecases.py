@@ -185,8 +185,8 @@ def test_admin_services_run_for_staff_only_and_change_nothing_otherwise(staff):
     with pytest.raises(admin.AdminRequired):
         admin.check(visitor(), "open /admin")
     assert admin.check(ada, "open /admin").id == staff["admin"]
-    rows, total = admin.run(ada, admin_users.search_users, "alice")
-    assert total == 1 and rows[0].email == "alice@example.com"
+    found = admin.run(ada, admin_users.search_users, "alice")
+    assert found.total == 1 and found.items[0].email == "alice@example.com"
     assert "PENDING" in admin.JOB_STATUSES and "super_admin" in admin.ROLE_NAMES and admin.PRICE_KEYS
 
 
