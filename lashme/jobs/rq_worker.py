@@ -29,9 +29,14 @@ idle, so no job waits for a fork.  Each horse lives in its own process group
 at-least-once: a worker or horse killed mid-job leaves the job in the started
 registry until its heartbeat deadline passes, exactly as before.
 
-RQ's worker retries a lost Redis connection while it waits for work, but
-exits when Redis drops during a job; :func:`run` starts a new worker then
-(with backoff), so a Redis restart never leaves the queue without workers.
+Redis outages.  RQ's worker retries a lost Redis connection while it waits
+for work, but when Redis drops during a job (a heartbeat, the job's
+bookkeeping) its work loop logs "found an unhandled exception, quitting" and
+``work()`` returns as if the worker had been stopped, or raises when its
+teardown cannot reach Redis either: which of the two depends on how soon
+Redis is back.  :func:`run` therefore starts a new worker (with backoff)
+whenever ``work()`` ends without a shutdown request (SIGTERM/SIGINT), so a
+Redis restart never leaves the queue without workers.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
-from rq.exceptions import InvalidJobOperation
+from rq.exceptions import InvalidJobOperation, StopRequested
 from rq.executions import Execution
 from rq.job import Job as RQJob
 from rq.job import JobStatus as RQJobStatus
@@ -99,6 +104,14 @@ class LashMeWorker(Worker):
     """
 
     _warm: tuple[int, socket.socket] | None = None  # (pid, worker's end of the socket pair)
+    #: True once SIGTERM/SIGINT asked this worker to stop; ``work()`` returning without it means
+    #: RQ's loop quit on an error (see :func:`run`)
+    shutdown_requested: bool = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        """Note the stop request (RQ calls this from its SIGTERM/SIGINT handler), then log it as RQ does."""
+        self.shutdown_requested = True
+        super().handle_warm_shutdown_request()
 
     def get_heartbeat_ttl(self, job: RQJob) -> int:
         """Seconds until this job counts as abandoned unless the next heartbeat arrives."""
@@ -326,19 +339,43 @@ def build_worker(connection: Redis | None = None) -> LashMeWorker:
     )
 
 
+def _raise_stop_requested(_signum: int, _frame: object) -> None:
+    raise StopRequested
+
+
 def run(*, with_scheduler: bool, max_backoff: float = 30.0) -> None:
-    """Work the queue until stopped (SIGTERM/SIGINT); restart the worker after Redis outages.
+    """Work the queue until stopped (SIGTERM/SIGINT); start a new worker whenever one quits otherwise.
+
+    RQ's work loop quits on an error it did not expect (typically Redis going away during a
+    job) and then returns normally, or raises from its teardown when Redis is still down; either
+    way, unless a shutdown was requested, a new worker is started after a backoff of 1 s doubling
+    up to ``max_backoff`` (back to 1 s after a worker that ran longer than ``max_backoff``).
 
     Args:
         with_scheduler: also run RQ's scheduler (moves due retries to the queue).
         max_backoff: longest wait between restarts, seconds (1, 2, 4, ... up to this).
     """
     delay = 1.0
-    while True:
-        try:
-            build_worker().work(with_scheduler=with_scheduler, logging_level=None)
-            return
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            log.warning("redis unavailable, restarting the worker", error=type(exc).__name__, retry_in=delay)
+    try:
+        while True:
+            started = time.monotonic()
+            worker: LashMeWorker | None = None
+            try:
+                worker = build_worker()
+                worker.work(with_scheduler=with_scheduler, logging_level=None)
+                reason = "work loop quit"
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                reason = type(exc).__name__
+            if worker is not None and worker.shutdown_requested:
+                return
+            # RQ's handlers of the worker that quit would act on it (and on Redis): a stop
+            # request from now until the next worker installs its own simply ends the loop
+            signal.signal(signal.SIGTERM, _raise_stop_requested)
+            signal.signal(signal.SIGINT, _raise_stop_requested)
+            if time.monotonic() - started > max_backoff:
+                delay = 1.0
+            log.warning("worker stopped unexpectedly, starting a new one", reason=reason, retry_in=delay)
             time.sleep(delay)
             delay = min(delay * 2, max_backoff)
+    except StopRequested:  # SIGTERM/SIGINT between two workers
+        return

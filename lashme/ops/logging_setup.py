@@ -73,6 +73,27 @@ def _processors() -> list:
     ]
 
 
+class StderrHandler(logging.StreamHandler):
+    """A ``StreamHandler`` on whatever ``sys.stderr`` is when a record is written.
+
+    A plain ``StreamHandler(sys.stderr)`` keeps the stream of the moment it was made: when
+    ``sys.stderr`` is replaced later (pytest's capture, a host framework redirecting output),
+    records keep going to the old one, and are lost.  Same idea as :data:`logging.lastResort`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # noqa: ANN201 - a text stream
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001 - set by StreamHandler.__init__ and setStream
+        pass
+
+
 def configure(process: str, *, level: str | None = None, fmt: str | None = None, root: bool = True) -> None:
     """Route logging through structlog and render one JSON object per line on stderr.
 
@@ -107,7 +128,7 @@ def configure(process: str, *, level: str | None = None, fmt: str | None = None,
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(formatter)
     target = logging.getLogger() if root else logging.getLogger("lashme")
     for old in [h for h in target.handlers if getattr(h, "_lashme", False)]:

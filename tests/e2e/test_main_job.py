@@ -89,7 +89,8 @@ def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path, mailbo
     assert page.locator("#balance").text_content() == "2"
 
     # sign out: the job now belongs to the account, not to the browser
-    page.locator("#sign-out").click()
+    page.locator("#account-menu").click()  # on a phone, sign-out lives in the account menu
+    page.locator("#menu-sign-out").click()
     page.locator("#nav-signup").wait_for(timeout=20_000)
     page.goto(job_url)
     page.get_by_text("Job not found").wait_for(timeout=20_000)

@@ -20,6 +20,11 @@ DESKTOP = {"width": 1280, "height": 800}  # the header shows its sign-out button
 PASSWORD = "Cookies2026"
 
 
+def _at(path: str) -> re.Pattern:
+    """The URL of ``path`` itself (not ``/login?next=path``); a full page load may add the slash."""
+    return re.compile(rf"^https?://[^/]+{re.escape(path)}/?$")
+
+
 def _hydrated(page) -> None:
     """The page is live (its on_load set the visitor cookie), so a click is not lost."""
     page.wait_for_function("document.cookie.includes('lashme_anon=')", timeout=20_000)
@@ -62,7 +67,7 @@ def test_the_session_cookie_is_httponly_lax_and_rotates_on_every_sign_in(app_url
 
     # sign up through the page: the route sets the cookie, the next page loads with it
     _submit(page, app_url, "/signup?next=/gallery", "cookie-jar@example.com")
-    page.wait_for_url(re.compile(r".*/gallery/?$"), timeout=30_000)
+    page.wait_for_url(_at("/gallery"), timeout=30_000)
     page.locator("#balance").wait_for(timeout=20_000)  # the new websocket presents the session
     first = _session_cookie(ctx)
     assert first is not None and first["httpOnly"] is True and first["sameSite"] == "Lax"
@@ -87,7 +92,7 @@ def test_the_session_cookie_is_httponly_lax_and_rotates_on_every_sign_in(app_url
     # sign in twice (two tabs of one browser): a new session id each time, the older one ends
     page.fill("#password", PASSWORD)
     page.locator("#auth-submit").click()
-    page.wait_for_url(re.compile(r".*/dashboard/?$"), timeout=30_000)
+    page.wait_for_url(_at("/dashboard"), timeout=30_000)
     page.locator("#balance").wait_for(timeout=20_000)
     second = _session_cookie(ctx)
     assert second["httpOnly"] and second["value"] != first["value"]
@@ -96,7 +101,7 @@ def test_the_session_cookie_is_httponly_lax_and_rotates_on_every_sign_in(app_url
     tab = ctx.new_page()
     tab.on("websocket", watch)
     _submit(tab, app_url, "/login?next=/gallery", "cookie-jar@example.com")
-    tab.wait_for_url(re.compile(r".*/gallery/?$"), timeout=30_000)
+    tab.wait_for_url(_at("/gallery"), timeout=30_000)
     tab.locator("#balance").wait_for(timeout=20_000)
     third = _session_cookie(ctx)
     assert third["value"] not in (first["value"], second["value"])

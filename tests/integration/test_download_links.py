@@ -13,7 +13,7 @@ from lashme.app import variant as app_variant
 from lashme.app.caller import from_verified_user
 from lashme.credits import unlocks
 from lashme.files.download_routes import SESSION_COOKIE
-from lashme.jobs import generation, uploads
+from lashme.jobs import fullres, generation, uploads
 from lashme.jobs.lifecycle import variants_of
 from lashme.ops.db import session_scope
 from tests.photos import chelsea_jpeg
@@ -33,6 +33,7 @@ def test_variant_download_link_works_only_for_its_owner(clean_db, redis_conn, ap
     with session_scope() as s:
         vid = variants_of(s, job.id)[0].id
         unlocks.unlock_variant(s, user_id=alice, variant_id=vid, cost=1)
+    fullres.render(vid)  # the worker's step after an unlock: the full-size file and its crops
     link = app_variant.download_link(from_verified_user(alice), vid, "full")
     assert link.startswith(f"/dl/variant/{vid}/full?")
 

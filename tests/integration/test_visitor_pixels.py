@@ -6,7 +6,7 @@ disk); a visitor has a DONE job of her own.  The visitor and Bob (another user) 
 websocket like a browser tab (``tests/integration/reflex_client.py``), send every event a page
 offers them (job, variant, gallery, dashboard, credits, unlock, download) for their own and for
 Alice's ids, and every URL found in any message they receive is fetched: each image must be
-watermarked (compared with a clean render of the same preset, as ``tests/unit/test_fullres.py``
+watermarked (compared with a clean render of the same preset, as ``tests/integration/app/test_fullres.py``
 does) and at most the preview size.  Alice's own clean preview, fetched the same way, is the
 control: the check does see a clean image.
 """
@@ -42,7 +42,7 @@ from lashme.ops.redis_server import free_port
 from tests.integration.faultkit import Procs, wait_until
 from tests.integration.reflex_client import ReflexClient
 from tests.photos import chelsea_jpeg
-from tests.unit.test_fullres import _clean_like
+from tests.integration.app.test_fullres import _clean_like
 
 pytestmark = pytest.mark.slow
 URL = re.compile(r"""(?:https?://[^\s"'\\]+|/(?:files|dl|api)/[^\s"'\\]+)""")

@@ -21,7 +21,7 @@ from lashme.ui.admin.pricing import AdminPricingState
 from lashme.ui.admin.queue import AdminQueueState
 from lashme.ui.admin.stats import AdminStatsState
 from tests.dbutil import count
-from tests.unit.test_handlers import _drain, _spec_text, _state
+from tests.integration.app.test_handlers import _drain, _spec_text, _state
 
 #: (state, its data vars, whether on_load is async)
 PAGES = [

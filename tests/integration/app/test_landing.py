@@ -27,9 +27,9 @@ from lashme.models import CreditPack
 from lashme.ops.db import session_scope
 from lashme.providers.studio import StudioProvider
 from lashme.ui.pages.landing import LandingState
-from tests.unit.test_handlers import _state
+from tests.integration.app.test_handlers import _state
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ASSETS = ROOT / "assets"
 
 

@@ -28,7 +28,7 @@ from lashme.ui.admin.routes import ADMIN_PAGES, admin_states
 from lashme.ui.admin.state import AdminState
 from lashme.ui.admin.user_detail import AdminUserState
 from lashme.ui.state import SessionState
-from tests.unit.test_handlers import _route, _state
+from tests.integration.app.test_handlers import _route, _state
 
 _BASE_VARS = set(SessionState.base_vars) | set(AdminState.base_vars)
 _EMAILS = ("alice@example.com", "bob@example.com", "ada@staff.example.com", "sam@staff.example.com")

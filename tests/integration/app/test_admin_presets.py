@@ -320,7 +320,7 @@ def test_migration_seeds_the_studio_presets_like_the_code(clean_db):
 
 def test_presets_page_handlers_refuse_non_admins_and_publish_for_admins(staff):
     from lashme.ui.admin.presets import AdminPresetsState
-    from tests.unit.test_handlers import _spec_text, _state
+    from tests.integration.app.test_handlers import _spec_text, _state
 
     with session_scope() as s:
         v1 = s.execute(

@@ -16,7 +16,7 @@ from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.variant import VariantState
 from lashme.ui.state import SessionState
 from tests.dbutil import count
-from tests.unit.test_handlers import _drain, _route, _spec_text, _state
+from tests.integration.app.test_handlers import _drain, _route, _spec_text, _state
 
 
 def test_gallery_state_holds_only_the_callers_tiles(world):

@@ -36,7 +36,7 @@ def token():
 def test_api_conforms_to_its_schema(case, token):
     if case.path.endswith("/events"):
         pytest.skip(
-            "a stream: tests/unit/test_api.py::test_job_events_stream_sends_the_job_until_it_is_final"
+            "a stream: tests/integration/app/test_api.py::test_job_events_stream_sends_the_job_until_it_is_final"
         )
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
     response = case.call()

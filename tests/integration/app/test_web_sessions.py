@@ -2,7 +2,7 @@
 
 The routes (``lashme.ui.web_auth``) are driven with Starlette's TestClient behind the same
 ``protect`` middleware the app uses; the Reflex states get the cookie the way a browser's
-websocket handshake brings it (``tests.unit.test_handlers._state``: the ``Cookie`` header in
+websocket handshake brings it (``tests.integration.app.test_handlers._state``: the ``Cookie`` header in
 ``router.headers``).
 """
 
@@ -27,7 +27,7 @@ from lashme.ops.http import protect
 from lashme.ui import web_auth
 from lashme.ui.pages.auth import AuthState
 from lashme.ui.state import SessionState
-from tests.unit.test_handlers import _route, _state
+from tests.integration.app.test_handlers import _route, _state
 
 ORIGIN = "http://testserver"
 JSON = {"Accept": "application/json", "Origin": ORIGIN}

@@ -18,7 +18,7 @@ from lashme.ops.settings import get_settings
 from lashme.ui.admin.pricing import AdminPricingState
 from lashme.ui.pages.credits import CheckoutReturnState, CreditsState
 from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET, StripeStandIn
-from tests.unit.test_handlers import _drain, _route, _spec_text, _state
+from tests.integration.app.test_handlers import _drain, _route, _spec_text, _state
 
 
 @pytest.fixture

@@ -127,7 +127,7 @@ def test_short_balance_refuses_the_job_and_queues_nothing(clean_db, storage):
 
 
 def test_visitors_get_three_jobs_a_day_per_browser_and_per_ip(clean_db):
-    _set("daily_limit_anon_ip", 3)  # the per-IP cap (a salon's Wi-Fi gets more: tests/unit/test_paid_limits.py)
+    _set("daily_limit_anon_ip", 3)  # the per-IP cap (a salon's Wi-Fi gets more: tests/integration/app/test_paid_limits.py)
     for _ in range(3):
         uploads.submit_photo(
             chelsea_jpeg(), user_id=None, anon_token="browser-a", client_ip="10.0.0.1", enqueue=False

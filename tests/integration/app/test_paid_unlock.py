@@ -20,7 +20,7 @@ from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.job import JobState
 from lashme.ui.pages.variant import VariantState
 from tests.dbutil import count
-from tests.unit.test_handlers import _drain, _spec_text, _state
+from tests.integration.app.test_handlers import _drain, _spec_text, _state
 
 
 def _caller(uid: int | None, anon: str | None = None) -> Caller:

@@ -16,7 +16,7 @@ from lashme.models import AdminAction, Role, User, UserRole, utcnow
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 from lashme.ui.state import SessionState
-from tests.unit.test_handlers import _route, _state
+from tests.integration.app.test_handlers import _route, _state
 
 
 def test_guard_refuses_visitors_normal_and_blocked_users_and_logs(staff, caplog):
@@ -159,7 +159,7 @@ def test_no_admin_credits_or_refunds_their_own_account(staff):
 def test_a_refused_call_drops_the_admin_view_this_tab_still_held(staff):
     """A demoted (or blocked, or signed-out) admin's tab keeps nothing of another user's data."""
     from lashme.ui.admin.user_detail import AdminUserState
-    from tests.unit.test_admin_handlers import _run
+    from tests.integration.app.test_admin_handlers import _run
 
     st = _state(AdminUserState, token=staff["admin_token"])
     _route(st, f"/admin/users/{staff['alice']}")

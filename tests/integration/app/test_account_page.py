@@ -6,7 +6,7 @@ import lashme.lashme  # noqa: F401 - registers the app's states
 from lashme.app import api_tokens
 from lashme.app.caller import from_verified_user
 from lashme.ui.pages.account import AccountState
-from tests.unit.test_handlers import _spec_text, _state
+from tests.integration.app.test_handlers import _spec_text, _state
 
 
 def test_visitor_is_sent_to_sign_in_and_sees_no_tokens(world):

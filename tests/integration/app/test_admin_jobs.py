@@ -379,7 +379,7 @@ def test_racing_refunds_pay_once(staff):
 
 def test_jobs_page_handlers_turn_non_admins_away_and_filter_for_admins(staff):
     from lashme.ui.admin.jobs import AdminJobsState
-    from tests.unit.test_handlers import _spec_text, _state
+    from tests.integration.app.test_handlers import _spec_text, _state
 
     for token in (staff["bob_token"], staff["alice_token"]):
         st = _state(AdminJobsState, token=token)
@@ -414,7 +414,7 @@ def test_jobs_page_handlers_turn_non_admins_away_and_filter_for_admins(staff):
 
 def test_job_page_handlers_refuse_non_admins_and_refund_for_admins(staff, monkeypatch):
     from lashme.ui.admin.job_detail import AdminJobState
-    from tests.unit.test_handlers import _spec_text, _state
+    from tests.integration.app.test_handlers import _spec_text, _state
 
     jid = _priced_job(staff["alice"])
     monkeypatch.setattr(AdminJobState, "_route_job_id", lambda self: jid)
@@ -449,7 +449,7 @@ def test_job_page_retry_handler_queues_the_failed_job_for_admins_only(staff, mon
     from concurrent.futures import ThreadPoolExecutor
 
     from lashme.ui.admin.job_detail import AdminJobState
-    from tests.unit.test_handlers import _spec_text, _state
+    from tests.integration.app.test_handlers import _spec_text, _state
 
     def run(coro):
         with ThreadPoolExecutor(1) as pool:
