@@ -54,3 +54,7 @@ class InsufficientCredits(DomainError):
 
 class LinkInvalid(DomainError):
     """A signed file URL was tampered with or has expired."""
+
+
+class Throttled(DomainError):
+    """Too many attempts of one action (``lashme.accounts.throttle``); ``params['minutes']`` says when to try again."""

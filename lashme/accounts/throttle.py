@@ -41,7 +41,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from lashme.errors import DomainError
+from lashme.errors import DomainError, Throttled  # noqa: F401 - Throttled is re-exported
 from lashme.jobs.queue import redis_url
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,6 @@ RESET_ACCOUNT_RATE = "3/hour"
 RESET_IP_RATE = "10/hour"
 #: uploads per client IP and per visitor token, before the body is read
 UPLOAD_RATE = os.environ.get("LASHME_UPLOAD_RATE", "30/minute;300/hour")
-
-
-class Throttled(DomainError):
-    """Too many attempts of one action; ``params['minutes']`` says when to try again."""
 
 
 @lru_cache(maxsize=4)

@@ -148,3 +148,17 @@ def new_visitor_token() -> str:
 def session_days() -> int:
     """How many days a sign-in session (and its cookie) lasts."""
     return get_settings().session_days
+
+
+def request_is_https(scope: dict) -> bool:
+    """True when the browser reached the app over https (ASGI ``scope``; :func:`lashme.ops.http.is_https`)."""
+    from lashme.ops import http
+
+    return http.is_https(scope)
+
+
+def request_origin_allowed(origin: str | None, scope: dict) -> bool:
+    """Whether a request with ``Origin: origin`` comes from the app itself (``ops.http.origin_allowed``)."""
+    from lashme.ops import http
+
+    return http.origin_allowed(origin, scope)

@@ -53,13 +53,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from lashme.accounts.throttle import Throttled
 from lashme.app import account, recovery
 from lashme.app import session as app_session
 from lashme.app.account import SignedIn
 from lashme.app.caller import Caller
-from lashme.errors import DomainError
-from lashme.ops.http import is_https, origin_allowed
+from lashme.errors import DomainError, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +72,7 @@ def _https(request: Request) -> bool:
     """Served over https (directly, through a proxy's ``X-Forwarded-Proto``, or ``LASHME_PUBLIC_URL`` says so)."""
     return (
         request.url.scheme == "https"
-        or is_https(request.scope)
+        or app_session.request_is_https(request.scope)
         or (account.public_url() or "").startswith("https://")
     )
 
@@ -216,7 +214,7 @@ async def _fields(request: Request) -> dict[str, str]:
 def _origin_refused(request: Request) -> DomainError | None:
     """Login CSRF guard: a browser POST always names its ``Origin``; it must be the app's own."""
     origin = request.headers.get("origin")
-    if origin is None or not origin_allowed(origin, request.scope):
+    if origin is None or not app_session.request_origin_allowed(origin, request.scope):
         log.warning("%s refused: origin %s", request.url.path, origin)
         return DomainError("security.cross_origin")
     return None

@@ -39,10 +39,10 @@ from lashme.jobs.generation import run as run_job
 from lashme.models import Variant
 from lashme.ops.db import session_scope
 from lashme.ops.redis_server import free_port
+from tests.integration.app.test_fullres import _clean_like
 from tests.integration.faultkit import Procs, wait_until
 from tests.integration.reflex_client import ReflexClient
 from tests.photos import chelsea_jpeg
-from tests.integration.app.test_fullres import _clean_like
 
 pytestmark = pytest.mark.slow
 URL = re.compile(r"""(?:https?://[^\s"'\\]+|/(?:files|dl|api)/[^\s"'\\]+)""")

@@ -19,8 +19,8 @@ from lashme.ui.admin.audit import AdminAuditState
 from lashme.ui.admin.user_detail import AdminUserState
 from lashme.ui.admin.users import AdminUsersState
 from tests.dbutil import count
-from tests.photos import chelsea_jpeg
 from tests.integration.app.test_handlers import _route, _spec_text, _state
+from tests.photos import chelsea_jpeg
 
 KEY = "form-key-0001"
 
