@@ -38,7 +38,34 @@ def oidc_provider():
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory, stripe_standin, mailbox, oidc_provider):
+def app_url(app_stack):
+    """The base URL of the running app."""
+    return app_stack.url
+
+
+@pytest.fixture(autouse=True)
+def _fresh_app_throttles(request):
+    """Each browser test starts with the app's throttle counters at zero, as tests/conftest.py does for its own.
+
+    The app under test has a Redis of its own, and every browser comes from 127.0.0.1: without
+    this, the sign-up limit per IP (3 an hour) would refuse the fourth sign-up of the whole run.
+    """
+    own = request.getfixturevalue("app_stack").redis if "app_url" in request.fixturenames else None
+    if own is not None:
+        import redis
+
+        from lashme.accounts.throttle import NAMESPACE
+
+        r = redis.Redis.from_url(own.url)
+        for key in r.scan_iter(match=f"*{NAMESPACE}*"):
+            r.delete(key)
+        r.close()
+    yield
+
+
+@pytest.fixture(scope="session")
+def app_stack(tmp_path_factory, stripe_standin, mailbox, oidc_provider):
+    """The running app (:func:`lashme.ops.launcher.start_stack`): its ``url`` and its own ``redis``."""
     from lashme.ops.launcher import start_stack
     from lashme.ops.redis_server import free_port
     from tests.fakes.stripe_server import API_KEY, WEBHOOK_SECRET
@@ -67,9 +94,9 @@ def app_url(tmp_path_factory, stripe_standin, mailbox, oidc_provider):
         workers=1,
         env=env,
         log_dir=logs,
-        web_dir=root / ".web-test",
+        web_dir=Path(os.environ.get("LASHME_E2E_WEB_DIR", root / ".web-test")),  # parallel runs: one each
     )
-    yield stack.url
+    yield stack
     stack.stop()
     for f in Path(logs).glob("*.log"):
         text = f.read_text(errors="replace")

@@ -18,7 +18,8 @@ def test_signed_in_user_buys_a_pack_and_sees_the_balance_rise(app_url, browser, 
     page.fill("#email", "buyer@example.com")
     page.fill("#password", "Lashes2026")
     page.locator("#auth-submit").click()
-    page.wait_for_url(re.compile(r".*/credits/?$"), timeout=30_000)  # a full page load: the slash
+    # a full page load (the slash); the path itself, not the form's ``?next=/credits``
+    page.wait_for_url(re.compile(r"^[^?]*/credits/?$"), timeout=30_000)
     page.goto(link_in(mailbox.wait_for("buyer@example.com"), "/verify-email"))  # the bonus comes with it
     page.locator("#verify-ok").wait_for(timeout=20_000)
     page.goto(app_url + "/credits")

@@ -67,12 +67,15 @@ def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url
     _tiles(page, 12)
     assert _no_sideways_scroll(page), f"/gallery scrolls sideways on {device}"
     srcs = page.eval_on_selector_all("img.gallery-thumb", "els => els.map(e => e.getAttribute('src'))")
-    assert len(srcs) == 12 and all("/thumb.jpg" in s for s in srcs)
+    # nothing is unlocked yet: every tile shows its run's watermarked thumbnail (variants/{n}/thumb.r{run}.jpg)
+    assert len(srcs) == 12 and all(re.search(r"/variants/\d+/thumb\.r\d+\.jpg", s) for s in srcs), srcs
+    assert page.locator("img.gallery-thumb.is-clean").count() == 0
     assert jobs[2] in srcs[0]  # newest first
-    sizes = page.eval_on_selector_all(
-        ".fav-button, #lang-switch, #sign-out", "els => els.map(e => e.getBoundingClientRect().height)"
+    sizes = page.eval_on_selector_all(  # the tap targets on screen (on a phone sign-out is in the menu)
+        ".fav-button, #lang-switch, #sign-out, #account-menu",
+        "els => els.filter(e => e.getClientRects().length).map(e => [e.id, e.getBoundingClientRect().height])",
     )
-    assert min(sizes) >= 44, sizes
+    assert {"lang-switch", "account-menu"} <= {i for i, _ in sizes} and min(h for _, h in sizes) >= 44, sizes
 
     # favorite one, filter to favorites, back
     page.locator(".fav-button").nth(5).click()

@@ -15,6 +15,11 @@ from tests.photos import grace_hopper_jpeg, with_gps_exif
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def _at(url: str) -> re.Pattern:
+    """``url`` itself; a full page load (after sign-in/up) serves a static page with a trailing slash."""
+    return re.compile(rf"^{re.escape(url.rstrip('/'))}/?$")
+
+
 def _upload(page, app_url, path):
     page.goto(app_url + "/")
     page.locator("#photo input[type=file]").set_input_files(str(path))
@@ -61,7 +66,7 @@ def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path, mailbo
     page.fill("#email", "master@example.com")
     page.fill("#password", "Lashes2026")
     page.locator("#auth-submit").click()
-    page.wait_for_url(job_url, timeout=30_000)
+    page.wait_for_url(_at(job_url), timeout=30_000)
     # the sign-up bonus comes with the emailed confirmation link
     page.wait_for_function("document.querySelector('#balance')?.textContent === '0'", timeout=20_000)
     page.goto(link_in(mailbox.wait_for("master@example.com"), "/verify-email"))
@@ -91,6 +96,8 @@ def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path, mailbo
     # sign out: the job now belongs to the account, not to the browser
     page.locator("#account-menu").click()  # on a phone, sign-out lives in the account menu
     page.locator("#menu-sign-out").click()
+    # the route clears the cookie, then home loads afresh (a goto before that load would be aborted)
+    page.wait_for_url(_at(app_url + "/"), timeout=30_000)
     page.locator("#nav-signup").wait_for(timeout=20_000)
     page.goto(job_url)
     page.get_by_text("Job not found").wait_for(timeout=20_000)
@@ -100,7 +107,7 @@ def test_anonymous_try_signup_unlock_download(app_url, browser, tmp_path, mailbo
     page.fill("#email", "MASTER@example.com ")
     page.fill("#password", "Lashes2026")
     page.locator("#auth-submit").click()
-    page.wait_for_url(job_url, timeout=30_000)
+    page.wait_for_url(_at(job_url), timeout=30_000)
     page.wait_for_function("document.querySelector('#balance')?.textContent === '2'", timeout=20_000)
     page.locator(".download-full").wait_for(timeout=20_000)
     assert page.locator(".download-full").count() == 1

@@ -81,7 +81,7 @@ def test_unlock_shows_the_clean_image_everywhere(app_url, browser, tmp_path, lan
     page.fill("#email", email)
     page.fill("#password", "Lashes2026")
     page.locator("#auth-submit").click()
-    page.wait_for_url(job_url, timeout=30_000)
+    page.wait_for_url(re.compile(rf"^{re.escape(job_url)}/?$"), timeout=30_000)  # a full load adds the slash
     _verify(email)
     page.reload()
     page.wait_for_function("document.querySelector('#balance')?.textContent === '3'", timeout=20_000)

@@ -77,6 +77,7 @@ def test_the_session_cookie_is_httponly_lax_and_rotates_on_every_sign_in(app_url
 
     # a wrong password: the message shows in place, the typed email stays, no cookie changes
     page.locator("#sign-out").click()
+    page.wait_for_url(_at("/"), timeout=30_000)  # the route answered, then home loaded afresh
     page.locator("#nav-signin").wait_for(timeout=20_000)
     for _ in range(200):  # poll: the sign-out route's answer clears the jar
         if _session_cookie(ctx) is None:
