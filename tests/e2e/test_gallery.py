@@ -118,8 +118,9 @@ def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url
 
     # unlock, then download all unlocked as a ZIP
     page.locator("#variant-unlock").click()
-    page.locator("#download-full").wait_for(timeout=20_000)
+    page.locator("#unlock-dialog-ok").click()  # the confirmation before spending
     page.wait_for_function("document.querySelector('#balance')?.textContent === '2'", timeout=20_000)
+    page.locator("#download-full").wait_for(timeout=60_000)  # once the worker has rendered the full size
     with page.expect_download(timeout=30_000) as dl_info:
         _click(page, "#download-zip")
     zip_url = dl_info.value.url

@@ -19,7 +19,7 @@ NAMESPACE = "/_event"
 class ReflexClient:
     """One browser tab's connection to a Reflex backend."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, cookie: str = "") -> None:
         self.token = token
         self.deltas: list[dict] = []
         self._got = threading.Condition()
@@ -27,6 +27,7 @@ class ReflexClient:
         self.sio.on("event", self._on_event, namespace=NAMESPACE)
         self.sio.connect(
             f"{base_url}?token={token}",
+            headers={"Cookie": cookie} if cookie else {},  # the handshake carries the HttpOnly sign-in cookie
             socketio_path="/_event",
             transports=["websocket"],
             namespaces=[NAMESPACE],

@@ -68,7 +68,7 @@ def test_two_backends_three_workers_fifty_jobs(
 ):
     from reflex.state import State
 
-    from lashme.ui.pages.auth import AuthState
+    from lashme.accounts.auth import SESSION_COOKIE
     from lashme.ui.state import SessionState
     from tests.integration.reflex_client import ReflexClient
 
@@ -123,19 +123,25 @@ def test_two_backends_three_workers_fifty_jobs(
         with session_scope() as s:
             uids = [auth.sign_up(s, email=e, password="Secret123", signup_bonus=3).id for e in emails]
 
-        # one browser: signs in through backend A, then talks to backend B
-        token = uuid.uuid4().hex
-        a = ReflexClient(urls[0], token)
-        a.send(f"{State.get_full_name()}.hydrate", path="/login")
-        a.send(
-            f"{AuthState.get_full_name()}.sign_in",
-            {"form": {"email": emails[0], "password": "Secret123"}},
-            "/login",
+        # one browser: signs in through backend A (the HTTP route sets the HttpOnly cookie), then talks to B
+        signed_in = httpx.post(
+            f"{urls[0]}/auth/sign-in",
+            data={"email": emails[0], "password": "Secret123"},
+            headers={"Origin": urls[0]},
+            follow_redirects=False,
+            timeout=30,
         )
+        assert signed_in.status_code in (200, 303), signed_in.text
+        cookie = f"{SESSION_COOKIE}={signed_in.cookies[SESSION_COOKIE]}"
+        token = uuid.uuid4().hex
+        a = ReflexClient(urls[0], token, cookie=cookie)
+        a.send(f"{State.get_full_name()}.hydrate", path="/")
+        a.send(f"{SessionState.get_full_name()}.load_session", path="/")
         a.wait_for(SessionState.get_full_name(), "user_email", emails[0])
         a.close()
-        b = ReflexClient(urls[1], token)
+        b = ReflexClient(urls[1], token, cookie=cookie)
         b.send(f"{State.get_full_name()}.hydrate", path="/")
+        b.send(f"{SessionState.get_full_name()}.load_session", path="/")
         seen_on_b = b.wait_for(SessionState.get_full_name(), "user_email", emails[0])
         b.close()
         assert seen_on_b["balance_rx_state_"] == 3
@@ -183,4 +189,4 @@ def test_two_backends_three_workers_fifty_jobs(
     assert duplicate_ledger_keys() == 0 and report.ok
     assert all(alive), "no process died"
     for j in job_ids[:5]:
-        assert s3_storage.usage(job_prefix(j, owner[j]))[0] == 17
+        assert s3_storage.usage(job_prefix(j, owner[j]))[0] == 9  # original + 4 watermarked previews + 4 thumbnails (clean files only after an unlock)
