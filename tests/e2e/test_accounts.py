@@ -136,8 +136,10 @@ def test_forgot_password_link_sets_a_new_one_and_signs_out_everywhere(app_url, b
     page.locator("#nav-credits").wait_for(timeout=20_000)
     _balance(page, "3")  # the link reached her inbox: the address counts as confirmed
 
-    old.reload()  # the laptop's session ended with the reset
-    old.locator("#nav-signin").wait_for(timeout=20_000)
+    old.close()  # the laptop's session ended with the reset: a fresh page load there shows the signed-out header
+    again = laptop.new_page()
+    again.goto(app_url + "/dashboard", timeout=30_000)
+    again.locator("#nav-signin").wait_for(timeout=20_000)
 
     page.goto(link)  # single use
     page.locator("#reset-invalid").wait_for(timeout=20_000)
