@@ -155,7 +155,9 @@ def test_gallery_favorites_filters_search_compare_zip_delete_and_russian(app_url
     page.get_by_text("Ваша галерея").wait_for(timeout=20_000)
     page.goto(app_url + "/dashboard")
     page.get_by_text("Последние обработки").wait_for(timeout=20_000)
-    assert page.locator("#dash-available").text_content() == "2"
+    page.wait_for_function(  # the balance arrives with the session, after the page's own words
+        "document.querySelector('#dash-available')?.textContent === '2'", timeout=20_000
+    )
     assert _no_sideways_scroll(page), f"/dashboard scrolls sideways on {device}"
     ctx.close()
 

@@ -218,6 +218,8 @@ def test_uploads_are_throttled_per_ip_before_reading(monkeypatch):
 
 def test_pages_sent_with_the_servers_pathsend_extension_are_hashed_too(tmp_path):
     """Granian offers ``http.response.pathsend``: Starlette's FileResponse then sends a path, not bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import anyio
 
     page_file = tmp_path / "index.html"
@@ -245,7 +247,9 @@ def test_pages_sent_with_the_servers_pathsend_extension_are_hashed_too(tmp_path)
 
     for _ in range(2):  # the second time the hashes come from the cache: still bytes, not a path
         messages.clear()
-        anyio.run(http.protect(app), scope, receive, send)
+        # in a thread of its own: a session-scoped Playwright browser (e2e) may own this thread's event loop
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(anyio.run, http.protect(app), scope, receive, send).result()
         assert [m["type"] for m in messages] == ["http.response.start", "http.response.body"]
         csp = dict(messages[0]["headers"])[b"content-security-policy"].decode()
         assert _sha(b"window.a=1;") in csp
