@@ -136,8 +136,10 @@ def test_sigkill_worker_mid_job_x10(stack):
         resumed = [
             any(e.message == "resumed after worker loss" for e in jobs.events_of(s, j)) for j in job_ids
         ]
-    # every killed job was resumed by a later run (at most job_max_attempts runs in all)
-    assert sum(resumed) >= injected and all(2 <= a <= 3 for a in attempts), (attempts, resumed)
+    # every job a kill interrupted was resumed by a later run (at most job_max_attempts runs in all);
+    # with a warm work horse a kill can also land between two jobs, interrupting none
+    assert all(r == (a >= 2) for r, a in zip(resumed, attempts, strict=True)), (attempts, resumed)
+    assert sum(resumed) >= 8 and all(1 <= a <= 3 for a in attempts), (attempts, resumed)
 
 
 def test_redis_stopped_and_restarted_with_jobs_queued(stack, tmp_path, monkeypatch):
