@@ -1,4 +1,4 @@
-"""Benchmark: unlock tap → the clean full-size image is on the page, for a 12 MP upload.
+"""Benchmark: unlock tap → the clean image on the card, and → the clean full-size file ready, for a 12 MP upload.
 
 Run from the repository root::
 
@@ -6,12 +6,18 @@ Run from the repository root::
 
 Sets up a private SQLite database, Redis and one real worker process (``worker.py``), uploads a
 4032x3024 JPEG per job and waits until its 4 variants are DONE.  Then, for each variant, it times
-what the page does after the confirming tap: the unlock use-case (charge + render request, as
-``JobState.confirm_unlock`` runs it), the worker rendering the full-size image, crops and clean
-preview, the job-channel message the page's watcher waits for, and the page's re-read
-(``lashme.app.job.get``) until the card's URL is the clean preview, which is then fetched from
-storage (what the browser downloads).  Prints p50/p90/max and the worker's own render time.
-Target: p50 <= 2 s.  Not a test: timings depend on the machine.
+what the page does after the confirming tap:
+
+- *clean card*: the unlock use-case (charge + render request, as ``JobState.confirm_unlock``
+  runs it) and the page's re-read in the same event (``lashme.app.job.get``) until the card's
+  URL is the clean preview (the private rendition stored at generation), fetched from storage
+  (what the browser downloads);
+- *full size*: then the worker rendering the full-size image and crops, the job-channel
+  message the page's watcher waits for, and its re-reads until the card says ``ready``; the
+  full-size file is fetched and its size checked against the upload's.
+
+Prints p50/p90/max of both and the worker's own render time.  Targets: clean card p50 <= 1 s,
+full size p50 <= 2 s.  Not a test: timings depend on the machine.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SIZE = (4032, 3024)
-TARGET_S = 2.0
+TARGET_S = 2.0  # tap -> clean full-size file ready
+CARD_TARGET_S = 1.0  # tap -> clean image on the card
 
 
 def main() -> None:
@@ -77,6 +84,7 @@ def _run(n_jobs: int) -> None:
     from lashme.app import variant as app_variant
     from lashme.app.caller import Caller
     from lashme.credits import ledger
+    from lashme.files import downloads
     from lashme.files.storage import get_storage
     from lashme.jobs import queue, uploads
     from lashme.models import JobEvent, LedgerKind
@@ -96,7 +104,7 @@ def _run(n_jobs: int) -> None:
         )
     caller = Caller(user_id=uid, anon_token=None, roles=frozenset(), locale="ru", ip=None)
     storage = get_storage()
-    totals, renders = [], []
+    totals, cards, renders = [], [], []
     print(f"upload {SIZE[0]}x{SIZE[1]} ({len(data) / 1e6:.1f} MB), {n_jobs} job(s), 1 worker")
     for _ in range(n_jobs):
         job = uploads.submit_photo(data, user_id=uid, anon_token=None)
@@ -109,14 +117,19 @@ def _run(n_jobs: int) -> None:
             pubsub.subscribe(queue.job_channel(job.id))
             started = time.perf_counter()
             app_variant.unlock(caller, tile.id)  # the confirming tap's use-case
-            while True:  # the page's watcher: wake on the job channel, re-read the job
+            card = next(t for t in app_job.get(caller, job.id).variants if t.id == tile.id)  # same event
+            while not card.clean:  # (a variant made before clean renditions: wait for the render)
                 pubsub.get_message(timeout=5.0)
                 card = next(t for t in app_job.get(caller, job.id).variants if t.id == tile.id)
-                if card.clean:
-                    break
             key = card.preview_url.split("?", 1)[0].removeprefix("/files/")
             storage.get(unquote(key))  # the browser downloads the clean preview
+            cards.append(time.perf_counter() - started)
+            while card.fullres != "ready":  # the page's watcher: wake on the job channel, re-read
+                pubsub.get_message(timeout=5.0)
+                card = next(t for t in app_job.get(caller, job.id).variants if t.id == tile.id)
+            full = storage.get(downloads.variant_file(tile.id, "full", user_id=uid)[0])  # the download
             totals.append(time.perf_counter() - started)
+            assert _size(full) == SIZE, _size(full)
             pubsub.close()
         with session_scope() as s:
             renders += [
@@ -126,17 +139,31 @@ def _run(n_jobs: int) -> None:
                 ).scalars()
                 if (e.data or {}).get("state") == "ready"
             ]
-    totals.sort()
-    p50 = statistics.median(totals)
-    p90 = totals[min(len(totals) - 1, int(round(0.9 * (len(totals) - 1))))]
-    print(
-        f"unlock tap -> clean full-size on the page: p50 {p50:.2f} s  p90 {p90:.2f} s  max {totals[-1]:.2f} s"
-        f"  (n={len(totals)}; target p50 <= {TARGET_S:.1f} s: {'met' if p50 <= TARGET_S else 'NOT met'})"
-    )
+    _report("unlock tap -> clean image on the card", cards, CARD_TARGET_S)
+    _report("unlock tap -> clean full-size file ready", totals, TARGET_S)
     if renders:
         print(
             f"worker render (full size + 3 crops + clean preview/thumb): median {statistics.median(renders):.2f} s"
         )
+
+
+def _size(data: bytes) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+def _report(what: str, seconds: list[float], target: float) -> None:
+    seconds = sorted(seconds)
+    p50 = statistics.median(seconds)
+    p90 = seconds[min(len(seconds) - 1, int(round(0.9 * (len(seconds) - 1))))]
+    print(
+        f"{what}: p50 {p50:.2f} s  p90 {p90:.2f} s  max {seconds[-1]:.2f} s"
+        f"  (n={len(seconds)}; target p50 <= {target:.1f} s: {'met' if p50 <= target else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

@@ -58,13 +58,7 @@ app = rx.App(
         rx.el.link(rel="icon", href="/favicon.ico", sizes="48x48"),
         rx.el.link(rel="apple-touch-icon", href="/apple-touch-icon.png"),
         rx.el.link(rel="manifest", href="/manifest.webmanifest"),
-        rx.el.link(
-            rel="preload",
-            href="/fonts/manrope-cyrillic-wght-normal.woff2",
-            type="font/woff2",
-            cross_origin="anonymous",
-            custom_attrs={"as": "font"},
-        ),
+        # the font subset of the page's language is preloaded per request (lashme.i18n.html.FONT_PRELOAD)
     ],
     stylesheets=["/theme.css"],
 )

@@ -23,6 +23,14 @@ import pytest
 
 _run: dict = {}
 
+# Cheap password hashes in tests (the app's own processes inherit them); production keeps argon2's
+# defaults. Set here, at import, not in pytest_configure: ``lashme.accounts.auth`` reads them when it
+# is imported, and a conftest below this one (tests/integration/conftest.py, loaded before
+# pytest_configure when a run names a folder under tests/) imports it: set late, every sign-up
+# hashed at t=3, 64 MiB (about 1 s on a loaded 2-core machine).
+os.environ.setdefault("LASHME_ARGON2_TIME_COST", "1")
+os.environ.setdefault("LASHME_ARGON2_MEMORY_KIB", "1024")
+
 
 def _postgres_admin_url() -> str | None:
     if os.environ.get("LASHME_TEST_DB", "").lower() == "sqlite":
@@ -54,9 +62,6 @@ def pytest_configure(config):
     _run["tmp"] = tmp
     os.environ["LASHME_DATA_DIR"] = str(tmp / "data")
     os.environ["LASHME_SECRET_KEY"] = secrets.token_urlsafe(32)
-    # cheap password hashes in tests (the app's own processes inherit it); production keeps argon2's defaults
-    os.environ.setdefault("LASHME_ARGON2_TIME_COST", "1")
-    os.environ.setdefault("LASHME_ARGON2_MEMORY_KIB", "1024")
     os.environ.pop("FAL_KEY", None)
     if _unit_only(config):  # the unit layer: pure functions, no database server, no Redis
         _run["tmp"] = tmp

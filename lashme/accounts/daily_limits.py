@@ -7,8 +7,10 @@ still cannot farm tokens; never below the per-browser limit).  Signed-in users
 get ``daily_limit_user`` jobs per day.
 
 A refusal carries the reset moment as :class:`ResetsIn`, which each client
-reads in its own language (Babel ``format_timedelta``: "4 ч 49 мин",
-"4 hr 49 min"), so the time is right in every time zone.
+reads in its own language (Babel ``format_timedelta``: "через 4 ч 49 мин",
+"in 4 hr 49 min"), so the time is right in every time zone; a client that
+knows the reader's IANA time zone (the browser's) adds the local clock time
+(:meth:`ResetsIn.in_time_zone`: "в 03:00 (через 4 ч 49 мин)").
 
 Each counter is a ``limits`` fixed-window counter whose identifier includes
 the UTC date, so a new count starts at 00:00 UTC.  ``hit`` is an atomic
@@ -26,7 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_time
 from limits import RateLimitItemPerDay
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -49,16 +53,46 @@ class ResetsIn:
 
     Attributes:
         seconds: seconds until the next 00:00 UTC.
+        at: that moment, epoch seconds (0 = unknown: only the duration is said).
+        time_zone: the reader's IANA time zone ("" = unknown: only the duration is said).
     """
 
     seconds: float
+    at: float = 0.0
+    time_zone: str = ""
+
+    def in_time_zone(self, time_zone: str | None) -> ResetsIn:
+        """This moment for a reader in ``time_zone`` (an IANA name); unchanged when it is not a known zone."""
+        name = (time_zone or "").strip()[:64]
+        if not name or not self.at or _zone(name) is None:
+            return self
+        return ResetsIn(self.seconds, self.at, name)
 
     def localize(self, locale: str | None) -> str:
-        """``"4 ч 49 мин"`` / ``"4 hr 49 min"``, rounded up to the minute (``i18n.format_duration``)."""
-        return i18n.format_duration(max(1, int((self.seconds + 59) // 60)) * 60, locale)
+        """``"через 4 ч 49 мин"`` / ``"in 4 hr 49 min"`` (rounded up to the minute, ``i18n.format_duration``).
+
+        With a time zone: ``"в 03:00 (через 4 ч 49 мин)"`` / ``"at 3:00 AM (in 4 hr 49 min)"``,
+        the clock time in the locale's short format (Babel ``format_time``, CLDR).
+        """
+        duration = i18n.format_duration(max(1, int((self.seconds + 59) // 60)) * 60, locale)
+        zone = _zone(self.time_zone) if self.time_zone and self.at else None
+        if zone is None:
+            return i18n.translate("limits.resets_in", locale, duration=duration)
+        moment = datetime.fromtimestamp(round(self.at / 60) * 60, UTC)
+        clock = format_time(moment, format="short", tzinfo=zone, locale=i18n.babel_locale(locale))
+        return i18n.translate("limits.resets_at", locale, time=clock, duration=duration)
 
     def __str__(self) -> str:
         return self.localize("en")
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone ``name``, or None when it is not one (browser input: validated here)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -101,7 +135,7 @@ def refusal(limit: int, reset_at: float | None = None, now: float | None = None)
     now = time.time() if now is None else now
     reset_at = _today(now)[1] if reset_at is None else reset_at
     return DailyLimitReached(
-        "limits.daily_reached", limit=limit, resets_in=ResetsIn(max(0.0, reset_at - now))
+        "limits.daily_reached", limit=limit, resets_in=ResetsIn(max(0.0, reset_at - now), reset_at)
     )
 
 

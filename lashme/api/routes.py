@@ -133,8 +133,8 @@ def cancel_job(request: Request, job_id: JobId, found: Writer) -> dict[str, Any]
 @router.post("/jobs/{job_id}/retry", response_model=schemas.Job, tags=["jobs"])
 def retry_job(request: Request, job_id: JobId, found: Writer) -> dict[str, Any]:
     """Run a FAILED or CANCELED job again."""
-    job_uc.retry(found.caller, job_id)
-    return _job_json(request, job_uc.get(found.caller, job_id))
+    # a FAILED job runs again as itself; a CANCELED one starts again as a new job: that one is returned
+    return _job_json(request, job_uc.get(found.caller, job_uc.retry(found.caller, job_id)))
 
 
 @router.delete("/jobs/{job_id}", status_code=204, tags=["gallery"])
@@ -205,6 +205,38 @@ def delete_variant(variant_id: VariantId, found: Writer) -> Response:
 
 
 # --- gallery and credits ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/gallery/zip",
+    tags=["gallery"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The ZIP, streamed"}},
+)
+def gallery_zip(
+    found: Reader,
+    variant_id: Annotated[
+        list[Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")]],
+        Query(max_length=100, description="The chosen variants (repeat the parameter)"),
+    ] = [],  # noqa: B006 - FastAPI copies list defaults
+    favorites: Annotated[bool, Query(description="Every favourite instead of variant_id")] = False,
+) -> StreamingResponse:
+    """A ZIP of your chosen (or favourite) unlocked variants at full size; locked ones are left out.
+
+    The headers ``X-LashMe-Locked`` and ``X-LashMe-Preparing`` count what was left out (not
+    unlocked; unlocked but its full size still being made).
+    """
+    z = downloads_uc.zip_stream(found.caller, variant_id, favorites=favorites)
+    return StreamingResponse(
+        z.chunks,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{z.file_name}"',
+            "Cache-Control": "private, no-store",
+            "X-LashMe-Locked": str(z.locked),
+            "X-LashMe-Preparing": str(z.preparing),
+        },
+    )
 
 
 @router.get("/gallery", response_model=schemas.GalleryPage, tags=["gallery"])

@@ -21,11 +21,13 @@ Use-cases:
       jobs), ``sign_in`` (claims them too), ``sign_out``.
     - :mod:`~lashme.app.upload` — ``submit_photo`` (hostile bytes → job), ``max_bytes``.
     - :mod:`~lashme.app.job` — ``get`` (status, queue position, variants with preview/thumb
-      URLs), ``cancel``, ``retry``, ``watch`` (async: wait for the next change).
+      URLs), ``cancel``, ``retry`` (failed: free when on our side; canceled: a new job),
+      ``retry_offer``, ``watch`` (async: wait for the next change).
     - :mod:`~lashme.app.variant` — ``get`` (variant page), ``unlock`` (the one place an unlock
       is priced and charged; idempotent per user and variant), ``download_link`` (``full``/``insta``).
     - :mod:`~lashme.app.gallery` — ``search`` (filters, search, sort, page), ``set_favorite``,
-      ``set_note``, ``delete_variant``, ``delete_job``, ``zip_link``.
+      ``set_note``, ``delete_variant``, ``delete_job``, ``zip_link``, ``zip_selection`` (chosen
+      variants or all favourites, unlocked only).
     - :mod:`~lashme.app.dashboard` — ``load`` (recent jobs + ledger page), ``recent_jobs``.
     - :mod:`~lashme.app.credits` — ``overview`` (packs, orders, ledger page), ``balance``,
       ``history`` (ledger pages of :class:`~lashme.app.credits.LedgerRow`), ``start_checkout``,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from lashme import i18n
+from lashme.app import job as app_job
 from lashme.app.caller import Caller
 from lashme.app.credits import LedgerPage, read_ledger_page
 from lashme.credits import unlocks
@@ -57,8 +58,9 @@ class JobSummary:
             ``plural.variants_ready`` for a DONE job, or the job's error key).
         stage_n: the key's ``{n}`` (queue position or variant count).
         can_cancel: it is waiting in the queue.
-        can_retry: it failed (the owner may send it back).
+        can_retry: it failed or was canceled and may run again (:func:`lashme.app.job.retry_offer`).
         thumbs: a DONE job's variants with a picture, in page order (empty otherwise).
+        retry_free: that retry is free (it failed on our side).
     """
 
     id: str
@@ -69,6 +71,7 @@ class JobSummary:
     can_cancel: bool
     can_retry: bool
     thumbs: tuple[Thumb, ...] = ()
+    retry_free: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,7 @@ def _recent(
         if storage is not None
         else {}
     )
+    offers = app_job.retry_offers(session, [j for j, _ in rows])
     out = []
     for job, n_variants in rows:
         status = JobStatus(job.status)
@@ -158,8 +162,9 @@ def _recent(
                 stage_key=key,
                 stage_n=n,
                 can_cancel=status == JobStatus.PENDING,
-                can_retry=status == JobStatus.FAILED,
+                can_retry=offers[job.id].allowed,
                 thumbs=thumbs.get(job.id, ()),
+                retry_free=offers[job.id].allowed and offers[job.id].free,
             )
         )
     return tuple(out)

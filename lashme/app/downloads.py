@@ -7,6 +7,7 @@ out the storage's own signed (local) or presigned (S3) URL, valid ``download_ttl
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from lashme.app.caller import Caller
@@ -47,3 +48,42 @@ def file_link(caller: Caller, variant_id: str, kind: str = "full") -> DownloadLi
     return DownloadLink(
         url=get_storage().url(key, expires_in=ttl, download_name=name), file_name=name, expires_in=ttl
     )
+
+
+@dataclass(frozen=True)
+class ZipStream:
+    """A ZIP of chosen variants (or all favourites) for an API client, produced while it is sent.
+
+    Attributes:
+        file_name: ``lashme-selection.zip`` or ``lashme-favorites.zip``.
+        chunks: the archive's bytes, one stored file at a time (iterate it off the event loop).
+        count: full-size files in it.
+        locked: chosen variants left out because the caller has not unlocked them.
+        preparing: unlocked variants left out because their clean full size is still being made.
+    """
+
+    file_name: str
+    chunks: Iterator[bytes]
+    count: int
+    locked: int = 0
+    preparing: int = 0
+
+
+def zip_stream(caller: Caller, variant_ids: Sequence[str] = (), *, favorites: bool = False) -> ZipStream:
+    """The caller's chosen (or favourite) unlocked variants at full size as a streamed ZIP.
+
+    The same rules as :func:`lashme.app.gallery.zip_selection` (the pages' signed link), checked now.
+
+    Raises:
+        AuthError: ``auth.required`` for a visitor.
+        NotFound: ``variant.not_found`` (an id missing or someone else's, nothing or too much
+            chosen); ``gallery.zip_nothing_unlocked`` when none of them is unlocked and ready.
+    """
+    user_id = caller.require_user()
+    kind = downloads.ZIP_FAVORITES if favorites else downloads.ZIP_SELECTION
+    ids = [] if favorites else [str(v)[:32] for v in variant_ids]
+    plan = downloads.plan_set_zip(kind, ids, user_id=user_id)
+    if not plan.entries:
+        raise NotFound("gallery.zip_nothing_unlocked", locked=plan.locked, preparing=plan.preparing)
+    name = "lashme-favorites.zip" if favorites else "lashme-selection.zip"
+    return ZipStream(name, downloads.stream_zip(plan.entries), len(plan.entries), plan.locked, plan.preparing)

@@ -14,6 +14,7 @@ kB each), never full-resolution files.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +37,8 @@ from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 
 PAGE_SIZE = 24
+#: variants one selection / favourites ZIP holds at most
+MAX_ZIP_ENTRIES = downloads.MAX_ZIP_ENTRIES
 SORTS = ("newest", "oldest", "favorites")
 #: preset code -> labels searched (English and Russian, lower case)
 PRESET_SEARCH_LABELS: dict[str, tuple[str, ...]] = {
@@ -431,3 +434,59 @@ def zip_link(caller: Caller, job_id: str) -> str:
         if not unlocks.unlocked_ids(s, user_id=user_id, variant_ids=ids):
             raise NotFound("gallery.nothing_unlocked")
     return downloads.zip_url(job_id, user_id=user_id)
+
+
+@dataclass(frozen=True)
+class SelectionZip:
+    """A ZIP link for chosen variants (or all favourites), and what it leaves out.
+
+    Locked variants are left out, not unlocked here: an unlock spends credits and is confirmed
+    one variant at a time on the variant or job page.  The counts let the page say so plainly.
+
+    Attributes:
+        url: signed, expiring ``/dl/zip-set?…`` link, usable only with the caller's sign-in session.
+        count: full-size files in the ZIP.
+        locked: chosen variants left out because the caller has not unlocked them.
+        preparing: unlocked variants left out because their clean full size is still being made.
+        capped: favourites beyond :data:`~lashme.files.downloads.MAX_ZIP_ENTRIES` left out (the
+            newest ones are in).
+    """
+
+    url: str
+    count: int
+    locked: int = 0
+    preparing: int = 0
+    capped: int = 0
+
+
+def zip_selection(
+    caller: Caller, variant_ids: Sequence[str] = (), *, favorites: bool = False
+) -> SelectionZip:
+    """A short-lived link to a ZIP of the caller's chosen variants, or of all their favourites.
+
+    The ZIP holds only the caller's own unlocked variants at full size (clean, as rendered after
+    the unlock); the download route checks ownership and unlocks again when it streams the files.
+
+    Args:
+        caller: a signed-in user.
+        variant_ids: the chosen variants (1..100) when ``favorites`` is False.
+        favorites: every variant the caller marked as a favorite instead.
+
+    Raises:
+        AuthError: ``auth.required`` for a visitor.
+        NotFound: ``variant.not_found`` (an id missing or someone else's, nothing or too much
+            chosen); ``gallery.zip_nothing_unlocked`` when none of them is unlocked and ready.
+    """
+    user_id = caller.require_user()
+    kind = downloads.ZIP_FAVORITES if favorites else downloads.ZIP_SELECTION
+    ids = [] if favorites else [str(v)[:32] for v in variant_ids]
+    plan = downloads.plan_set_zip(kind, ids, user_id=user_id)
+    if not plan.entries:
+        raise NotFound("gallery.zip_nothing_unlocked", locked=plan.locked, preparing=plan.preparing)
+    return SelectionZip(
+        url=downloads.set_zip_url(kind, list(dict.fromkeys(ids)), user_id=user_id),
+        count=len(plan.entries),
+        locked=plan.locked,
+        preparing=plan.preparing,
+        capped=plan.capped,
+    )

@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import redis.asyncio as aioredis
 from redis.exceptions import LockError, RedisError
+from sqlalchemy import select, update
+from sqlmodel import Session
 
 from lashme import i18n
 from lashme.accounts import daily_limits
 from lashme.app.caller import Caller
 from lashme.credits import pricing, unlocks
 from lashme.errors import DomainError
-from lashme.files.storage import Storage, get_storage
+from lashme.files.storage import Storage, StorageError, get_storage
 from lashme.jobs import cancel as cancels
-from lashme.jobs import fullres, queue
+from lashme.jobs import fullres, queue, uploads
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs.lifecycle import InvalidTransition
-from lashme.models import FINAL_JOB_STATUSES, JobStatus
+from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 
@@ -37,6 +39,26 @@ from lashme.ops.settings import get_settings
 MAX_USER_RETRIES = 3
 #: the job event message of an owner's retry (counted for :data:`MAX_USER_RETRIES`)
 RETRY_MESSAGE = "retried by owner"
+#: the message of an owner's retry that was free (failed on our side); also counted
+FREE_RETRY_MESSAGE = "retried by owner (free)"
+#: failure reasons (``Job.error_key``) on our side: provider or worker trouble, storage, queue,
+#: timeouts.  The owner's retry of such a job is free: no daily-limit count, no reservation, and
+#: the job is never charged afterwards (its ``reserved_credits`` becomes 0).
+FREE_RETRY_REASONS = frozenset(
+    {
+        "generation.failed",
+        "generation.timeout",
+        "generation.timed_out",
+        "generation.interrupted",
+        "generation.storage_failed",
+        "generation.queue_unavailable",
+        "generation.bad_output",
+    }
+)
+#: failure reasons a retry cannot fix (the uploaded photo is gone): no retry is offered
+NO_RETRY_REASONS = frozenset({"generation.original_missing"})
+#: job event kind on a CANCELED job its owner started again as a new job (data: ``{"job_id": new}``)
+RESTARTED_EVENT = "restarted"
 
 
 #: full-resolution states in which a render is still coming (watchers keep watching)
@@ -59,7 +81,7 @@ class VariantTile:
         label_key: catalog key of the preset's name (``preset.natural``).
         filtered: held back by the safety filter (no picture).
         preview_url: signed URL of the preview ("" when filtered): watermarked, or clean once
-            unlocked by the caller and rendered.
+            unlocked by the caller (at once, while the full-size file renders: ``fullres``).
         thumb_url: signed URL of the thumbnail ("" when filtered), likewise.
         unlocked: the caller has unlocked its full resolution.
         fullres: the full-resolution render once unlocked (``pending``, ``rendering``, ``ready``,
@@ -95,6 +117,8 @@ class JobView:
         position: 1-based queue position while PENDING (0 = unknown).
         error_key: catalog key of why it FAILED ("" otherwise).
         variants: the results once DONE, in page order.
+        can_retry: the signed-in owner may run it again (:func:`retry_offer`).
+        retry_free: that retry is free (it failed on our side).
     """
 
     id: str
@@ -103,6 +127,8 @@ class JobView:
     position: int = 0
     error_key: str = ""
     variants: tuple[VariantTile, ...] = ()
+    can_retry: bool = False
+    retry_free: bool = False
 
     @property
     def final(self) -> bool:
@@ -146,6 +172,11 @@ def get(caller: Caller, job_id: str, *, storage: Storage | None = None) -> JobVi
             else set()
         )
         created_at = job.created_at
+        offer = (
+            retry_offers(s, [job])[job.id]
+            if caller.user_id is not None and job.user_id == caller.user_id
+            else RetryOffer(False, False)
+        )
     position = (queue.queue_position(job_id) or 0) if status == JobStatus.PENDING else 0
     tiles = tuple(_tile(v, v.id in owned, storage, ttl) for v in variants)
     return JobView(
@@ -155,6 +186,8 @@ def get(caller: Caller, job_id: str, *, storage: Storage | None = None) -> JobVi
         position=position,
         error_key=error_key,
         variants=tiles,
+        can_retry=offer.allowed,
+        retry_free=offer.free,
     )
 
 
@@ -194,42 +227,126 @@ def cancel(caller: Caller, job_id: str) -> JobView:
     return get(caller, job_id)
 
 
-def retry(caller: Caller, job_id: str, *, enqueue: bool = True) -> None:
-    """Send the signed-in caller's failed job back to the queue (credits are reserved again).
+@dataclass(frozen=True)
+class RetryOffer:
+    """Whether the owner may run a finished job again, and whether that is free.
 
-    A retry is a new generation: it counts against the user's daily limit, and
-    one job can be retried at most :data:`MAX_USER_RETRIES` times.
+    Attributes:
+        allowed: FAILED (fewer than :data:`MAX_USER_RETRIES` retries, the photo still there) or
+            CANCELED (not started again yet).
+        free: FAILED for a reason in :data:`FREE_RETRY_REASONS` (our side).
+    """
+
+    allowed: bool
+    free: bool
+
+
+def failure_reason(error_key: str | None, events: Sequence[JobEvent]) -> str | None:
+    """Why a job failed: ``Job.error_key``, else the message of the trail's last change to FAILED."""
+    return error_key or next(
+        (e.message for e in reversed(events) if e.kind == "status" and e.to_status == JobStatus.FAILED), None
+    )
+
+
+def retry_offer(status: str, error_key: str | None, events: Sequence[JobEvent]) -> RetryOffer:
+    """Decide the retry from the job's status, failure reason and event trail.
+
+    The reason is ``Job.error_key``, else the message of the trail's last change to FAILED
+    (:func:`lashme.jobs.lifecycle.transition` writes the reason there).  Our side (free): a
+    provider or worker error, storage, the queue, a timeout.  The user's side (a normal retry):
+    the enhancer rejected the photo, the safety filter held back every result, an unknown reason.
+    A CANCELED job (the user's own cancel) is never free.
+    """
+    if status == JobStatus.CANCELED:
+        return RetryOffer(not any(e.kind == RESTARTED_EVENT for e in events), False)
+    if status != JobStatus.FAILED:
+        return RetryOffer(False, False)
+    reason = failure_reason(error_key, events)
+    retried = sum(1 for e in events if e.message in (RETRY_MESSAGE, FREE_RETRY_MESSAGE))
+    if reason in NO_RETRY_REASONS or retried >= MAX_USER_RETRIES:
+        return RetryOffer(False, reason in FREE_RETRY_REASONS)
+    return RetryOffer(True, reason in FREE_RETRY_REASONS)
+
+
+def retry_offers(session: Session, rows: Sequence[Job]) -> dict[str, RetryOffer]:
+    """:func:`retry_offer` of each job in ``rows`` (one query for the trails of the finished ones)."""
+    ids = [j.id for j in rows if j.status in (JobStatus.FAILED, JobStatus.CANCELED)]
+    trails: dict[str, list[JobEvent]] = {}
+    if ids:
+        for e in session.execute(
+            select(JobEvent).where(JobEvent.job_id.in_(ids)).order_by(JobEvent.id)
+        ).scalars():
+            trails.setdefault(e.job_id, []).append(e)
+    return {j.id: retry_offer(j.status, j.error_key, trails.get(j.id, [])) for j in rows}
+
+
+def retry(caller: Caller, job_id: str, *, enqueue: bool = True, storage: Storage | None = None) -> str:
+    """Run the signed-in caller's FAILED or CANCELED job again; returns the id of the job to follow.
+
+    - FAILED on our side (:data:`FREE_RETRY_REASONS`): free.  The same job goes back to the
+      queue without counting against today's limit and without a reservation; its
+      ``reserved_credits`` is set to 0 so it is never charged, whatever happens next.
+    - FAILED on the user's side (rejected photo, all results filtered): a normal new generation,
+      as before: today's limit counts it and the job's price is reserved again.
+    - CANCELED: a normal new generation of the same photo as a **new** job (the canceled one stays
+      in the history; its provider requests were canceled and cannot be resumed).  It goes through
+      the upload path (:func:`lashme.jobs.uploads.submit_photo`): today's limit, the current
+      price reserved, the presets active now.  A canceled job is started again at most once.
+
+    One FAILED job can be retried at most :data:`MAX_USER_RETRIES` times (free or not).
 
     Args:
         caller: a signed-in user (visitors upload again instead).
-        job_id: their FAILED job.
+        job_id: their FAILED or CANCELED job.
         enqueue: put it on the RQ queue (tests run it directly).
+        storage: storage backend (tests; reads a canceled job's photo).
+
+    Returns:
+        ``job_id`` for a FAILED job, the new job's id for a CANCELED one.
 
     Raises:
-        NotFound: ``job.not_found`` (also for visitors).
-        DomainError: ``job.not_retryable`` unless it is FAILED; ``job.retry_limit``
-            after :data:`MAX_USER_RETRIES` retries.
-        DailyLimitReached: today's jobs are used up.
-        InsufficientCredits: the retry's reservation does not fit the balance; nothing changes.
+        NotFound: ``job.not_found`` (also for visitors and other people's jobs).
+        DomainError: ``job.not_retryable`` unless FAILED or CANCELED (or the photo is gone:
+            ``generation.original_missing``); ``job.retry_limit`` after :data:`MAX_USER_RETRIES`
+            retries; ``job.already_restarted`` for a canceled job started again before.
+        DailyLimitReached: today's jobs are used up (not for a free retry).
+        InsufficientCredits: the reservation does not fit the balance; nothing changes.
         DomainError: ``generation.queue_unavailable`` when Redis does not answer (after the
             transition the job stays PENDING and the sweeper queues it).
     """
     job_id = str(job_id)[:32]
     with session_scope() as s:
         job = jobs.get_owned_job(s, job_id, user_id=caller.user_id, anon_token=None)
-        if job.status != JobStatus.FAILED:
-            raise DomainError("job.not_retryable")
-        retried = sum(1 for e in jobs.events_of(s, job_id) if e.message == RETRY_MESSAGE)
-        if retried >= MAX_USER_RETRIES:
-            raise DomainError("job.retry_limit")
+        events = jobs.events_of(s, job_id)
+        offer = retry_offer(job.status, job.error_key, events)
+        status, reason, original = job.status, failure_reason(job.error_key, events), job.original_key
         limit = pricing.get_prices(s).daily_limit_user
-    try:
-        daily_limits.consume(user_id=caller.user_id, anon_token=None, client_ip=None, limit=limit)
-    except RedisError as exc:
-        raise DomainError("generation.queue_unavailable") from exc
+    if status == JobStatus.CANCELED:
+        if not offer.allowed:
+            raise DomainError("job.already_restarted")
+        return _restart_canceled(caller, job_id, original, enqueue=enqueue, storage=storage)
+    if status != JobStatus.FAILED:
+        raise DomainError("job.not_retryable")
+    if reason in NO_RETRY_REASONS:
+        raise DomainError(reason)
+    if not offer.allowed:
+        raise DomainError("job.retry_limit")
+    if not offer.free:
+        try:
+            daily_limits.consume(user_id=caller.user_id, anon_token=None, client_ip=None, limit=limit)
+        except RedisError as exc:
+            raise DomainError("generation.queue_unavailable") from exc
     with session_scope() as s:
         try:
-            jobs.transition(s, job_id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=RETRY_MESSAGE)
+            if offer.free:  # no reservation now (the transition reads it) and no charge later
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == JobStatus.FAILED)
+                    .values(reserved_credits=0)
+                    .execution_options(synchronize_session=False)
+                )
+            message = FREE_RETRY_MESSAGE if offer.free else RETRY_MESSAGE
+            jobs.transition(s, job_id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=message)
         except InvalidTransition:
             raise DomainError("job.not_retryable") from None
     if enqueue:
@@ -238,6 +355,31 @@ def retry(caller: Caller, job_id: str, *, enqueue: bool = True) -> None:
         except (RedisError, LockError) as exc:  # the job stays PENDING: the sweeper queues it later
             raise DomainError("generation.queue_unavailable") from exc
     queue.notify(job_id, JobStatus.PENDING)
+    return job_id
+
+
+def _restart_canceled(
+    caller: Caller, job_id: str, original_key: str, *, enqueue: bool, storage: Storage | None
+) -> str:
+    """A new job of the canceled job's photo (the upload path: limits, price); marks the old one."""
+    storage = storage or get_storage()
+    try:
+        data = storage.get(original_key)
+    except StorageError as exc:
+        raise DomainError("generation.original_missing") from exc
+    new = uploads.submit_photo(
+        data, user_id=caller.user_id, anon_token=None, storage=storage, enqueue=enqueue
+    )
+    del data
+    with session_scope() as s:
+        jobs.add_event(
+            s,
+            job_id,
+            kind=RESTARTED_EVENT,
+            message=f"started again by owner as {new.id}",
+            data={"job_id": new.id},
+        )
+    return new.id
 
 
 class JobWatch:
@@ -247,7 +389,12 @@ class JobWatch:
         self._pubsub = pubsub
 
     async def wait(self, timeout: float) -> bool:
-        """Wait until a change is announced or ``timeout`` seconds pass; True when one was announced."""
+        """Wait until a change is announced or ``timeout`` seconds pass; True when one was announced.
+
+        Announcements already received with the first one are taken too (each change is
+        published on the job's channel and on the queue channel): one re-read covers them all,
+        since they were sent before it starts.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -256,6 +403,8 @@ class JobWatch:
                 return False
             msg = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining)
             if msg is not None:
+                while await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0) is not None:
+                    pass
                 return True
 
 

@@ -47,7 +47,8 @@ class VariantPage:
         note: the job's note ("" when none).
         created_at: when the job was uploaded (aware UTC).
         preview_url: signed URL of the preview ("" when filtered): watermarked, or clean once the
-            caller unlocked it and its full resolution is rendered.
+            caller unlocked it (at once: generation stored a clean rendition; the full-size
+            file may still be rendering, see ``fullres``).
         before_url: signed URL of a small copy of the original ("" when it is gone).
         fullres: the full-resolution render of an unlocked variant: ``none`` (locked),
             ``pending``, ``rendering``, ``ready`` or ``failed``; downloads work once ``ready``.

@@ -19,7 +19,13 @@ capture, release, purchases, refunds) — ONE statement, one round trip
 On PostgreSQL the three steps are one statement with data-modifying CTEs;
 on SQLite they are up to three statements under the write lock.
 
-The caller owns the outer transaction (``lashme.ops.db.session_scope``).
+The posting functions (``post``, ``grant``, ``adjust``, ``reserve``,
+``settle``) run in the caller's transaction: an ORM ``Session``
+(``lashme.ops.db.session_scope``) or a Core ``Connection``
+(``lashme.ops.db.connection_scope``: no ORM bookkeeping, less client CPU).
+Given ``None`` instead, a posting is a transaction of its own: on PostgreSQL
+the one statement in autocommit mode, so the whole posting, commit included,
+is one round trip (``postings.run_alone``).
 
 Reservations: ``reserve`` moves credits into ``users.held`` (available
 drops, total stays); exactly one settlement follows — ``capture`` (total and
@@ -33,11 +39,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from lashme.credits import postings
 from lashme.errors import InsufficientCredits, NotFound
 from lashme.models import FINAL_JOB_STATUSES, Job, LedgerEntry, LedgerKind, User, utcnow
+from lashme.ops.db import get_engine
+
+#: what a posting runs in: the caller's ORM session or Core connection (its transaction either way),
+#: or None for a posting that is a transaction of its own
+Executor = Session | Connection | None
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,7 @@ def find_entry(session: Session, idempotency_key: str) -> LedgerEntry | None:
 
 
 def post(
-    session: Session,
+    session: Executor,
     *,
     user_id: int,
     delta: int,
@@ -90,7 +102,8 @@ def post(
     """Append one ledger entry and apply it to the user's balance atomically (one round trip).
 
     Args:
-        session: the caller's open session (the caller commits).
+        session: the caller's open session or Core connection (the caller commits), or None:
+            the posting is committed by itself (one round trip on PostgreSQL).
         user_id: whose balance changes.
         delta: change of ``users.balance`` in credits (negative = spend).
         kind: what the entry records (``LedgerKind``).
@@ -132,23 +145,32 @@ def post(
     return entry, created
 
 
-def _run(session: Session, source: str, params: dict, *, guarded: bool) -> tuple[LedgerEntry | None, bool]:
-    """Run one posting on the session's connection; map refusals to the ledger's errors."""
-    session.flush()  # pending ORM rows (a new user, a job) first, as an ORM statement's autoflush would
-    out = postings.run(session.connection(), source, params, guarded=guarded)
+_USER_MAPPER = User.__mapper__  # type: ignore[attr-defined]
+
+
+def _run(session: Executor, source: str, params: dict, *, guarded: bool) -> tuple[LedgerEntry | None, bool]:
+    """Run one posting in the caller's transaction; map refusals to the ledger's errors."""
+    if session is None:
+        out = postings.run_alone(get_engine(), source, params, guarded=guarded)
+    elif isinstance(session, Connection):
+        out = postings.run(session, source, params, guarded=guarded)
+    else:
+        session.flush()  # pending ORM rows (a new user, a job) first, as an ORM statement's autoflush would
+        out = postings.run(session.connection(), source, params, guarded=guarded)
+        if out.created and out.entry is not None and session.identity_map:
+            key = _USER_MAPPER.identity_key_from_primary_key((out.entry.user_id,))
+            cached = session.identity_map.get(key)
+            if cached is not None:
+                session.expire(cached, ["balance", "held"])  # the UPDATE bypassed the ORM
     if out.user_missing:
         raise NotFound("auth.required")
     if out.refused:
         raise InsufficientCredits()
-    if out.created and out.entry is not None:
-        cached = session.identity_map.get(session.identity_key(User, out.entry.user_id))
-        if cached is not None:
-            session.expire(cached, ["balance", "held"])  # the UPDATE bypassed the ORM
     return out.entry, out.created
 
 
 def grant(
-    session: Session,
+    session: Executor,
     *,
     user_id: int,
     amount: int,
@@ -226,7 +248,7 @@ def open_reservation(session: Session, job_id: str) -> Reservation | None:
     return Reservation(job_id=job_id, user_id=entry.user_id, amount=entry.held_delta, n=settled)
 
 
-def reserve(session: Session, *, user_id: int, job_id: str, amount: int, reason: str) -> LedgerEntry | None:
+def reserve(session: Executor, *, user_id: int, job_id: str, amount: int, reason: str) -> LedgerEntry | None:
     """Hold ``amount`` credits for ``job_id`` (available drops, total stays); one round trip.
 
     Idempotent: while the job has an open reservation, that one is returned.
@@ -260,7 +282,7 @@ def reserve(session: Session, *, user_id: int, job_id: str, amount: int, reason:
     return entry
 
 
-def settle(session: Session, *, job_id: str, capture: bool, reason: str) -> LedgerEntry | None:
+def settle(session: Executor, *, job_id: str, capture: bool, reason: str) -> LedgerEntry | None:
     """Capture (job DONE) or release (FAILED/CANCELED) the job's open reservation; one round trip.
 
     Capture: ``balance -= amount, held -= amount``.  Release: ``held -= amount``.
@@ -322,7 +344,7 @@ def clawback(
 
 
 def adjust(
-    session: Session, *, user_id: int, delta: int, reason: str, actor: str, idempotency_key: str
+    session: Executor, *, user_id: int, delta: int, reason: str, actor: str, idempotency_key: str
 ) -> LedgerEntry:
     """An admin's manual credit change (``admin_adjust``); removal stops at zero available.
 

@@ -16,13 +16,13 @@ PostgreSQL runs it as ONE statement (data-modifying CTEs, SQLAlchemy Core)::
                        AND <available and held stay >= 0>  RETURNING balance, held),
          ins AS (INSERT INTO ledger_entries (…, balance_after, held_after) SELECT … FROM src, upd
                  ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)
-    SELECT ins.id, upd.balance, upd.held, src.*, <user exists>, ex.id
+    SELECT ins.id, upd.balance, upd.held, src.*, <user exists, probed only if upd is empty>, ex.id
     FROM (SELECT 1) one LEFT JOIN src, upd, ins, ex ON true
 
 A replay (``ex`` found) changes nothing and reads the earlier entry with a
 second, plain SELECT: replays are rare and not worth wider rows on every posting.
 The statement is built and compiled by SQLAlchemy Core once per process and
-runs on the session's own DBAPI connection, inside the caller's transaction
+runs on the connection's own DBAPI connection, inside the caller's transaction
 (see :func:`_execute_pg` for why not through ``Connection.execute``).
 
 The UPDATE takes the user's row lock and checks the guard on the newest row
@@ -48,6 +48,7 @@ from sqlalchemy import (
     Integer,
     String,
     bindparam,
+    case,
     cast,
     exists,
     func,
@@ -59,7 +60,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql import Select
@@ -151,7 +152,7 @@ def _guard(delta, held_delta):
     )
 
 
-def _pg_statement(source: str, guarded: bool):
+def _pg_statement(source: str, guarded: bool, skip_conflict: bool = True):
     src = _SOURCES[source]().cte("src")
     ex = select(ENTRIES.c.id).join(src, ENTRIES.c.idempotency_key == src.c.idempotency_key).cte("ex")
     upd_q = (
@@ -184,12 +185,16 @@ def _pg_statement(source: str, guarded: bool):
                 *(_p(name) for name in _ENTRY_PARAMS),
             ).join_from(src, upd, true()),
         )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(ENTRIES.c.id)
-        .cte("ins")
     )
+    if skip_conflict:  # in a transaction: a twin's key must not abort it (see :func:`_run_pg`)
+        ins = ins.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    ins = ins.returning(ENTRIES.c.id).cte("ins")
     one = select(literal(1, Integer()).label("one")).subquery("one")
-    user_exists = exists(select(USERS.c.id).where(USERS.c.id == src.c.user_id))
+    # only probed when nothing was updated (CASE evaluates the subquery lazily): the usual posting skips it
+    user_exists = case(
+        (upd.c.balance.is_(None), exists(select(USERS.c.id).where(USERS.c.id == src.c.user_id))),
+        else_=true(),
+    )
     return select(
         ins.c.id.label("new_id"),
         upd.c.balance.label("upd_balance"),
@@ -205,14 +210,16 @@ def _pg_statement(source: str, guarded: bool):
     )
 
 
-_cache: dict[tuple[str, str, bool], Any] = {}
+_cache: dict[tuple, Any] = {}
 
 
-def _statement(dialect: str, source: str, guarded: bool):
-    key = (dialect, source, guarded)
+def _statement(dialect: str, source: str, guarded: bool, skip_conflict: bool = True):
+    key = (dialect, source, guarded, skip_conflict)
     stmt = _cache.get(key)
     if stmt is None:
-        stmt = _cache[key] = _pg_statement(source, guarded) if dialect == "postgresql" else _SOURCES[source]()
+        stmt = _cache[key] = (
+            _pg_statement(source, guarded, skip_conflict) if dialect == "postgresql" else _SOURCES[source]()
+        )
     return stmt
 
 
@@ -252,9 +259,7 @@ def detached_entry(values: dict[str, Any]) -> LedgerEntry:
 
 
 def _entry_from(row: Any) -> LedgerEntry:
-    values = dict(row._mapping)
-    values["kind"] = LedgerKind(values["kind"])
-    return detached_entry(values)
+    return _entry_from_values(dict(row._mapping))
 
 
 def _get(conn: Connection, entry_id: int) -> LedgerEntry:
@@ -270,7 +275,7 @@ def run(conn: Connection, source: str, params: dict[str, Any], *, guarded: bool)
     """Post one entry on ``conn`` (inside the caller's transaction).
 
     Args:
-        conn: the session's connection (``session.connection()``).
+        conn: the transaction's connection: ``session.connection()`` or a Core ``Connection``.
         source: :data:`PLAIN` (params ``user_id``, ``delta``, ``held_delta``, ``idempotency_key``),
             :data:`RESERVE` (``user_id``, ``amount``, ``job_id``) or :data:`SETTLE` (``job_id``,
             ``cap`` = 1 to capture, 0 to release).
@@ -313,11 +318,13 @@ class _CompiledPg:
     constants: dict[str, Any]  # binds SQLAlchemy made for literals (``>= 0``, ``SELECT 1``)
 
 
-def _compiled_pg(conn: Connection, source: str, guarded: bool) -> _CompiledPg:
-    key = ("postgresql-sql", source, guarded)
+def _compiled_pg(
+    conn: Connection | Engine, source: str, guarded: bool, skip_conflict: bool = True
+) -> _CompiledPg:
+    key = ("postgresql-sql", source, guarded, skip_conflict)
     compiled = _cache.get(key)
     if compiled is None:
-        stmt = _statement("postgresql", source, guarded)
+        stmt = _statement("postgresql", source, guarded, skip_conflict)
         c = stmt.compile(dialect=conn.dialect)
         if c.positiontup or "POSTCOMPILE" in str(c):  # pragma: no cover - guards edits of the statement
             raise RuntimeError("the posting statement needs named parameters and no expanding IN")
@@ -330,7 +337,7 @@ def _compiled_pg(conn: Connection, source: str, guarded: bool) -> _CompiledPg:
 
 
 def _execute_pg(conn: Connection, compiled: _CompiledPg, binds: dict[str, Any]) -> _Row:
-    """Run the compiled statement on the session's own DBAPI connection (same transaction).
+    """Run the compiled statement on the connection's own DBAPI connection (same transaction).
 
     The statement is built and compiled by SQLAlchemy Core once per process;
     running it through ``Connection.execute`` would add ~0.2 ms of CPU per
@@ -375,6 +382,103 @@ def _run_pg(
     if not row.user_exists:
         return Outcome(None, False, user_missing=True)
     return Outcome(None, False, refused=True)
+
+
+#: re-runs of a posting of its own after a twin committed its key first (a re-run sees the twin)
+_ALONE_ATTEMPTS = 3
+#: PostgreSQL's SQLSTATE for a unique violation
+_UNIQUE_VIOLATION = "23505"
+
+
+def run_alone(engine: Engine, source: str, params: dict[str, Any], *, guarded: bool) -> Outcome:
+    """Post one entry as a transaction of its own: the caller holds no transaction.
+
+    PostgreSQL: the posting statement runs by itself in autocommit mode on a pooled
+    connection, so replay check, guarded UPDATE, INSERT and commit are ONE round trip
+    (inside a caller's transaction a posting also pays for BEGIN and COMMIT).  This
+    variant of the statement has no ``ON CONFLICT``: when a twin committed the same
+    key after the statement's snapshot, its INSERT fails with a unique violation,
+    which undoes the whole statement (its UPDATE included) atomically; the statement
+    then runs again and finds the twin as a replay.  SQLite: :func:`run` between
+    ``BEGIN IMMEDIATE`` and ``COMMIT``.
+
+    Args:
+        engine: the engine whose pool lends the connection.
+        source: as :func:`run`.
+        params: as :func:`run`.
+        guarded: as :func:`run`.
+
+    Returns:
+        The :class:`Outcome` (as :func:`run`), already committed.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: a database error; a lost connection is invalidated.
+    """
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as conn:
+            return run(conn, source, params, guarded=guarded)
+    compiled = _compiled_pg(engine, source, guarded, skip_conflict=False)
+    binds = {**compiled.constants, **{f"p_{k}": v for k, v in params.items()}}
+    dbapi = engine.dialect.loaded_dbapi
+    fairy = engine.raw_connection()
+    driver = fairy.driver_connection
+    try:
+        driver.autocommit = True  # the pool lends connections outside any transaction
+        return _post_alone(engine, driver, compiled.sql, binds, params)
+    except dbapi.Error as exc:
+        if engine.dialect.is_disconnect(exc, fairy.dbapi_connection, None):
+            fairy.invalidate(exc)
+        raise DBAPIError.instance(compiled.sql, binds, exc, dbapi.Error) from exc
+    finally:
+        if fairy.is_valid:
+            try:
+                driver.autocommit = False
+            except dbapi.Error as exc:  # never lend an autocommit connection to a transaction
+                fairy.invalidate(exc)
+        fairy.close()
+
+
+def _post_alone(
+    engine: Engine, driver: Any, sql: str, binds: dict[str, Any], params: dict[str, Any]
+) -> Outcome:
+    """:func:`run_alone`'s statement on an autocommit DBAPI connection, re-run after a twin's conflict."""
+    dbapi = engine.dialect.loaded_dbapi
+    for _ in range(_ALONE_ATTEMPTS):
+        try:
+            with driver.cursor() as cur:
+                cur.execute(sql, binds)
+                row = _Row(cur.fetchone())
+            break
+        except dbapi.Error as exc:
+            if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
+                raise
+    else:  # pragma: no cover - each re-run sees the committed twin
+        raise RuntimeError("a ledger posting kept conflicting with its twins")
+    if row.ex_id is not None:  # a replay: read the earlier entry (autocommit: no transaction left open)
+        with driver.cursor() as cur:
+            cur.execute(_entry_by_id_sql(engine), {"p_id": row.ex_id})
+            names = [d.name for d in cur.description]
+            return Outcome(_entry_from_values(dict(zip(names, cur.fetchone(), strict=True))), False)
+    if row.src_user_id is None:
+        return Outcome(None, False)
+    if row.new_id is not None:
+        return Outcome(_new_entry(row.new_id, row, params, row.upd_balance, row.upd_held), True)
+    if not row.user_exists:
+        return Outcome(None, False, user_missing=True)
+    return Outcome(None, False, refused=True)
+
+
+def _entry_by_id_sql(engine: Engine) -> str:
+    sql = _cache.get("entry-by-id")
+    if sql is None:
+        stmt = select(ENTRIES).where(ENTRIES.c.id == bindparam("p_id", type_=Integer()))
+        sql = _cache["entry-by-id"] = str(stmt.compile(dialect=engine.dialect))
+    return sql
+
+
+def _entry_from_values(values: dict[str, Any]) -> LedgerEntry:
+    values["kind"] = LedgerKind(values["kind"])
+    return detached_entry(values)
 
 
 def _new_entry(new_id: int, src: Any, params: dict[str, Any], balance: int, held: int) -> LedgerEntry:

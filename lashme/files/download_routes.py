@@ -1,6 +1,8 @@
 """User-bound downloads (see :mod:`lashme.files.downloads`).
 
 - ``GET /dl/zip/{job_id}?u=&e=&s=``: the "download all unlocked" ZIP.
+- ``GET /dl/zip-set?k=sel&v=ID.ID…&u=&e=&s=`` / ``?k=fav&u=&e=&s=``: a ZIP of a gallery selection
+  or of all favourites (the user's unlocked, rendered full-size variants only).
 - ``GET /dl/variant/{variant_id}/{full|insta}?u=&e=&s=``: one unlocked file;
   answered with a redirect (303) to the storage's own URL valid for
   :data:`HANDOFF_TTL` seconds (a signed ``/files/…`` URL or an S3 presigned GET).
@@ -16,7 +18,7 @@ import asyncio
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from lashme.accounts import auth
 from lashme.accounts.auth import SESSION_COOKIE
@@ -36,8 +38,21 @@ def _session_user(token: str | None) -> int | None:
         return user.id if user else None
 
 
+def _zip_response(name: str, entries: list[downloads.ZipEntry]) -> StreamingResponse:
+    """The ZIP streamed (Starlette iterates the sync generator in its thread pool: storage reads block)."""
+    return StreamingResponse(
+        downloads.stream_zip(entries),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 async def serve_zip(request: Request) -> Response:
-    """Build and send the ZIP; 403 for bad links or another session, 404 when there is nothing to send."""
+    """Stream the job's ZIP; 403 for bad links or another session, 404 when there is nothing to send."""
     job_id = request.path_params["job_id"][:32]
     q = request.query_params
     try:
@@ -48,18 +63,33 @@ async def serve_zip(request: Request) -> Response:
     if caller != user_id:
         return PlainTextResponse("Not found", status_code=404)
     try:
-        name, data = await asyncio.to_thread(downloads.build_zip, job_id, user_id=user_id)
+        name, entries = await asyncio.to_thread(downloads.job_zip_entries, job_id, user_id=user_id)
     except (NotFound, StorageError):
         return PlainTextResponse("Not found", status_code=404)
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return _zip_response(name, entries)
+
+
+async def serve_zip_set(request: Request) -> Response:
+    """Stream a selection / favourites ZIP; 403 bad link, 404 another session or nothing unlocked."""
+    q = request.query_params
+    kind, value = q.get("k", ""), q.get("v", "")[: 33 * downloads.MAX_ZIP_ENTRIES]
+    try:
+        user_id, ids = downloads.check_set_zip_signature(
+            kind, value, q.get("u", ""), q.get("e", ""), q.get("s", "")
+        )
+    except LinkInvalid as exc:
+        return PlainTextResponse(exc.message, status_code=403)
+    caller = await asyncio.to_thread(_session_user, request.cookies.get(SESSION_COOKIE))
+    if caller != user_id:
+        return PlainTextResponse("Not found", status_code=404)
+    try:
+        plan = await asyncio.to_thread(downloads.plan_set_zip, kind, ids, user_id=user_id)
+    except NotFound:
+        return PlainTextResponse("Not found", status_code=404)
+    if not plan.entries:
+        return PlainTextResponse("Not found", status_code=404)
+    name = "lashme-favorites.zip" if kind == downloads.ZIP_FAVORITES else "lashme-selection.zip"
+    return _zip_response(name, list(plan.entries))
 
 
 async def serve_variant(request: Request) -> Response:

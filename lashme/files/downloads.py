@@ -7,17 +7,25 @@ carry ``s``, the signature of ``(id, u, e)`` by the project's one link signer
 ``variant-full`` / ``variant-insta``), and the route also requires the signed-in session of user ``u``,
 so a leaked link is useless to anyone else; ownership and unlocks are
 checked again when the file is served.  Entries are stored uncompressed
-(JPEG does not shrink) and the archive is built in memory: at most 4 full-size
-JPEGs of a few MB each.
+(JPEG does not shrink).
+
+A ZIP of a gallery selection or of all favourites (``GET /dl/zip-set?k=&v=&u=&e=&s=``, purpose
+``zip-set``, signing ``(k, v)``: ``k`` is ``sel`` with ``v`` the dot-joined variant ids, or ``fav``
+with ``v`` empty) holds the user's unlocked, rendered full-size variants only (at most
+:data:`MAX_ZIP_ENTRIES`).  Every ZIP is streamed (:func:`stream_zip`): one file is read from
+storage at a time and written out in 64 KB chunks, so memory holds one file, never the archive.
 """
 
 from __future__ import annotations
 
-import io
 import time
 import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from lashme.credits import unlocks
@@ -28,13 +36,20 @@ from lashme.files.storage.base import StorageError
 from lashme.images import imaging
 from lashme.images.previews import PREVIEW_MAX_SIDE
 from lashme.jobs import lifecycle as jobs
-from lashme.models import JobStatus
+from lashme.models import Job, JobStatus, Variant
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 
 ZIP_ROUTE = "/dl/zip/"
 VARIANT_ROUTE = "/dl/variant/"
+ZIP_SET_ROUTE = "/dl/zip-set"
 VARIANT_KINDS = ("full", "insta")
+#: variants one selection / favourites ZIP may hold (a selection link carries their ids: ~3.3 KB)
+MAX_ZIP_ENTRIES = 100
+#: bytes written to the response at a time
+ZIP_CHUNK = 64 * 1024
+#: ``k`` of a selection / favourites ZIP link
+ZIP_SELECTION, ZIP_FAVORITES = "sel", "fav"
 
 
 def _signer(purpose: str) -> LinkSigner:
@@ -131,38 +146,203 @@ def entry_name(job_id: str, index: int, preset: str) -> str:
     return f"lashme-{job_id[:8]}-{index + 1}-{preset}.jpg"
 
 
-def build_zip(
-    job_id: str, *, user_id: int, engine: Engine | None = None, storage: Storage | None = None
-) -> tuple[str, bytes]:
-    """The job's unlocked full-size variants as a ZIP.
+@dataclass(frozen=True)
+class ZipEntry:
+    """One file of a ZIP: its name in the archive, its storage key and its date (the job's upload)."""
 
-    Returns:
-        ``(file_name, zip_bytes)``.
+    name: str
+    key: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ZipPlan:
+    """What a selection / favourites ZIP would hold for its user, and what was left out.
+
+    Attributes:
+        entries: the files, in gallery order (newest job first, then variant order).
+        locked: chosen variants the user has not unlocked (left out: their full size is not theirs yet).
+        preparing: unlocked variants whose clean full size is still being made (left out for now).
+        capped: more than :data:`MAX_ZIP_ENTRIES` favourites qualified; the newest ones are in.
+    """
+
+    entries: tuple[ZipEntry, ...]
+    locked: int = 0
+    preparing: int = 0
+    capped: int = 0
+
+
+def _unique(entries: list[ZipEntry]) -> list[ZipEntry]:
+    """Entries with distinct names (two jobs may share the 8-character id prefix)."""
+    seen: set[str] = set()
+    out = []
+    for e in entries:
+        name, n = e.name, 1
+        while name in seen:
+            n += 1
+            name = e.name.removesuffix(".jpg") + f"-{n}.jpg"
+        seen.add(name)
+        out.append(ZipEntry(name, e.key, e.created_at))
+    return out
+
+
+def job_zip_entries(job_id: str, *, user_id: int, engine: Engine | None = None) -> tuple[str, list[ZipEntry]]:
+    """The file name and entries of the job's "all unlocked" ZIP for ``user_id``.
 
     Raises:
         NotFound: ``job.not_found`` (missing / not the user's), ``job.not_done``,
             or ``gallery.nothing_unlocked`` when the user unlocked none of its variants.
-        StorageError: a file could not be read.
     """
-    storage = storage or get_storage()
     with session_scope(engine) as s:
         job = jobs.get_owned_job(s, job_id, user_id=user_id, anon_token=None)
         if job.status != JobStatus.DONE:
             raise NotFound("job.not_done")
         variants = jobs.variants_of(s, job.id)
         owned = unlocks.unlocked_ids(s, user_id=user_id, variant_ids=[v.id for v in variants])
-        files = [
-            (entry_name(job.id, v.index, v.preset), v.full_key)
+        entries = [
+            ZipEntry(entry_name(job.id, v.index, v.preset), v.full_key, job.created_at)
             for v in variants
             if v.id in owned and v.full_key
         ]
-    if not files:
+    if not entries:
         raise NotFound("gallery.nothing_unlocked")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, key in files:
-            zf.writestr(name, storage.get(key))
-    return f"lashme-{job_id[:8]}.zip", buf.getvalue()
+    return f"lashme-{job_id[:8]}.zip", entries
+
+
+def build_zip(
+    job_id: str, *, user_id: int, engine: Engine | None = None, storage: Storage | None = None
+) -> tuple[str, bytes]:
+    """The job's unlocked full-size variants as a ZIP, whole (tests; the route streams :func:`stream_zip`).
+
+    Returns:
+        ``(file_name, zip_bytes)``.
+
+    Raises:
+        NotFound: as :func:`job_zip_entries`.
+        StorageError: a file could not be read.
+    """
+    name, entries = job_zip_entries(job_id, user_id=user_id, engine=engine)
+    return name, b"".join(stream_zip(entries, storage=storage))
+
+
+def plan_set_zip(
+    kind: str, variant_ids: Sequence[str] = (), *, user_id: int, engine: Engine | None = None
+) -> ZipPlan:
+    """What a selection (``kind`` ``sel``: ``variant_ids``) or favourites (``fav``) ZIP holds.
+
+    Only the user's own variants count: any id that is missing or someone else's refuses the
+    whole selection (exactly like a missing one).  Locked variants and unlocked ones still being
+    rendered are left out and counted.  A favourites ZIP takes the newest :data:`MAX_ZIP_ENTRIES`.
+
+    Raises:
+        NotFound: ``variant.not_found`` (a foreign or missing id, an empty or too long selection,
+            an unknown ``kind``).
+    """
+    if kind == ZIP_SELECTION:
+        ids = list(dict.fromkeys(str(v)[:32] for v in variant_ids if v))
+        if not ids or len(ids) > MAX_ZIP_ENTRIES:
+            raise NotFound("variant.not_found")
+        where = [Variant.id.in_(ids)]
+    elif kind == ZIP_FAVORITES:
+        ids, where = [], [Variant.favorite.is_(True)]
+    else:
+        raise NotFound("variant.not_found")
+    with session_scope(engine) as s:
+        rows = s.execute(
+            select(Variant, Job)
+            .join(Job, Job.id == Variant.job_id)
+            .where(Job.user_id == user_id, *where)
+            .order_by(Job.created_at.desc(), Job.id.desc(), Variant.index)
+        ).all()
+        if kind == ZIP_SELECTION and len(rows) != len(ids):
+            raise NotFound("variant.not_found")
+        owned = unlocks.unlocked_ids(s, user_id=user_id, variant_ids=[v.id for v, _ in rows])
+    entries, locked, preparing = [], 0, 0
+    for v, job in rows:
+        if v.id not in owned:
+            locked += 1
+        elif not v.full_key:
+            preparing += 1
+        else:
+            entries.append(ZipEntry(entry_name(job.id, v.index, v.preset), v.full_key, job.created_at))
+    capped = max(0, len(entries) - MAX_ZIP_ENTRIES)
+    return ZipPlan(tuple(_unique(entries[:MAX_ZIP_ENTRIES])), locked, preparing, capped)
+
+
+def set_zip_url(
+    kind: str, variant_ids: Sequence[str] = (), *, user_id: int, expires_in: int | None = None
+) -> str:
+    """A relative, signed, expiring URL of the selection (``sel``) or favourites (``fav``) ZIP of a user."""
+    value = ".".join(variant_ids) if kind == ZIP_SELECTION else ""
+    expires = int(time.time()) + int(expires_in or get_settings().download_ttl)
+    signature = _signer("zip-set").sign(kind, value, user_id, expires=expires)
+    query = {"k": kind, "v": value, "u": user_id, "e": expires, "s": signature}
+    return f"{ZIP_SET_ROUTE}?{urlencode({k: v for k, v in query.items() if v != ''})}"
+
+
+def check_set_zip_signature(
+    kind: str, value: str, user: str, expires: str, signature: str, *, now: float | None = None
+) -> tuple[int, list[str]]:
+    """Validate a selection / favourites ZIP link; returns ``(user_id, variant_ids)``.
+
+    Raises:
+        LinkInvalid: ``files.link_invalid`` (tampered) or ``files.link_expired``.
+    """
+    try:
+        user_id = int(user)
+    except (TypeError, ValueError):
+        raise LinkInvalid("files.link_invalid") from None
+    _signer("zip-set").check(kind, value, user_id, expires=expires, signature=signature, now=now)
+    return user_id, [v for v in value.split(".") if v]
+
+
+class _Sink:
+    """A write-only, unseekable file for :class:`zipfile.ZipFile`: collects bytes until taken."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        out = b"".join(self._chunks)
+        self._chunks.clear()
+        return out
+
+
+def stream_zip(entries: Sequence[ZipEntry], *, storage: Storage | None = None) -> Iterator[bytes]:
+    """The ZIP of ``entries`` as a stream of byte chunks (about :data:`ZIP_CHUNK` each).
+
+    Entries are stored (JPEG does not shrink) with data descriptors (the archive is written
+    front to back, never seeked); one file is in memory at a time.
+
+    Raises:
+        StorageError: a file could not be read (mid-stream: the download breaks off).
+    """
+    storage = storage or get_storage()
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:
+        for entry in entries:
+            data = storage.get(entry.key)
+            info = zipfile.ZipInfo(entry.name, date_time=entry.created_at.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_STORED
+            info.file_size = len(data)
+            with zf.open(info, "w") as out:
+                for i in range(0, len(data), ZIP_CHUNK):
+                    out.write(data[i : i + ZIP_CHUNK])
+                    chunk = sink.take()
+                    if chunk:
+                        yield chunk
+            del data
+            yield sink.take()
+    tail = sink.take()
+    if tail:
+        yield tail
 
 
 def original_preview_key(original_key: str) -> str:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from lashme.credits.stripe_webhooks import webhook_endpoint
 from lashme.errors import LinkInvalid
-from lashme.files.download_routes import serve_variant, serve_zip
+from lashme.files.download_routes import serve_variant, serve_zip, serve_zip_set
 from lashme.files.storage import LocalStorage, get_storage
 from lashme.ops import health
 from lashme.ops.logging_setup import RequestIdMiddleware
@@ -56,6 +56,7 @@ def build_api() -> Starlette:
             Route("/stripe/webhook", webhook_endpoint, methods=["POST"]),
             Route("/fal/webhook", fal_webhook, methods=["POST"]),
             Route("/dl/zip/{job_id}", serve_zip, methods=["GET"]),
+            Route("/dl/zip-set", serve_zip_set, methods=["GET"]),
             Route("/dl/variant/{variant_id}/{kind}", serve_variant, methods=["GET"]),
             *health.ROUTES,
         ],

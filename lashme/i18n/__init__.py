@@ -229,12 +229,23 @@ def error_key(key: str | None, fallback: str = "generation.failed") -> str:
     return key if key and has_message(key) else fallback
 
 
-def error_text(error: Exception, locale: str | None) -> str:
-    """A :class:`lashme.errors.DomainError`'s message in ``locale`` (other errors: a generic failure)."""
+def error_text(error: Exception, locale: str | None, *, time_zone: str | None = None) -> str:
+    """A :class:`lashme.errors.DomainError`'s message in ``locale`` (other errors: a generic failure).
+
+    ``time_zone``: the reader's IANA time zone, if known; a parameter with an
+    ``in_time_zone(name)`` method (e.g. a reset moment) is given it first, so it can say the
+    local clock time too.
+    """
     key = getattr(error, "key", None)
     if key is None:
         return translate("generation.failed", locale)
-    return translate(key, locale, **getattr(error, "params", {}))
+    params = dict(getattr(error, "params", {}))
+    if time_zone:
+        for name, value in params.items():
+            in_zone = getattr(value, "in_time_zone", None)
+            if callable(in_zone):
+                params[name] = in_zone(time_zone)
+    return translate(key, locale, **params)
 
 
 def babel_locale(locale: str | None) -> Locale:

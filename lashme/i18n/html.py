@@ -26,11 +26,17 @@ the state's default).  For a visitor of another language the middleware also
 
 * translates the body's text nodes and its ``aria-label``/``placeholder``/``title``/``alt``
   attributes from the build language's catalog texts to the visitor's (:func:`translate_body`),
+  and the few state-made texts prerendered from the state's defaults (:func:`prerendered_texts`),
 * puts the catalog entries it used into ``globalThis.__lmT`` with an inline script before the
   page's modules, which ``lashme.ui.i18n.tr`` reads until the session state arrives, so React's
   hydration renders the same words the HTML showed, and
 * when the request had no language cookie, sets one with the chosen language, so the
   websocket's first state already carries it.
+
+A slow phone's first paint (:func:`prioritize_first_paint`, :func:`inline_critical_css`): the
+page's own font subset is preloaded, the rules of the app's stylesheet that the page can use are
+inlined (:mod:`lashme.i18n.critical_css`) and the stylesheet itself loads without blocking the
+paint, ahead of the scripts.
 
 ``<html data-lm-auth>`` says whether the request carried a sign-in cookie (``1``/``0``): until the
 session is known the header shows the visitor's buttons only when there is none
@@ -39,19 +45,23 @@ session is known the header shows the visitor's buttons only when there is none
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import hashlib
 import html
 import json
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
 from typing import Any
 
 from lashme import i18n
+from lashme.i18n.critical_css import critical_css
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -103,6 +113,35 @@ PAGE_ROUTES: tuple[tuple[str, str], ...] = (
     (r"/404(\.html)?", "not_found"),
 )
 _GZIP_MIN = 1024
+#: The sign-up bonus the pages are prerendered with: ``lashme.ui.state.SessionState.signup_bonus``'s
+#: default (a unit test keeps the two equal).
+PRERENDER_SIGNUP_BONUS = 3
+
+
+def prerendered_texts(locale: str) -> dict[str, str]:
+    """The state-made texts the pages are prerendered with, in ``locale``, by pseudo key (``=name``).
+
+    Some first-paint texts are not catalog messages but state vars computed from defaults (the
+    badge "3 фото бесплатно при регистрации": a plural with the sign-up bonus).  The build
+    renders them in :data:`BUILD_LOCALE`; these are the same texts in ``locale``, so
+    :func:`translate_body` can swap them like catalog texts, and the page (``lashme.ui.i18n.early``
+    names the same pseudo keys) hydrates with them.
+
+    Returns:
+        ``{"=landing.badge": "3 free photos on sign-up", ...}`` (plain text, no placeholders).
+    """
+    bonus = PRERENDER_SIGNUP_BONUS
+    free = i18n.translate_plural("plural.free_credits", bonus, locale)
+    return {
+        "=landing.badge": i18n.translate_plural("landing.badge", bonus, locale),
+        "=landing.start_credits": i18n.translate_plural("plural.credits", bonus, locale),
+        "=auth.signup_subtitle": i18n.translate("auth.signup_subtitle", locale, bonus=free),
+    }
+
+
+def _texts(locale: str) -> dict[str, str]:
+    """The catalog of ``locale`` with :func:`prerendered_texts` added."""
+    return {**i18n.catalog(locale), **prerendered_texts(locale)}
 
 
 def choose_locale(cookie_header: str | None, accept_language: str | None) -> str:
@@ -227,24 +266,25 @@ _BODY_OPEN = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 
 @lru_cache(maxsize=8)
 def text_map(source: str, target: str) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """``{text in source: (text in target, keys)}`` over the catalogs' plain texts.
+    """``{text in source: (text in target, keys)}`` over the catalog texts and :func:`prerendered_texts`.
 
     Templates (texts with ``{placeholders}``) are left out: they reach a page filled in by the
     server, never verbatim.  When two keys share a source text and the same target text, both keys
     are listed (so the page's script carries both).  When their target texts differ ("Регистрация"
     is both "Sign up" and "Signed up"), the text is left out: the HTML cannot say which key it
     shows, and a guess that differs from what React renders for that key is a hydration mismatch,
-    which makes React re-render the whole document.  Such a text stays in the build language until
-    the session state arrives.
+    which makes React re-render the whole document.  Such a text would stay in the build language
+    until the session state arrives, so the catalogs keep shared texts unambiguous (a unit test
+    checks it, ``tests/unit/test_html_lang.py``).
     """
-    src, dst = i18n.catalog(source), i18n.catalog(target)
+    src, dst = _texts(source), _texts(target)
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
     ambiguous: set[str] = set()
     for key, raw in src.items():
         # keyed by the trimmed text, as :func:`translate_body` looks texts up ("Доступно: " and
         # "Доступно:" are one text to it; the page's own spaces are kept around the swap)
-        text, target = raw.strip(), dst[key].strip()
-        if not text or "{" in text:
+        text, target = raw.strip(), (dst.get(key) or "").strip()
+        if not text or "{" in text or not target:  # a key missing from the target catalog: left alone
             continue
         found = out.get(text)
         if found is not None and found[0] != target:
@@ -296,7 +336,7 @@ def translate_body(document: str, *, source: str, target: str) -> tuple[str, set
 
 def catalog_script(locale: str, keys: Iterable[str]) -> str:
     """The inline script's code: ``globalThis.__lmT`` = the texts of ``keys`` in ``locale`` (JSON)."""
-    table = i18n.catalog(locale)
+    table = _texts(locale)
     data = json.dumps({k: table[k] for k in sorted(keys) if k in table}, ensure_ascii=False)
     return f"globalThis.__lmT={data.replace('<', chr(92) + 'u003c')};"
 
@@ -329,6 +369,103 @@ def inject_head(document: str, code: str) -> str:
     if close is None:
         return document
     return document[: close.start()] + f"<script>{code}</script>" + document[close.start() :]
+
+
+#: The web font subset (``assets/fonts``, ``@font-face`` in ``assets/theme.css``) that a page's words in
+#: each language need; preloaded per page so it never competes with a subset the page does not use.
+FONT_PRELOAD = {
+    "ru": "/fonts/manrope-cyrillic-wght-normal.woff2",
+    "en": "/fonts/manrope-latin-wght-normal.woff2",
+}
+
+def _tag_with(tag: str, *conditions: str) -> re.Pattern[str]:
+    """The start of each ``<tag ...>`` matching every lookahead and carrying no ``fetchpriority``."""
+    looks = "".join(f"(?=[^>]*{c})" for c in conditions)
+    return re.compile(rf"<{tag}\b{looks}(?![^>]*\bfetchpriority=)", re.IGNORECASE)
+
+
+_STYLESHEET_LINK = _tag_with("link", r"""\brel=["']stylesheet["']""")
+_STYLE_PRELOAD = _tag_with("link", r"""\brel=["']preload["']""", r"""\bas=["']style["']""")
+_MODULE_PRELOAD = _tag_with("link", r"""\brel=["']modulepreload["']""")
+_MODULE_SCRIPT = _tag_with("script", r"""\btype=["']module["']""")
+
+
+def prioritize_first_paint(document: str, locale: str) -> str:
+    """``document`` with its render-blocking stylesheet fetched before its scripts and its font preloaded.
+
+    The prerendered HTML already holds the page's words; what keeps them off a slow phone's
+    screen is the one render-blocking stylesheet, which otherwise shares the line with ~300 kB
+    (gzip) of modules preloaded at the same moment.  So the stylesheet (and its preload) get
+    ``fetchpriority="high"``, the module preloads and the module script ``fetchpriority="low"``
+    (HTML "fetch priority" hints: Chromium then holds low-priority fetches back while a
+    render-blocking one is in flight), and the page's font subset (:data:`FONT_PRELOAD`) is
+    preloaded, last in ``<head>`` where React's hydration skips it (see :func:`inject_head`).
+    Hydration ignores these attributes (an attribute React did not render is left alone).
+    """
+    document = _STYLESHEET_LINK.sub(lambda m: m.group(0) + ' fetchpriority="high"', document)
+    document = _STYLE_PRELOAD.sub(lambda m: m.group(0) + ' fetchpriority="high"', document)
+    document = _MODULE_PRELOAD.sub(lambda m: m.group(0) + ' fetchpriority="low"', document)
+    document = _MODULE_SCRIPT.sub(lambda m: m.group(0) + ' fetchpriority="low"', document)
+    font = FONT_PRELOAD.get(locale)
+    close = _HEAD_CLOSE.search(document)
+    if font is None or close is None:
+        return document
+    link = f'<link rel="preload" href="{font}" as="font" type="font/woff2" crossorigin="anonymous"/>'
+    return document[: close.start()] + link + document[close.start() :]
+
+
+_BLOCKING_CSS = re.compile(
+    r"""<link\b(?=[^>]*\brel=["']stylesheet["'])(?![^>]*\bmedia=)[^>]*\bhref=["'](/[^"'?#]+\.css)["'][^>]*>""",
+    re.IGNORECASE,
+)
+#: Turns the full stylesheet on (and drops the inline copy of its critical rules) once it has loaded.
+SWAP_CSS_SCRIPT = (
+    '(()=>{const l=document.querySelector("link[data-lm-css]");if(!l)return;'
+    'const on=()=>{l.media="all";const c=document.getElementById("lm-critical");if(c)c.remove()};'
+    'if(l.sheet)on();else l.addEventListener("load",on)})();'
+)
+
+
+def default_static_dir() -> Path:
+    """Where Reflex's prod build serves the pages and assets from (``$REFLEX_WEB_WORKDIR/build/client``)."""
+    return Path(os.environ.get("REFLEX_WEB_WORKDIR") or ".web") / "build" / "client"
+
+
+def inline_critical_css(document: str, static_dir: Path) -> tuple[str, str | None]:
+    """``document`` painting without waiting for its stylesheet: critical rules inline, the sheet aside.
+
+    The first ``<link rel="stylesheet">`` of ``<head>`` (the app's one stylesheet, read from
+    ``static_dir``) gets ``media="print"`` (fetched, not render-blocking; its ``rel=preload``
+    twin already fetches it early) and ``data-lm-css``; its rules that may match this document
+    (:func:`lashme.i18n.critical_css.critical_css`) go last in ``<head>`` as
+    ``<style id="lm-critical">``, followed by :data:`SWAP_CSS_SCRIPT`, which switches the sheet to
+    ``media="all"`` and removes the inline copy once it has loaded (so the cascade is the
+    sheet's own from then on).  Both are after React's own head elements, which hydration skips.
+
+    Returns:
+        ``(document, script)``: the page, and the inline script's code for the CSP hash (None
+        when nothing was changed: no such link, or its file is not there).
+    """
+    close = _HEAD_CLOSE.search(document)
+    link = _BLOCKING_CSS.search(document, 0, close.start() if close else 0)
+    if close is None or link is None:
+        return document, None
+    rules = critical_css(static_dir / link.group(1).lstrip("/"), document)
+    if rules is None:
+        return document, None
+    tag = link.group(0)
+    swapped = tag[:5] + ' media="print" data-lm-css=""' + tag[5:]
+    style = '<style id="lm-critical">' + rules.replace("</", "<\\/") + "</style>"
+    head_end = close.start()
+    out = (
+        document[: link.start()]
+        + swapped
+        + document[link.end() : head_end]
+        + style
+        + f"<script>{SWAP_CSS_SCRIPT}</script>"
+        + document[head_end:]
+    )
+    return out, SWAP_CSS_SCRIPT
 
 
 def csp_with_script(policy: str, code: str) -> str:
@@ -389,11 +526,19 @@ class LocalizedHtml:
     Args:
         app: the ASGI app serving the pages (Reflex's backend with the frontend mounted).
         routes: ``(path regex, page name)`` pairs (default :data:`PAGE_ROUTES`).
+        static_dir: the built frontend's folder, where the stylesheet a page links is read for its
+            critical rules (default :func:`default_static_dir`; None turns the inlining off).
     """
 
-    def __init__(self, app: ASGIApp, routes: Iterable[tuple[str, str]] = PAGE_ROUTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        routes: Iterable[tuple[str, str]] = PAGE_ROUTES,
+        static_dir: Path | None = None,
+    ) -> None:
         self.app = app
         self.routes = tuple(routes)
+        self.static_dir = static_dir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (HTTP page requests are rewritten, the rest pass through)."""
@@ -439,7 +584,10 @@ class LocalizedHtml:
             shown = "not_found" if start.get("status") == 404 else name
             title, description = page_texts(shown, locale)
             keys = (f"page.{shown}.title", "page.default.title")
-            new_start, body = _rewrite(start, b"".join(chunks), page, title, description, accepts_gzip, keys)
+            raw = b"".join(chunks)
+            new_start, body = await asyncio.to_thread(  # CPU work (first critical CSS of a page: ~0.3 s)
+                _rewrite, start, raw, page, title, description, accepts_gzip, keys, self.static_dir
+            )
             if head_only:
                 new_start["headers"] = [(k, v) for k, v in new_start["headers"] if k != b"content-length"]
                 body = b""
@@ -466,6 +614,7 @@ def _rewrite(
     description: str,
     accepts_gzip: bool,
     title_keys: Iterable[str] = (),
+    static_dir: Path | None = None,
 ) -> tuple[Message, bytes]:
     """The rewritten response start and body (gzip-compressed when accepted and worth it).
 
@@ -480,11 +629,18 @@ def _rewrite(
         text = localize_html(text, locale=locale, title=title, description=description)
         text = mark_session(text, page.signed_in)
         text, used = translate_body(text, source=BUILD_LOCALE, target=locale)
+        text = prioritize_first_paint(text, locale)
+        scripts: list[str] = []
+        if static_dir is not None:
+            text, swap = inline_critical_css(text, static_dir)
+            scripts += [swap] if swap else []
         if locale != BUILD_LOCALE:
             used |= set(title_keys)
         if used:
             code = catalog_script(locale, used)
             text = inject_head(text, code)
+            scripts.append(code)
+        for code in scripts:
             headers = [
                 (k, csp_with_script(v.decode("latin-1"), code).encode("latin-1"))
                 if k.lower() == b"content-security-policy"
@@ -508,5 +664,5 @@ def _rewrite(
 
 
 def localized_html(app: ASGIApp) -> LocalizedHtml:
-    """``api_transformer`` hook: wrap Reflex's ASGI app in :class:`LocalizedHtml`."""
-    return LocalizedHtml(app)
+    """``api_transformer`` hook: wrap Reflex's ASGI app in :class:`LocalizedHtml` (critical CSS inlined)."""
+    return LocalizedHtml(app, static_dir=default_static_dir())

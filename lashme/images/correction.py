@@ -15,17 +15,19 @@ Steps (2-4 in linear light, IEC 61966-2-1 sRGB decoding):
    He, Sun & Tang, CVPR 2009) is the veil; what lies above a natural black is subtracted
    equally from the three channels, and when there was a veil the whites it greyed are
    stretched back (a photo without a veil keeps its white level).
-2. **White balance: only the cast shared by mid-tones and highlights, capped**.  Estimates in
-   log-chroma ``(log R/G, log B/G)``: grey edge on the mid-tone edges (van de Weijer, Gevers &
-   Gijsenij, IEEE TIP 2007; first order, Minkowski p = 6), white patch on the brightest
-   near-neutral unclipped pixels, and grey pixels (Yang, Gao & Li, CVPR 2015) when they are
-   really grey.  Each estimate's excess over an accepted, slightly warm neutral range is split
-   into temperature (blue-amber) and tint (green-magenta, counted less); on each axis the cast
-   is what the estimates share (the smaller of two, the median of three, and nothing when they
-   disagree in direction), so a colourful scene -- a blue dusk sky over a white rocket, a
-   ginger cat on a white blanket, a red saucer -- keeps its colours, while a real cast, which
-   tints highlights and mid-tones alike, is undone.  The correction is capped, and applied as
-   a white point: the strongest channel keeps its level and the weak ones come up.
+2. **White balance: only the cast most estimates see, capped**.  Three estimates in
+   log-chroma ``(log R/G, log B/G)``: grey edge on all mid-tone edges (van de Weijer, Gevers &
+   Gijsenij, IEEE TIP 2007; first order, Minkowski p = 6), the same on the least saturated
+   edges only (edges between near-neutral surfaces and shading edges carry the illuminant's
+   colour, not a surface's: the photometric edge weighting of Gijsenij, Gevers & van de
+   Weijer, IEEE TPAMI 2012), and white patch on the brightest near-neutral unclipped pixels.
+   Each estimate's excess over an accepted, slightly warm neutral range is split into
+   temperature (blue-amber) and tint (green-magenta, counted less); on each axis the cast is
+   the median of the three excesses (two must agree on a direction), so a colourful scene --
+   a blue dusk sky over a white rocket, a ginger cat on a white blanket, a red saucer --
+   keeps its colours, while a real cast, which tints every kind of evidence alike, is
+   undone.  The correction is capped, and applied as a white point: the strongest channel
+   keeps its level and the weak ones come up.
 3. **Exposure**: a gain bringing the 99th luminance percentile up to a target, unless the mean
    luminance (a dim but well-exposed scene) or the 99.8th percentile (the lamps of a dusk
    scene) reaches its own target first; brightens only.
@@ -43,11 +45,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Correction", "apply", "decode_lut", "estimate", "linear_to_srgb", "srgb_to_linear"]
+__all__ = ["STATS_SIDE", "Correction", "apply", "decode_lut", "estimate", "linear_to_srgb", "srgb_to_linear"]
 
 LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 / sRGB relative luminance weights
 _CODES = np.arange(256) / 255.0
-_STATS_SIDE = 256  # long side of the copy statistics are measured on
+STATS_SIDE = 256  # long side of the copy statistics are measured on
 
 # 1. veil
 _VEIL_PERCENTILE = 1.0  # percentile of the per-pixel minimum channel
@@ -63,8 +65,8 @@ _WB_TINT_RANGE = (-0.1, 0.15)  # accepted tint (log R/G + log B/G) / sqrt 2: gre
 _WB_CAP = 0.8  # at most ~x2.2 on one channel ratio
 _WB_TINT_WEIGHT = 0.6  # green-magenta counts less than blue-amber
 _WB_STRENGTH = 1.0
-_GREY_FRACTION = 0.01  # share of candidate pixels kept as grey pixels
-_GREY_QUALITY = 0.06  # mean greyness index up to which grey pixels vote
+_WB_NOISE = 0.08  # log-chroma excess (~2 b* on a grey) below which a cast fades out
+_NEUTRAL_EDGE_SHARE = 0.3  # least saturated share of the pixels whose edges vote as neutral edges
 _WHITE_QUANTILE = 0.97
 _WHITE_SATURATION = 0.5  # encoded saturation above which a bright pixel is no white reference
 # 3. exposure
@@ -198,31 +200,40 @@ def apply(rgb: np.ndarray, correction: Correction) -> np.ndarray:
 def _cast(small: np.ndarray, lin: np.ndarray) -> tuple[np.ndarray, float]:
     """The colour cast to undo (log-chroma), and the trust in it.
 
-    A cast tints everything: the edges of the mid-tones and the brightest near-white surfaces
-    alike.  A colourful scene tints only some of them (a blue sky leaves the white rocket and
-    its lamps alone; a ginger cat on a white blanket leaves the blanket white).  So the cast is
-    the part *shared* by the grey-edge estimate (mid-tone edges) and the white-patch estimate
-    (highlights), taken separately on temperature (blue-amber) and tint (green-magenta): on
-    each axis, each estimate's excess over the accepted neutral range (:func:`_excess`), and
-    the smaller of the two when both point the same way, else nothing.  Grey pixels, when
-    they are really grey (low greyness index), vote as a third estimate.
+    A cast tints everything: the edges of the mid-tones, the edges between near-neutral
+    surfaces and the brightest near-white surfaces alike.  A colourful scene tints only some of
+    them (a blue sky leaves the white rocket and its lamps alone; a ginger cat's fur edges read
+    warm while the white blanket beside it stays white).  Three estimates vote:
+
+    - grey edge on all mid-tone edges (:func:`_grey_edges`, van de Weijer et al. 2007);
+    - grey edge on the least saturated edges only (:func:`_grey_edges`): edges between
+      near-neutral surfaces, shading and specular edges carry the illuminant's colour and no
+      surface colour (the photometric edge weighting of Gijsenij, Gevers & van de Weijer,
+      IEEE TPAMI 2012), so a scene dominated by one colour (a ginger cat, a red saucer) does
+      not pull it;
+    - white patch on the brightest unclipped near-neutral pixels (:func:`_white_patch`).
+
+    On each axis (temperature and tint) each estimate's excess over the accepted neutral range
+    is taken (:func:`_excess`) and the cast is the **median of the three**: two of three
+    estimates must see a cast in the same direction, and its size is the middle one, so one
+    estimate fooled by the scene (the fur edges of a ginger cat, the sodium lamps of a dusk
+    scene) neither invents a cast nor vetoes a real one.  An excess smaller than
+    :data:`_WB_NOISE` -- the spread of the estimates on balanced photos -- fades out smoothly.
 
     Returns:
-        ``(cast (2,), confidence 0..1)``: the shared excess in log-chroma (before the cap),
+        ``(cast (2,), confidence 0..1)``: the median excess in log-chroma (before the cap),
         and its size relative to the largest single estimate's (1 = they all agree).
     """
     valid = (_channel_max(small) < 245) & (_channel_min(small) > 6)
     if np.count_nonzero(valid) < 200:
         return np.zeros(2), 0.0
-    votes = [_excess(_grey_edge(lin, valid)), _excess(_white_patch(lin, valid))]
-    grey, quality = _grey_pixels(lin, valid)
-    if quality <= _GREY_QUALITY:
-        votes.append(_excess(grey))
-    stacked = np.stack(votes)  # (n, 2): temperature, tint excess of each estimate
-    same_sign = np.all(stacked > 0, axis=0) | np.all(stacked < 0, axis=0)
-    # the second largest magnitude: the smaller of two votes, the median of three
-    agreed = np.sort(np.abs(stacked), axis=0)[-2]
-    shared = np.where(same_sign, np.sign(stacked[0]) * agreed, 0.0)
+    edges, neutral_edges = _grey_edges(small, lin, valid)
+    stacked = np.stack([_excess(edges), _excess(neutral_edges), _excess(_white_patch(lin, valid))])
+    shared = np.median(stacked, axis=0)  # (2,): temperature, tint
+    # an excess within the estimates' own noise is no evidence: it fades in smoothly (smoothstep
+    # up to _WB_NOISE), so a balanced photo whose estimates sit just outside the range is left alone
+    ramp = np.clip(np.abs(shared) / _WB_NOISE, 0, 1)
+    shared = shared * ramp * ramp * (3 - 2 * ramp)
     largest = float(np.abs(stacked).max())
     confidence = 1.0 if largest < 1e-9 else float(np.abs(shared).max() / largest)
     t, g = shared
@@ -253,34 +264,6 @@ def _capped(cast: np.ndarray) -> np.ndarray:
     return cast if size <= _WB_CAP else cast * (_WB_CAP / size)
 
 
-def _grey_pixels(lin: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float]:
-    """Grey-pixel illuminant estimate (log-chroma) and its mean greyness index (0 = perfectly grey).
-
-    A grey surface has the same local contrast in log R, log G and log B under any illuminant
-    (a multiplicative cast is a constant in log space and vanishes under the Laplacian), so the
-    pixels chosen do not depend on the cast.
-    """
-    log = cv2.GaussianBlur(np.log(lin + 1e-4), (0, 0), 1.0)
-    contrast = np.abs(cv2.Laplacian(log, cv2.CV_32F, ksize=3))
-    c0, c1, c2 = contrast[..., 0], contrast[..., 1], contrast[..., 2]
-    mean = (c0 + c1 + c2) * (1 / 3)
-    std = np.sqrt(((c0 - mean) ** 2 + (c1 - mean) ** 2 + (c2 - mean) ** 2) * (1 / 3))
-    index = cv2.blur(std / (mean + 1e-6), (3, 3))
-    candidates = cv2.erode((valid & (mean > 0.02)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    if np.count_nonzero(candidates) < 50:
-        return np.zeros(2), 1.0
-    scores = index[candidates]
-    keep = min(max(20, int(_GREY_FRACTION * scores.size)), scores.size)
-    # the `keep` lowest scores, ties broken by position (as a stable sort would), without sorting
-    kth = np.partition(scores, keep - 1)[keep - 1]
-    chosen = scores < kth
-    ties = np.flatnonzero(scores == kth)[: keep - np.count_nonzero(chosen)]
-    chosen[ties] = True
-    pixels = lin[candidates][chosen]
-    chroma = (pixels / pixels.sum(axis=1, keepdims=True)).mean(axis=0)
-    return _log_chroma(chroma), float(scores[chosen].mean())
-
-
 def _white_patch(lin: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Mean colour of the brightest unclipped near-neutral pixels (log-chroma).
 
@@ -298,14 +281,33 @@ def _white_patch(lin: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return _log_chroma(lin[top].mean(axis=0))
 
 
-def _grey_edge(lin: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """First-order grey-edge estimate, Minkowski p = 6 (log-chroma)."""
+def _grey_edges(small: np.ndarray, lin: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First-order grey-edge estimates, Minkowski p = 6 (log-chroma): all edges, neutral edges.
+
+    The gradient magnitude of each linear channel (Gaussian sigma 1, Sobel) is pooled with
+    the Minkowski p = 6 norm (van de Weijer, Gevers & Gijsenij, IEEE TIP 2007) once over every
+    valid pixel and once over the :data:`_NEUTRAL_EDGE_SHARE` least saturated of them
+    (saturation ``1 - min/max`` of the encoded pixel), where edges lie between near-neutral
+    surfaces or are shading and specular edges, whose colour is the illuminant's.
+
+    Args:
+        small: ``(h, w, 3)`` uint8 encoded image.
+        lin: ``(h, w, 3)`` float32 linear image of the same pixels.
+        valid: ``(h, w)`` bool, neither clipped nor near black.
+
+    Returns:
+        ``(all edges (2,), neutral edges (2,))`` log-chroma estimates.
+    """
     blurred = cv2.GaussianBlur(lin, (0, 0), 1.0)
     gx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1)
     inside = cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    magnitude = np.sqrt(gx * gx + gy * gy)[inside].astype(np.float64)
-    return _log_chroma((magnitude**6).mean(axis=0) ** (1 / 6))
+    power = (gx * gx + gy * gy).astype(np.float64) ** 3  # |grad| ** 6
+    high = _channel_max(small)[inside].astype(np.float32)
+    sat = 1 - _channel_min(small)[inside] / np.maximum(high, 1)
+    neutral = sat <= np.quantile(sat, _NEUTRAL_EDGE_SHARE)
+    power = power[inside]
+    return _log_chroma(power.mean(axis=0) ** (1 / 6)), _log_chroma(power[neutral].mean(axis=0) ** (1 / 6))
 
 
 def _log_chroma(rgb: np.ndarray) -> np.ndarray:
@@ -370,7 +372,7 @@ def _channel_max(rgb: np.ndarray) -> np.ndarray:
 
 def _small(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
-    scale = _STATS_SIDE / max(height, width)
+    scale = STATS_SIDE / max(height, width)
     if scale >= 1:
         return rgb
     size = (max(1, round(width * scale)), max(1, round(height * scale)))

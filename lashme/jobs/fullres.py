@@ -7,13 +7,22 @@ Plain Python, no Reflex import.  Who sees which pixels:
   ``Variant.thumb_key`` (<= 320 px), :data:`WATERMARKED_FIELDS`.  These are
   the only files a visitor, a non-owner or an owner who has not paid may be
   given (signed URLs for them and nothing else).
-- Clean files exist only for an unlocked variant, made by :func:`render` on
+- Clean display renditions (``clean_preview_key`` <= 480 px,
+  ``clean_thumb_key`` <= 320 px) are stored privately by generation right
+  after the previews are published
+  (:func:`lashme.jobs.generation.store_clean_renditions`): the watermarked
+  files' pixels without the watermark.  They exist for locked variants too but
+  are signed only for the owner who unlocked the variant
+  (:func:`display_keys`), so the unlock swaps the card's image in the same
+  event, before the full-size render is done.
+- Clean full-size files exist only for an unlocked variant, made by :func:`render` on
   the worker after :func:`request_render`: the full-size image
   (``full_key``, the upload's resolution up to the upload pixel cap), the
   crops (``crops``: 4:5, 1:1, 9:16, cut from the full-size image, never
   upscaled; a crop the source is too small for is stored at its native size
   with ``too_small``), and a clean preview/thumbnail (``clean_preview_key``,
-  ``clean_thumb_key``) for the owner's own pages, :data:`CLEAN_FIELDS`.
+  ``clean_thumb_key``, when generation did not store them) for the owner's own
+  pages, :data:`CLEAN_FIELDS`.
   ``insta_key`` is the 4:5 crop (downloads named ``-4x5``).
 - ``source_key`` (fal's output kept at generation) is clean and private: it
   is never given to anyone, only rendered from.
@@ -70,8 +79,9 @@ NONE, PENDING, RENDERING, READY, FAILED = "none", "pending", "rendering", "ready
 #: Variant columns holding watermarked low-res files: the only ones a visitor, a non-owner
 #: or an owner who has not unlocked the variant may be given.
 WATERMARKED_FIELDS: tuple[str, ...] = ("preview_key", "thumb_key")
-#: Variant columns holding clean files: only for the owner who unlocked the variant
-#: (``crops`` holds more clean keys).  ``source_key`` is clean too and never served at all.
+#: Variant columns holding clean files: signed only for the owner who unlocked the variant
+#: (``crops`` holds more clean keys); the clean preview/thumbnail may exist before the unlock.
+#: ``source_key`` is clean too and never served at all.
 CLEAN_FIELDS: tuple[str, ...] = ("full_key", "insta_key", "clean_preview_key", "clean_thumb_key")
 
 
@@ -138,7 +148,7 @@ class DisplayKeys:
     Attributes:
         preview_key: <= 480 px image (None for a filtered variant).
         thumb_key: <= 320 px image (None for a filtered variant).
-        clean: True when both are clean (unlocked and rendered), False when watermarked.
+        clean: True when both are clean (unlocked, clean files stored), False when watermarked.
     """
 
     preview_key: str | None
@@ -155,9 +165,10 @@ def display_keys(variant: Variant, *, unlocked: bool) -> DisplayKeys:
             False for visitors, other users, and owners who have not paid.
 
     Returns:
-        The clean files when ``unlocked`` and rendered, else the watermarked ones.
+        The clean files when ``unlocked`` and they exist (stored at generation, or by the
+        full-size render), else the watermarked ones.
     """
-    if unlocked and variant.fullres_status == READY and variant.clean_preview_key and variant.clean_thumb_key:
+    if unlocked and variant.clean_preview_key and variant.clean_thumb_key:
         return DisplayKeys(variant.clean_preview_key, variant.clean_thumb_key, True)
     return DisplayKeys(variant.preview_key, variant.thumb_key, False)
 
@@ -316,8 +327,9 @@ def render(variant_id: str, *, engine: Engine | None = None, storage: Storage | 
             return "missing"
         variant.full_key = keys["full"]
         variant.insta_key = keys["crop-4x5"]
-        variant.clean_preview_key = keys["clean_preview"]
-        variant.clean_thumb_key = keys["clean_thumb"]
+        if not (variant.clean_preview_key and variant.clean_thumb_key):  # keep the card's image stable
+            variant.clean_preview_key = keys["clean_preview"]
+            variant.clean_thumb_key = keys["clean_thumb"]
         variant.full_width, variant.full_height = files.size
         variant.crops = crops
         _set_state(s, variant, READY, seconds=seconds, width=files.size[0], height=files.size[1])

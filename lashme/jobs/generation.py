@@ -14,8 +14,11 @@ as well as its own FAILED or retry transitions require the token unchanged.
 A run that was declared dead while its job went to a newer run therefore
 changes nothing anyone can see (:class:`lashme.jobs.lifecycle.StaleRun`).
 
-Only watermarked low-resolution files are made here (preview, thumbnail):
-clean pixels are rendered when a variant is unlocked
+Only watermarked low-resolution files are published here (preview, thumbnail).
+After the publishing commit, each variant also gets a private clean display
+rendition of the same size (:func:`store_clean_renditions`), served only to an
+owner who unlocked it, so an unlock shows clean pixels at once; the clean
+full-size files are rendered when a variant is unlocked
 (:mod:`lashme.jobs.fullres`).  A provider other than ``studio`` (whose result
 cannot be made again from the original) has its output kept as a private
 ``source`` file that is never served, to render the unlocked files from.
@@ -322,7 +325,7 @@ def _run_claimed(
         if provider is None:
             provider = get_provider(job.provider)
             if isinstance(getattr(provider, "max_side", None), int):
-                # previews are <= 480 px: render them from a 1024 px working copy (the clean
+                # previews are <= 480 px: render them from a 768 px working copy (the clean
                 # full-size image is rendered on unlock, lashme.jobs.fullres)
                 provider.max_side = min(provider.max_side, imaging.PREVIEW_WORKING_SIDE)
         try:
@@ -343,6 +346,8 @@ def _run_claimed(
         for gv in generated:
             rows[gv.index] = _store_variant(storage, prefix, gv, token, keep_source=keep_source)
             rows[gv.index].update(scores.get(gv.index, {}))
+        # kept for the owner's clean display renditions, made after the previews are published
+        clean_sources = {gv.index: gv.image for gv in generated if gv.image is not None}
         del generated
     except ProviderError as exc:
         if exc.transient and job.attempts < settings.job_max_attempts:
@@ -394,4 +399,63 @@ def _run_claimed(
             return s.get(Job, job_id).status
         _upsert_variants(s, job_id, rows)
     queue.notify(job_id, JobStatus.DONE)
+    store_clean_renditions(job_id, clean_sources, prefix, token, storage=storage, engine=engine)
     return JobStatus.DONE
+
+
+def store_clean_renditions(
+    job_id: str,
+    images: dict[int, Image.Image],
+    prefix: str,
+    run_token: int,
+    *,
+    storage: Storage,
+    engine: Engine | None = None,
+) -> int:
+    """Store the clean display renditions of a published job's variants (private; after the previews).
+
+    Called once the previews are published (the job is DONE and its watchers told), so the
+    time to previews does not change.  Each variant gets a clean <= 480 px preview and <= 320 px
+    thumbnail (:func:`lashme.images.previews.render_clean_display_files`, the watermarked files'
+    pixels without the watermark) at run-keyed storage keys, recorded as
+    ``Variant.clean_preview_key`` / ``clean_thumb_key`` where still empty and only for the
+    variant rows this run published.  They are served only to an owner who unlocked the
+    variant (:func:`lashme.jobs.fullres.display_keys`), so an unlock swaps the card's image in
+    the same event while the full-size image is rendered.  Never fails the job: an error is
+    logged and the full-size render makes these files later.
+
+    Args:
+        job_id: the published job.
+        images: variant index -> the provider's output (filtered variants left out).
+        prefix: the job's storage folder (``…/``).
+        run_token: the publishing run's lease token (key suffix, and the rows it published).
+        storage: where the files go.
+        engine: database engine (tests).
+
+    Returns:
+        How many variants got their renditions recorded.
+    """
+    started = time.monotonic()
+    try:
+        keys: dict[int, dict[str, str]] = {}
+        for index, image in images.items():
+            for kind, data in previews.render_clean_display_files(image).items():
+                key = run_variant_key(prefix, index, kind, run_token)
+                storage.put(key, data, content_type="image/jpeg")
+                keys.setdefault(index, {})[f"{kind}_key"] = key
+        stored = 0
+        with session_scope(engine) as s:
+            for v in s.execute(select(Variant).where(Variant.job_id == job_id)).scalars():
+                mine = v.preview_key == run_variant_key(prefix, v.index, "preview", run_token)
+                if v.index in keys and mine and not v.clean_preview_key:
+                    v.clean_preview_key = keys[v.index]["clean_preview_key"]
+                    v.clean_thumb_key = keys[v.index]["clean_thumb_key"]
+                    s.add(v)
+                    stored += 1
+    except Exception:  # noqa: BLE001 - an optional speed-up: the full-size render makes them anyway
+        log.warning("job %s: could not store the clean display renditions", job_id, exc_info=True)
+        return 0
+    if stored:
+        queue.notify(job_id, "clean")  # an owner who unlocked meanwhile sees the clean image now
+    log.info("job %s: %d clean display renditions in %.3fs", job_id, stored, time.monotonic() - started)
+    return stored

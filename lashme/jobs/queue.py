@@ -166,10 +166,15 @@ def queue_position(job_id: str, *, connection: Redis | None = None) -> int | Non
 
 
 def notify(job_id: str, status: str, *, connection: Redis | None = None) -> None:
-    """Publish a job change; failures are logged, never raised (the DB is the truth)."""
+    """Publish a job change; failures are logged, never raised (the DB is the truth).
+
+    Both messages go in one round trip, so a watcher of the job receives them together and
+    re-reads the job once (:meth:`lashme.app.job.JobWatch.wait`).
+    """
     try:
-        r = connection or get_redis()
-        r.publish(job_channel(job_id), status)
-        r.publish(QUEUE_CHANNEL, job_id)
+        pipe = (connection or get_redis()).pipeline(transaction=False)
+        pipe.publish(job_channel(job_id), status)
+        pipe.publish(QUEUE_CHANNEL, job_id)
+        pipe.execute()
     except Exception:  # noqa: BLE001
         log.warning("could not publish update for job %s", job_id, exc_info=True)

@@ -38,7 +38,15 @@ import numpy as np
 from PIL import Image
 
 from lashme.images import imaging, retouch
-from lashme.images.correction import Correction, apply, estimate, linear_to_srgb, srgb_to_linear, to_u8
+from lashme.images.correction import (
+    STATS_SIDE,
+    Correction,
+    apply,
+    estimate,
+    linear_to_srgb,
+    srgb_to_linear,
+    to_u8,
+)
 from lashme.images.presets import PresetMissing
 from lashme.images.skin import skin_mask
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, JobContext, ProviderError
@@ -87,6 +95,8 @@ class Style:
             further in the direction of a cast the base correction left (a still-warm base gets
             less warmth, a still-cool one no more blue) and may take some of it out.  Applied
             before ``curves``; ``(0, 0, 0)`` = none.
+        temperature_scale: share of that shift applied; :func:`amount` scaling a look down
+            on a photo it changes a lot (a pale portrait) scales its warmth down with it.
     """
 
     smoothing: float = 0.0
@@ -97,6 +107,7 @@ class Style:
     glow_tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
     detail: float = 0.0
     temperature: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    temperature_scale: float = 1.0  # share of the temperature shift applied (set by _scaled)
 
 
 def _curves(gains=(1.0, 1.0, 1.0), *, exposure=1.0, contrast=0.0, lift=0.0) -> np.ndarray:
@@ -147,12 +158,14 @@ STYLES: dict[str, Style] = {
     ),
     "soft_focus": Style(  # luminous, airy, clean whites; lashes stay defined
         smoothing=0.75,
-        curves=_curves((1.02, 1.0, 1.02), exposure=1.2, contrast=-0.05, lift=0.02),
+        # brighter, not flatter: blacks stay put (a lift or a flattening would re-add the veil
+        # or low contrast the base just removed)
+        curves=_curves((1.02, 1.0, 1.02), exposure=1.2),
         saturation=0.93,
         glow=0.15,
         glow_tint=(1.0, 0.98, 1.0),
         detail=1.0,  # soft light, not soft lashes
-        temperature=(0.15, -0.1, 0.0),  # clean, faintly warm whites: a leftover cast is taken out
+        temperature=(0.15, -0.1, 0.1),  # clean, faintly warm whites: a leftover cast is taken out
     ),
 }
 assert tuple(STYLES) == STUDIO_PRESETS
@@ -213,7 +226,9 @@ def prepare(rgb: np.ndarray) -> Base:
     """
     side = max(32, round(max(rgb.shape[:2]) * _WORK_SIDE / _REF_SIDE))
     small = retouch.low_res(rgb, side)
-    correction = estimate(small)
+    # the statistics copy is never smaller than the correction's own (~256 px): a smaller
+    # photo would otherwise be judged on blurrier edges than a large one of the same scene
+    correction = estimate(small if max(small.shape[:2]) >= STATS_SIDE else retouch.low_res(rgb, STATS_SIDE))
     corrected = apply(rgb, correction)
     small = apply(small, correction)
     skin = skin_mask(small)
@@ -259,12 +274,48 @@ def warmth(rgb: np.ndarray) -> float:
     return float((r - b) / np.sqrt(2))
 
 
-def _adapted(base: Base, look: Style) -> Style:
-    """``look`` with its per-photo temperature shift (:attr:`Style.temperature`) put into its curves."""
+#: Share of the white-balance correction the base made that a look leans further against it.
+#: The base correction stops at the edge of the accepted neutral range and takes the median
+#: of its estimates, so a real cast is typically undone by only half to three quarters (see
+#: ``benchmarks/bench_quality.py``); a look's own colour shift must not re-add it.
+CAST_LEAN = 0.3
+_LEAN_ROOM = 0.1  # how far below its own lowest shift the lean may take a look
+
+
+def cast_temperature(correction: Correction) -> float:
+    """Temperature of the cast the base correction undid, ``(log R/G - log B/G) / sqrt 2``.
+
+    > 0: the photo had a warm (amber) cast that was taken out; < 0 a cool (blue) one; 0 none.
+    """
+    return float(correction.cast[0] - correction.cast[1]) / np.sqrt(2)
+
+
+def _temperature_shift(base: Base, look: Style) -> float:
+    """A look's per-photo colour temperature shift (log-chroma units, > 0 warmer).
+
+    The look's own shift towards its target (:attr:`Style.temperature`), then leaning against
+    the cast the base correction found by :data:`CAST_LEAN` of it: on a photo that came in
+    warm, a warm look adds less warmth and a neutral look takes a little more out; on one that
+    came in cool, every look warms slightly.  So no look re-adds the flaw the base undid.  The
+    result is at most the look's ``highest``; a look that may take warmth out (``lowest`` < 0)
+    may take up to :data:`_LEAN_ROOM` more.  A look that only warms (``lowest`` >= 0) leans
+    only after a warm cast (less warmth, down to its ``lowest``): after a cool one its own
+    warmth already leans against the cast.
+    """
     target, lowest, highest = look.temperature
+    shift = min(max(target - base.warmth, lowest), highest)
+    lean = CAST_LEAN * cast_temperature(base.correction)
+    if lowest >= 0:  # a look that only warms: less warmth after a warm cast, no extra after a cool one
+        return min(max(shift - max(lean, 0.0), lowest), highest)
+    return min(max(shift - lean, lowest - _LEAN_ROOM), highest)
+
+
+def _adapted(base: Base, look: Style) -> Style:
+    """``look`` with its per-photo temperature shift (:func:`_temperature_shift`) put into its curves."""
+    _, lowest, highest = look.temperature
     if lowest == highest == 0:
         return look
-    shift = min(max(target - base.warmth, lowest), highest)
+    shift = _temperature_shift(base, look) * look.temperature_scale
     changes: dict[str, Any] = {}
     if highest > 0 and look.glow_tint != (1.0, 1.0, 1.0):  # a warm glow warms as far as the curves may
         room = max(shift, 0.0) / highest
@@ -284,8 +335,11 @@ DISTINCTNESS = 6.7
 _THUMB_SIDE = 160
 _GLOW_SIDE = 192  # resolution the glow layer is built at (retouch.glow)
 _CLARITY_SKIN = 2.0  # clarity fades out on skin, fully off from membership 0.5: skin texture stays
+_CLARITY_CLOSE = 100  # skin holes up to ~1/100 of the photo count as skin for clarity
 _BAND_ROWS = 64  # rows per band of a look's per-pixel chain (~400 kB a 2048 px image, fits L2)
-_AMOUNT_LIMITS = (0.45, 1.6)  # how far a look's tone/colour strength may be scaled for a photo
+_AMOUNT_LIMITS = (0.45, 3.0)  # how far a look's tone/colour strength may be scaled for a photo
+_AMOUNT_STEPS = 3  # secant steps of the calibration (each ~2 ms on the thumbnail)
+_PAIR_ROUNDS = 1  # rounds of pushing the closest pair of looks apart (amounts)
 
 
 def amount(base: Base, look: Style) -> float:
@@ -295,7 +349,7 @@ def amount(base: Base, look: Style) -> float:
     look's tone/colour part (curves, saturation, clarity, glow -- not its retouching) is scaled
     so that, at thumbnail size, it lies :data:`DISTINCTNESS` from the corrected base: every
     look is visibly its own on every photo and none strays further from the photo than needed.
-    Two secant steps on the thumbnail (~1 ms).
+    :data:`_AMOUNT_STEPS` secant steps on the thumbnail (~2 ms each).
 
     Args:
         base: from :func:`prepare`.
@@ -304,26 +358,75 @@ def amount(base: Base, look: Style) -> float:
     Returns:
         The scale, within :data:`_AMOUNT_LIMITS` (1.0 for a look without tone/colour changes).
     """
-    if look.curves is None and look.saturation == 1.0 and look.clarity <= 0 and look.glow <= 0:
+    if not _tones(look):
         return 1.0
     ref = _lab(base.thumb)
     scale = 1.0
-    for _ in range(2):
-        scaled = _adapted(base, _scaled(look, scale))
-        layers = _layers(scaled, _colour(base.thumb, scaled, clamp=False), base.thumb_skin, base.thumb.shape)
-        toned = _tone(base.thumb, scaled, layers)
-        distance = float(np.linalg.norm(_lab(toned) - ref, axis=2).mean())
+    for _ in range(_AMOUNT_STEPS):
+        distance = float(np.linalg.norm(_thumb_lab(base, look, scale) - ref, axis=2).mean())
         if distance < 1e-3:
             return 1.0
-        scale = min(max(scale * DISTINCTNESS / distance, _AMOUNT_LIMITS[0]), _AMOUNT_LIMITS[1])
+        scale = _clamp_amount(scale * DISTINCTNESS / distance)
     return scale
+
+
+def amounts(base: Base, looks: Sequence[Style]) -> list[float]:
+    """:func:`amount` of each look, then pairs of looks pushed apart until they differ.
+
+    :func:`amount` places each look :data:`DISTINCTNESS` from the corrected base, but two
+    looks may leave it in similar directions (on a dark or a warm scene, the warm and the soft
+    look both mostly brighten).  For up to :data:`_PAIR_ROUNDS` rounds, the closest pair of
+    looks at thumbnail size, when nearer than :data:`DISTINCTNESS`, gets both its scales
+    raised by the shortfall ratio (within :data:`_AMOUNT_LIMITS`): a look's tone/colour part
+    is about linear in its scale, so the pair's distance grows by that ratio.
+
+    Args:
+        base: from :func:`prepare`.
+        looks: the looks of one photo, e.g. ``[STYLES[p] for p in STUDIO_PRESETS]``.
+
+    Returns:
+        One scale per look, in order.
+    """
+    scales = [amount(base, look) for look in looks]
+    toned = [i for i, look in enumerate(looks) if _tones(look)]
+    for _ in range(_PAIR_ROUNDS):
+        labs = {i: _thumb_lab(base, looks[i], scales[i]) for i in toned}
+        pairs = [
+            (float(np.linalg.norm(labs[i] - labs[j], axis=2).mean()), i, j)
+            for n, i in enumerate(toned)
+            for j in toned[n + 1 :]
+        ]
+        if not pairs:
+            break
+        distance, i, j = min(pairs)
+        if distance >= DISTINCTNESS or distance < 1e-3:
+            break
+        for k in (i, j):
+            scales[k] = _clamp_amount(scales[k] * DISTINCTNESS / distance)
+    return scales
+
+
+def _tones(look: Style) -> bool:
+    """True when a look has a tone/colour part for :func:`amount` to scale."""
+    return not (look.curves is None and look.saturation == 1.0 and look.clarity <= 0 and look.glow <= 0)
+
+
+def _clamp_amount(scale: float) -> float:
+    return min(max(scale, _AMOUNT_LIMITS[0]), _AMOUNT_LIMITS[1])
+
+
+def _thumb_lab(base: Base, look: Style, scale: float) -> np.ndarray:
+    """CIELAB of the base thumbnail with ``look``'s tone/colour part at ``scale``."""
+    scaled = _adapted(base, _scaled(look, scale))
+    layers = _layers(scaled, _colour(base.thumb, scaled, clamp=False), base.thumb_skin, base.thumb.shape)
+    return _lab(_tone(base.thumb, scaled, layers))
 
 
 def _scaled(look: Style, scale: float) -> Style:
     """``look`` with its tone/colour part scaled by ``scale`` (retouching unchanged)."""
     if scale == 1.0:
         return look
-    curves = None  # the per-photo temperature shift is not scaled: it is put in after (_adapted)
+    curves = None  # the per-photo temperature shift is put in after (_adapted), scaled down only
     if look.curves is not None:
         identity = np.arange(256, dtype=np.float32)[:, None]
         curves = np.clip(identity + scale * (look.curves.astype(np.float32) - identity) + 0.5, 0, 255)
@@ -337,6 +440,7 @@ def _scaled(look: Style, scale: float) -> Style:
         glow_tint=look.glow_tint,
         detail=look.detail,
         temperature=look.temperature,
+        temperature_scale=look.temperature_scale * min(scale, 1.0),  # weaker, never stronger
     )
 
 
@@ -391,7 +495,12 @@ def _layers(look: Style, source: np.ndarray, skin: np.ndarray, shape: tuple[int,
     blurred = keep = layer = None
     if look.clarity > 0:
         blurred = retouch.clarity_base(cv2.cvtColor(source, cv2.COLOR_RGB2GRAY), shape)
-        keep = retouch.upsample(to_u8(1 - np.minimum(skin * _CLARITY_SKIN, 1)), shape)
+        # the skin mask leaves out dark spots inside skin (freckles, pores: "darker than their
+        # surroundings"); clarity works at ~1/40 of the photo, far coarser than lashes, so it is
+        # spared on skin with those holes closed (a max filter ~1/100 of the mask's side)
+        size = max(3, round(max(skin.shape) / _CLARITY_CLOSE) | 1)
+        closed = cv2.dilate(skin, np.ones((size, size), np.uint8))
+        keep = retouch.upsample(to_u8(1 - np.minimum(closed * _CLARITY_SKIN, 1)), shape)
     if look.glow > 0:
         layer = retouch.glow_layer(source, look.glow, look.glow_tint, shape)
     return _Layers(blurred, keep, layer)
@@ -428,12 +537,14 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
 
 
-def style(base: Base, look: Style) -> np.ndarray:
+def style(base: Base, look: Style, scale: float | None = None) -> np.ndarray:
     """Apply one look to the corrected base.
 
     Args:
         base: from :func:`prepare`.
         look: e.g. ``STYLES["warm_glow"]``.
+        scale: strength of the look's tone/colour part (default: :func:`amount`; :func:`render`
+            passes the jointly calibrated :func:`amounts`).
 
     Returns:
         A new ``(H, W, 3)`` uint8 image.
@@ -449,7 +560,7 @@ def style(base: Base, look: Style) -> np.ndarray:
         )
         extra = 0.0
     s = min(max(look.smoothing, 0.0), 1.0)
-    toned = _adapted(base, _scaled(look, amount(base, look)))
+    toned = _adapted(base, _scaled(look, amount(base, look) if scale is None else scale))
     layers = _layers(toned, _colour(base.tiny, toned, clamp=False), base.skin, base.corrected.shape)
     # every remaining step is per pixel: run the chain band by band, so that its intermediate
     # images stay in the CPU cache (about twice as fast as whole-image passes)
@@ -533,10 +644,13 @@ def render(
     if all(s.strength <= 0 for s in settings):
         return [rgb.copy() for _ in presets]
     base = prepare(rgb)
-    return [_finish(base, look, s) for look, s in zip(looks, settings, strict=True)]
+    # calibrated over every look, whichever are asked for: a preset's pixels do not depend on
+    # its companions (retouching settings do not change the tone/colour part)
+    scale = dict(zip(STYLES, amounts(base, list(STYLES.values())), strict=True))
+    return [_finish(base, look, s, scale[p]) for p, look, s in zip(presets, looks, settings, strict=True)]
 
 
-def _finish(base: Base, look: Style, settings: StudioSettings) -> np.ndarray:
+def _finish(base: Base, look: Style, settings: StudioSettings, scale: float | None = None) -> np.ndarray:
     if settings.strength <= 0:
         return base.original.copy()
     if settings.smoothing != 1.0 or settings.detail != 1.0:
@@ -547,7 +661,7 @@ def _finish(base: Base, look: Style, settings: StudioSettings) -> np.ndarray:
                 "detail": look.detail * settings.detail,
             }
         )
-    out = style(base, look)
+    out = style(base, look, scale)
     if settings.saturation != 1.0:
         out = _saturate(out, settings.saturation)
     if settings.strength < 1.0:

@@ -17,6 +17,7 @@ import reflex as rx
 from reflex.vars.base import Var, VarData
 
 from lashme import i18n
+from lashme.i18n.html import prerendered_texts
 from lashme.ui.state import SessionState
 
 
@@ -35,3 +36,25 @@ def tr(key: str) -> rx.Var[str]:
         _var_data=VarData.merge(text._get_all_var_data()),
     )
     return rx.cond(SessionState.session_known | rx.State.is_hydrated, text, early).to(str)
+
+
+def early(text: rx.Var[str], key: str) -> rx.Var[str]:
+    """A state-made text (a computed var) that reads ``globalThis.__lmT[key]`` until the session is known.
+
+    As :func:`tr` does for catalog messages: the page is prerendered with ``text``'s default value
+    in the build language; for a visitor of another language the server swaps that text and puts
+    ``key``'s text in hers into ``__lmT`` (``lashme.i18n.html.prerendered_texts``), so hydration
+    renders the same words and the first paint carries no Russian for an English visitor.
+
+    Raises:
+        KeyError: ``key`` is not one of the prerendered texts.
+    """
+    if key not in prerendered_texts(i18n.SOURCE_LOCALE):
+        raise KeyError(f"{key!r} is not in lashme.i18n.html.prerendered_texts")
+    text = text.to(str)
+    before = Var(
+        _js_expr=f"(globalThis.__lmT?.[{json.dumps(key)}] ?? {text})",
+        _var_type=str,
+        _var_data=VarData.merge(text._get_all_var_data()),
+    )
+    return rx.cond(SessionState.session_known | rx.State.is_hydrated, text, before).to(str)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import reflex as rx
 from starlette.requests import cookie_parser
@@ -52,6 +53,9 @@ class SessionState(rx.State):
 
     anon_token: str = rx.Cookie("", name="lashme_anon", max_age=365 * 86400, same_site="lax")
     locale: str = rx.Cookie("", name="lashme_locale", max_age=365 * 86400, same_site="lax")
+    #: the browser's IANA time zone (read once by :meth:`ask_time_zone`, checked with zoneinfo):
+    #: the daily limit's reset is also said on the reader's clock ("в 03:00 (через 4 ч 49 мин)")
+    time_zone: str = rx.Cookie("", name="lashme_tz", max_age=30 * 86400, same_site="lax")
     user_email: str = ""
     balance: int = 0
     held: int = 0
@@ -106,8 +110,26 @@ class SessionState(rx.State):
         return i18n.translate(key, self.locale, **params)
 
     def _err(self, exc: Exception) -> str:
-        """A domain error's message in the caller's language."""
-        return i18n.error_text(exc, self.locale)
+        """A domain error's message in the caller's language (and time zone, when known)."""
+        return i18n.error_text(exc, self.locale, time_zone=self.time_zone or None)
+
+    def ask_time_zone(self) -> Any:
+        """An event that reads the browser's time zone into :attr:`time_zone` once (None when known)."""
+        if self.time_zone:
+            return None
+        return rx.call_script(
+            "Intl.DateTimeFormat().resolvedOptions().timeZone", callback=SessionState.remember_time_zone
+        )
+
+    @rx.event
+    def remember_time_zone(self, name: str):
+        """Keep the browser's time zone if it is a real IANA zone (browser input: checked here)."""
+        name = str(name or "").strip()[:64]
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            name = ""
+        self.time_zone = name
 
     def _session_token(self) -> str:
         """The sign-in token from the ``Cookie`` header of this tab's websocket handshake ("" without one).

@@ -81,10 +81,15 @@ def test_admin_finds_a_user_adds_credits_and_sees_the_audit_entry(app_url, brows
     page.locator("#admin-adjust-submit").dblclick()  # a double click adds the credits once
     _text(page, "#admin-user-available", "8")
     page.locator("#admin-user-ledger").get_by_text("E2E goodwill credit").wait_for(timeout=20_000)
-    page.wait_for_timeout(1500)  # a second adjustment, if any, would land now
+    page.wait_for_function("document.querySelector('#admin-adjust-amount')?.value === ''", timeout=20_000)
+    # A barrier instead of a fixed wait: the page sends its events one at a time, in order, so once
+    # the edits typed after the double click come back from the server (the submit button turns on
+    # only when the server holds both fields), the second click's submission has been handled too.
+    page.locator("#admin-adjust-amount").fill("1")
+    page.locator("#admin-adjust-reason").fill("barrier")
+    page.locator("#admin-adjust-submit:not([disabled])").wait_for(timeout=20_000)
     assert page.locator("#admin-user-available").text_content() == "8"
     assert page.locator("#admin-user-ledger").get_by_text("E2E goodwill credit").count() == 1
-    assert page.locator("#admin-adjust-amount").input_value() == ""
 
     page.goto(app_url + "/admin/audit")
     table = page.locator("#admin-audit-table")

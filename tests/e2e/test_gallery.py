@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +52,13 @@ def _click(page, selector):
     """Click once no toast covers the page (toasts sit at the bottom, over phone buttons)."""
     page.wait_for_function("document.querySelectorAll('[data-sonner-toast]').length === 0", timeout=20_000)
     page.locator(selector).click()
+
+
+def _shot(page, name: str) -> None:
+    """A screenshot under benchmarks/out/ (git-ignored) to look at."""
+    out = Path(__file__).resolve().parents[2] / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out / f"{name}.png"), full_page=True)
 
 
 def _no_sideways_scroll(page):
@@ -170,3 +178,68 @@ def test_visitor_with_a_russian_browser_gets_russian_and_unknown_pages_get_a_404
     page.goto(app_url + "/no-such-page")
     page.locator("#not-found-title").wait_for(timeout=30_000)
     ctx.close()
+
+
+def test_zip_of_a_selection_and_restart_of_a_canceled_job_on_a_phone(app_url, browser):
+    from lashme.app import gallery
+    from lashme.app import job as app_job
+    from lashme.app.caller import from_verified_user
+    from lashme.credits import unlocks
+    from lashme.jobs import fullres
+    from lashme.jobs.lifecycle import variants_of
+
+    token, jobs = _account("zip-phone@example.com", 1)
+    with session_scope() as s:
+        user_id = s.get(Job, jobs[0]).user_id
+        vids = [v.id for v in variants_of(s, jobs[0])]
+        unlocks.unlock_variant(s, user_id=user_id, variant_id=vids[0], cost=1)
+    fullres.render(vids[0])
+    caller = from_verified_user(user_id)
+    gallery.set_favorite(caller, vids[0], True)
+    canceled = uploads.submit_photo(coffee_jpeg(), user_id=user_id, anon_token=None, enqueue=False).id
+    app_job.cancel(caller, canceled)
+
+    ctx = _context(browser, app_url, token, VIEWPORTS["phone"])
+    page = ctx.new_page()
+    page.goto(app_url + "/gallery")
+    _tiles(page, 5)  # 4 variants and the canceled job
+    _click(page, "#gallery-select")
+    page.locator(".select-tile").nth(0).click()  # the variants in order: 0 is unlocked, 1 locked
+    page.locator(".select-tile").nth(1).click()
+    page.wait_for_function("document.querySelector('#selected-count')?.textContent === 'Selected: 2'")
+    assert _no_sideways_scroll(page), "/gallery with the selection bar scrolls sideways"
+    with page.expect_download(timeout=30_000) as dl_info:
+        page.locator("#zip-selected").click()
+    page.get_by_text("Locked photos left out: 1.", exact=False).wait_for(timeout=20_000)
+    with zipfile.ZipFile(io.BytesIO(open(dl_info.value.path(), "rb").read())) as zf:
+        assert len(zf.namelist()) == 1
+    stranger = browser.new_context()
+    assert stranger.request.get(dl_info.value.url).status == 404
+    stranger.close()
+
+    _shot(page, "gallery-selection-en-390")
+
+    page.goto(app_url + "/dashboard")
+    row = page.locator(".dash-job", has_text="You canceled it")
+    row.locator(".job-retry", has_text="Start again").click()
+    page.get_by_text("as a new job", exact=False).wait_for(timeout=20_000)
+    page.wait_for_function("document.querySelectorAll('.dash-job').length === 3", timeout=20_000)
+    _shot(page, "dashboard-restarted-en-390")
+    ctx.close()
+
+    # in Russian the selection bar's longer words still fit their buttons
+    ru = browser.new_context(viewport=VIEWPORTS["phone"], accept_downloads=True, locale="ru-RU")
+    ru.add_cookies([{"name": "lashme_session", "value": token, "url": app_url}])
+    page = ru.new_page()
+    page.goto(app_url + "/gallery")
+    page.wait_for_function("document.querySelectorAll('.gallery-tile').length >= 6", timeout=30_000)
+    _click(page, "#gallery-select")
+    page.locator(".select-tile").nth(0).click()
+    page.wait_for_function("document.querySelector('#selected-count')?.textContent === 'Выбрано: 1'")
+    overflow = page.eval_on_selector_all(
+        "#selection-bar button, #gallery-select",
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)",
+    )
+    assert overflow == [] and _no_sideways_scroll(page), overflow
+    _shot(page, "gallery-selection-ru-390")
+    ru.close()

@@ -2,16 +2,20 @@
 
 Sign up from a visitor's job → the email is confirmed (through the domain, as the emailed link
 would: the sign-up bonus comes with it) → "Unlock full size · 1 credit" → the confirmation shows the
-balance after → unlock → the card's image becomes the clean one (checked on the served pixels: not
-the watermarked file) within a few seconds, the toast says what is left, the full-size download is
-the upload's own resolution; the gallery and the dashboard show the clean thumbnail too.
+balance after → unlock → the card's image becomes the clean one within 1 s of the confirming tap
+(checked on the served pixels: not the watermarked file; it is the private clean rendition stored
+at generation, shown in the unlock's own event), "preparing full size" shows until the worker has
+rendered it, the toast says what is left, the full-size download is the upload's own resolution;
+the gallery and the dashboard show the clean thumbnail too.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -34,9 +38,27 @@ TEXT = {
         "toast": "Unlocked · 2 credits left",
     },
 }
-#: the image must be on screen this soon after the confirming tap (the issue asks 1 s; a shared
-#: 2-core CI machine renders a 5 MP photo in ~1-2 s)
-CLEAN_WITHIN_S = 8.0
+#: the clean image must be on screen this soon after the confirming tap, on the page's own clock
+#: (the issue's target).  Measured on 2 shared cores: 0.2-0.35 s at load ~10, 0.8-1.0 s at load ~19,
+#: 1-5 s at load 22-30 (CPU starvation: the image fetch waits).  A machine shared far beyond its
+#: cores may set a larger bound; the measured figure is printed either way.
+CLEAN_WITHIN_S = float(os.environ.get("LASHME_E2E_CLEAN_WITHIN_S", "1.0"))
+
+
+#: records, on the page's clock, the confirming tap, the state update that makes the card clean,
+#: and the moment the clean image has loaded (ms, ``performance.now()``)
+CLOCK_JS = """() => {
+  const t = (window.__lmPaid = { tap: 0, swap: 0, load: 0 });
+  document.addEventListener("click", () => { if (!t.tap) t.tap = performance.now(); }, true);
+  new MutationObserver(() => {
+    const img = document.querySelector("img.variant-preview.is-clean");
+    if (!img || t.swap) return;
+    t.swap = performance.now();
+    const loaded = () => { if (!t.load) t.load = performance.now(); };
+    if (img.complete && img.naturalWidth > 0) loaded();
+    else img.addEventListener("load", loaded, { once: true });
+  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["class", "src"] });
+}"""
 
 
 def _pixels(body: bytes) -> np.ndarray:
@@ -75,7 +97,7 @@ def test_unlock_shows_the_clean_image_everywhere(app_url, browser, tmp_path, lan
     assert re.search(r"/preview(\.r\d+)?\.jpg", marked_src)
     marked = _pixels(page.request.get(app_url + marked_src).body())
 
-    email = f"paid-{lang}@example.com"
+    email = f"paid-{lang}-{uuid.uuid4().hex[:8]}@example.com"  # a rerun signs up afresh
     page.locator("#cta-signup").click()
     page.wait_for_url(re.compile(r".*/signup.*"))
     page.fill("#email", email)
@@ -94,15 +116,23 @@ def test_unlock_shows_the_clean_image_everywhere(app_url, browser, tmp_path, lan
     assert TEXT[lang]["after"] in dialog.text_content()
     assert page.locator("#balance").text_content() == "3"  # nothing spent before confirming
     ok = page.locator("#unlock-dialog-ok")
+    page.evaluate(CLOCK_JS)
     started = time.monotonic()
     ok.dblclick()  # a double tap spends once
     page.wait_for_function(
         "() => { const i = document.querySelector('img.variant-preview.is-clean');"
-        " return i && i.complete && i.naturalWidth > 0; }",
+        " return i && i.complete && i.naturalWidth > 0 && window.__lmPaid.load > 0; }",
         timeout=60_000,
     )
-    seconds = time.monotonic() - started
-    print(f"{lang}: confirming tap -> clean image on the card in {seconds:.2f} s")
+    wall = time.monotonic() - started
+    clock = page.evaluate("window.__lmPaid")
+    seconds = (clock["load"] - clock["tap"]) / 1000  # the page's own clock: from the tap itself
+    print(
+        f"{lang}: confirming tap -> clean image on the card in {seconds:.2f} s"
+        f" (state update after {(clock['swap'] - clock['tap']) / 1000:.2f} s;"
+        f" wall clock incl. Playwright's actionability checks {wall:.2f} s)"
+    )
+    preparing = page.locator(".fullres-preparing, .download-full").first.get_attribute("class") or ""
     page.get_by_text(TEXT[lang]["toast"]).first.wait_for(timeout=10_000)
     assert page.locator("#balance").text_content() == "2"
 
@@ -113,6 +143,9 @@ def test_unlock_shows_the_clean_image_everywhere(app_url, browser, tmp_path, lan
     assert (np.abs(clean - marked).max(axis=2) > 60).mean() > 0.01  # ... without the watermark's strokes
     assert seconds <= CLEAN_WITHIN_S, seconds
 
+    page.locator(".download-full").first.wait_for(timeout=60_000)  # the worker's full-size render
+    full_s = time.monotonic() - started
+    print(f"{lang}: confirming tap -> full size downloadable in {full_s:.2f} s (card said: {preparing!r})")
     with page.expect_download(timeout=30_000) as dl:
         page.locator(".download-full").first.click()
     full = Image.open(dl.value.path())

@@ -10,7 +10,7 @@ from lashme.accounts import auth
 from lashme.credits import ledger, unlocks
 from lashme.errors import InsufficientCredits
 from lashme.jobs import lifecycle as jobs
-from lashme.models import Job, JobStatus, Unlock, Variant, new_id
+from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, Unlock, Variant, new_id
 from lashme.ops.db import session_scope
 from tests.dbutil import count
 
@@ -132,3 +132,36 @@ def test_50_concurrent_reserve_capture_release_cycles_leave_the_ledger_clean(cle
         report = ledger.verify(s)
         assert report.ok, report
         assert ledger.get_balance(s, uid) == ledger.Balance(total=30 - done, held=0)
+
+
+def test_postings_of_their_own_racing_spend_each_credit_once_and_each_key_once(clean_db):
+    """``ledger.post(None, …)`` (one autocommit statement on PostgreSQL): 12 threads, 5 credits, shared keys."""
+    with session_scope() as s:
+        uid = auth.sign_up(s, email="alone@example.com", password="Secret123", signup_bonus=5).id
+    start = threading.Barrier(12)
+    results: list[tuple[str, int | None]] = []
+
+    def worker(w: int) -> None:
+        start.wait()
+        for i in range(6):
+            key = f"alone:{i}" if w % 2 == 0 else f"alone:{w}:{i}"  # even workers share their keys
+            try:
+                entry, created = ledger.post(
+                    None, user_id=uid, delta=-1, kind=LedgerKind.UNLOCK, reason="race", idempotency_key=key
+                )
+                results.append(("created" if created else "replay", entry.balance_after if created else None))
+            except InsufficientCredits:
+                results.append(("refused", None))
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 72
+    created = sorted(b for r, b in results if r == "created")
+    assert created == [0, 1, 2, 3, 4]  # every credit spent once, each entry with its own resulting balance
+    with session_scope() as s:
+        assert ledger.get_balance(s, uid) == ledger.Balance(total=0, held=0)
+        assert count(s, LedgerEntry, LedgerEntry.kind == LedgerKind.UNLOCK) == 5
+        assert ledger.verify(s).ok

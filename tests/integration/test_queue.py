@@ -51,6 +51,31 @@ def test_notify_publishes_on_job_and_queue_channels(redis_conn):
     assert got == [(queue.job_channel("f" * 32), "DONE"), (queue.QUEUE_CHANNEL, "f" * 32)]
 
 
+def test_a_watcher_wakes_once_per_change(redis_conn):
+    """notify() publishes on the job's and the queue's channel; a job page's watcher re-reads once."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from lashme.app.job import JobWatch
+
+    async def wakes() -> list[bool]:
+        client = aioredis.from_url(queue.redis_url())
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(queue.job_channel("f" * 32), queue.QUEUE_CHANNEL)
+            watch = JobWatch(pubsub)
+            seen = [await watch.wait(0.2)]  # the subscribe confirmations announce no change
+            queue.notify("f" * 32, "DONE")
+            seen += [await watch.wait(2), await watch.wait(0.3)]
+            return seen
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+
+    assert asyncio.run(wakes()) == [False, True, False]
+
+
 def test_concurrent_enqueues_of_one_job_queue_it_once(redis_conn):
     """Sweepers and webhooks racing on one job: the check-then-enqueue is atomic per job."""
     job_id = "9" * 32

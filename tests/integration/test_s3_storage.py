@@ -95,7 +95,9 @@ def test_worker_stores_variants_in_s3(clean_db, redis_conn, s3_storage, fake_s3,
         while time.monotonic() < deadline:
             with session_scope() as s:
                 done = s.get(Job, job.id)
-            if done.status in jobs.FINAL:
+                # the clean display renditions are stored right after the job is published
+                rendered = all(v.clean_thumb_key for v in jobs.variants_of(s, job.id) if not v.filtered)
+            if done.status in jobs.FINAL and (rendered or done.status != JobStatus.DONE):
                 break
             time.sleep(0.2)
         assert done.status == JobStatus.DONE, done.error_detail
@@ -104,8 +106,9 @@ def test_worker_stores_variants_in_s3(clean_db, redis_conn, s3_storage, fake_s3,
         proc.wait(10)
         log.close()
     prefix = job_prefix(job.id, None)
-    # original + 4 variants x (preview, thumb): clean files are rendered on unlock (lashme.jobs.fullres)
-    assert s3_storage.usage(prefix)[0] == 9
+    # original + 4 variants x (preview, thumb, and the private clean display renditions of both):
+    # full-size clean files are rendered on unlock (lashme.jobs.fullres)
+    assert s3_storage.usage(prefix)[0] == 17
     with session_scope() as s:
         v = jobs.variants_of(s, job.id)[0]
     assert v.preview_key.startswith(prefix) and s3_storage.get(v.preview_key)[:2] == b"\xff\xd8"

@@ -189,4 +189,6 @@ def test_two_backends_three_workers_fifty_jobs(
     assert duplicate_ledger_keys() == 0 and report.ok
     assert all(alive), "no process died"
     for j in job_ids[:5]:
-        assert s3_storage.usage(job_prefix(j, owner[j]))[0] == 9  # original + 4 watermarked previews + 4 thumbnails (clean files only after an unlock)
+        # original + 4 watermarked previews + 4 thumbnails + their 8 private clean display renditions
+        # (stored right after each job is published; full-size clean files only after an unlock)
+        assert s3_storage.usage(job_prefix(j, owner[j]))[0] == 17

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 from reflex.utils.precompressed_staticfiles import PrecompressedStaticFiles
@@ -145,3 +146,59 @@ def test_streamed_html_and_not_found_pages_are_rewritten(tmp_path):
     missing = client.get("/no/such/page", headers={"Accept-Language": "en"})
     if missing.status_code == 404 and "html" in missing.headers.get("content-type", ""):
         assert "<title>Page not found — LashMe</title>" in missing.text
+
+
+def test_every_prerendered_text_has_one_translation_so_no_russian_is_left_in_another_languages_first_paint():
+    """The pages are prerendered in Russian; the server swaps each text for the visitor's language.
+
+    A Russian text shared by two keys whose English differs ("Регистрация" was both "Sign up" in
+    the header and "Signed up" in an admin table) cannot be swapped: the HTML does not say which
+    key it is, so it stayed Russian in the English first paint.  Shared texts must agree.
+    """
+    from lashme import i18n
+    from lashme.i18n.html import BUILD_LOCALE, prerendered_texts, text_map
+
+    build = {**i18n.catalog(BUILD_LOCALE), **prerendered_texts(BUILD_LOCALE)}
+    for target in (loc for loc in i18n.LOCALES if loc != BUILD_LOCALE):
+        other = {**i18n.catalog(target), **prerendered_texts(target)}
+        by_text: dict[str, set[str]] = {}
+        for key, text in build.items():
+            if text.strip() and "{" not in text:
+                by_text.setdefault(text.strip(), set()).add(key)
+        clashes = {
+            text: sorted(f"{k} = {other[k]!r}" for k in keys)
+            for text, keys in by_text.items()
+            if len({other[k].strip() for k in keys}) > 1
+        }
+        assert clashes == {}, f"{BUILD_LOCALE} texts with two {target} translations: {clashes}"
+        assert set(text_map(BUILD_LOCALE, target)) == set(by_text)  # every one of them is swapped
+
+
+def test_the_header_and_landing_words_are_swapped_in_an_english_first_paint():
+    from lashme.i18n.html import translate_body
+
+    page = '<html><body><a id="nav-signup">Регистрация</a><h2 id="prices-title">Цены</h2></body></html>'
+    out, keys = translate_body(page, source="ru", target="en")
+    assert ">Sign up<" in out and ">Pricing<" in out
+    assert {"nav.sign_up", "landing.prices.title"} <= keys
+
+
+def test_state_made_first_paint_texts_are_swapped_and_handed_to_the_page():
+    from lashme.i18n.html import catalog_script, translate_body
+
+    page = (
+        '<html><body><p><span id="bonus-badge">3 фото бесплатно при регистрации</span></p>'
+        '<div class="lm-plan-meta">3 кредита<!-- --> <!-- -->при регистрации</div></body></html>'
+    )
+    out, keys = translate_body(page, source="ru", target="en")
+    assert ">3 photos free on sign-up<" in out and ">3 credits<" in out
+    assert not re.search("[А-Яа-яЁё]", out)
+    assert {"=landing.badge", "=landing.start_credits"} <= keys
+    assert '"=landing.badge": "3 photos free on sign-up"' in catalog_script("en", keys)
+
+
+def test_the_prerendered_bonus_is_the_states_default():
+    from lashme.i18n.html import PRERENDER_SIGNUP_BONUS
+    from lashme.ui.state import SessionState
+
+    assert SessionState.get_fields()["signup_bonus"].default == PRERENDER_SIGNUP_BONUS

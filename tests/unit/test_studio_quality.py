@@ -94,11 +94,11 @@ def _motorcycle() -> np.ndarray:
         ("motorcycle", WARM),
         ("grace_hopper", COOL),
         ("chelsea", WARM),
+        ("chelsea", COOL),  # a ginger cat: its fur edges read warm, the white fur and blanket do not
     ],
 )
 def test_natural_removes_most_of_a_colour_cast(name, gains):
-    """Scenes with grey references; a cool cast on the warm cat is indistinguishable from a
-    neutral cat and a warm cast on the navy portrait is only half undone (bench_quality)."""
+    """Real photos with a cast; a warm cast on the navy portrait is only half undone (bench_quality)."""
     original = _motorcycle() if name == "motorcycle" else photo_array(name)
     cast = _cast(original, gains)
     out = studio.render(cast, ["natural"])[0]
@@ -127,6 +127,26 @@ def test_a_balanced_photo_is_left_nearly_alone(name):
     fix = correction.estimate(original)
     assert _delta_e(correction.apply(original, fix), original) < 6
     assert _delta_e(studio.render(original, ["natural"])[0], original) < 8
+
+
+@pytest.mark.parametrize(
+    "name,gains", [("astronaut", WARM), ("coffee", WARM), ("chelsea", COOL), ("grace_hopper", COOL)]
+)
+def test_no_look_pushes_a_photo_back_into_its_cast(name, gains):
+    """The looks start from the corrected base and their own colour shifts lean against the cast
+    the base found: on a warm-cast photo warm_glow adds no more warmth than on the clean photo
+    and the neutral looks end no warmer than natural; on a cool-cast photo no look is cooler."""
+    original = photo_array(name)
+    on_cast = [
+        float(_lab(out)[..., 2].mean()) for out in studio.render(_cast(original, gains), STUDIO_PRESETS)
+    ]
+    on_clean = [float(_lab(out)[..., 2].mean()) for out in studio.render(original, STUDIO_PRESETS)]
+    added = [b - on_cast[0] for b in on_cast]  # b* (yellow) each look adds over natural
+    if gains == WARM:
+        assert added[1] < (on_clean[1] - on_clean[0]) + 0.5  # warm_glow: no more warmth than on the clean photo
+        assert max(added[2:]) <= 0  # crisp_detail, soft_focus: no warmer than natural
+    else:
+        assert min(added[1:]) >= -1  # no look cooler than natural
 
 
 def test_a_blue_scene_keeps_its_blue():

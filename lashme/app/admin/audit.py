@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from lashme.accounts import audit_log
 from lashme.accounts.audit_log import record_system
 from lashme.app.admin.guard import Admin, require_admin
 from lashme.app.paging import Page, paginate
@@ -44,19 +45,17 @@ def record(
         after: the same fields after it.
         reason: the admin's stated reason, if the action takes one.
     """
-    row = AdminAction(
+    return audit_log.append(
+        session,
         actor_id=admin.id,
         actor_email=admin.email,
         action=action,
         target_type=target_type,
-        target_id=str(target_id)[:128],
+        target_id=target_id,
         before=before,
         after=after,
-        reason=(reason or None) and reason[:255],
+        reason=reason,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The paid moment on every page that offers an unlock: the price on the button, a confirmation, the toast.
 
-A page state that offers unlocks (the job page, the variant page) keeps these vars:
+A page state that offers unlocks (the job page, the variant page) mixes in :class:`UnlockMixin`,
+which keeps these vars:
 
 - ``confirm_vid`` — the variant whose confirmation is open ("" = closed);
 - ``confirm_enough`` — the balance covers the price (else the dialog offers the packs);
@@ -9,7 +10,8 @@ A page state that offers unlocks (the job page, the variant page) keeps these va
 - ``unlocking`` — the variant being unlocked right now (its buttons are disabled: no double spend by a
   double tap; the ledger is idempotent by (user, variant) anyway).
 
-Its ``ask_unlock(variant_id)`` handler fills them; ``confirm_unlock`` spends; ``close_unlock`` closes.
+The page's ``ask_unlock`` handler fills them (:meth:`UnlockMixin._open_confirmation`), its
+``confirm_unlock`` spends (:meth:`UnlockMixin._take_confirmed` first), ``close_unlock`` closes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,61 @@ import reflex as rx
 from lashme import i18n
 from lashme.app import variant as app_variant
 from lashme.ui.i18n import tr
+
+
+class UnlockMixin(rx.State, mixin=True):
+    """The unlock confirmation's state and handlers, shared by the job and variant pages.
+
+    Mixed into a :class:`lashme.ui.state.SessionState` subclass (it uses ``unlock_cost``,
+    ``lang`` and ``_call``): ``class JobState(UnlockMixin, SessionState)``.  The vars are
+    described in the module docstring; the page's own ``ask_unlock`` / ``confirm_unlock``
+    handlers authenticate the caller and call :meth:`_open_confirmation` /
+    :meth:`_take_confirmed`.
+    """
+
+    confirm_vid: str = ""
+    confirm_enough: bool = True
+    confirm_text: str = ""
+    confirm_ok: str = ""
+    confirm_packs: str = ""
+    confirm_buy_href: str = "/credits"
+    unlocking: str = ""
+
+    @rx.var
+    def unlock_button(self) -> str:
+        """The unlock button's text with the current price ("Unlock full size · 1 credit")."""
+        return unlock_label(self.unlock_cost, self.lang)
+
+    @rx.event
+    def close_unlock(self):
+        """Close the confirmation without spending."""
+        self.confirm_vid = ""
+
+    def _open_confirmation(self, variant_id: str, caller) -> tuple[app_variant.UnlockQuote | None, Any]:
+        """Quote ``variant_id`` for the signed-in ``caller`` and open the dialog (nothing is spent).
+
+        Returns:
+            ``(quote, None)``: the dialog is open, or ``quote.unlocked`` (paid before: the page
+            unlocks again for free, no dialog); ``(None, refusal_event)`` when the quote is refused.
+        """
+        quote, refused = self._call(app_variant.quote, str(variant_id)[:32], caller=caller)
+        if refused is not None:
+            return None, refused
+        if not quote.unlocked:
+            for name, value in confirmation(quote, self.lang).items():
+                setattr(self, name, value)
+        return quote, None
+
+    def _take_confirmed(self) -> str:
+        """The variant the open dialog confirms, closing the dialog; "" when there is nothing to spend.
+
+        A second tap of a double tap finds the dialog closed (or an unlock in flight) and gets "".
+        """
+        vid = self.confirm_vid
+        if not vid or self.unlocking or not self.confirm_enough:
+            return ""
+        self.confirm_vid = ""
+        return vid
 
 
 def unlock_label(cost: int, locale: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import reflex as rx
 
 from lashme.app import account
-from lashme.ui.i18n import tr
+from lashme.ui.i18n import early, tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
 from lashme.ui.web_auth import SIGN_IN_PATH, SIGN_UP_PATH
@@ -197,7 +197,7 @@ def signup_page() -> rx.Component:
     return page_shell(
         _form(
             tr("auth.signup_title"),
-            SessionState.signup_subtitle,
+            early(SessionState.signup_subtitle, "=auth.signup_subtitle"),
             tr("auth.signup_button"),
             SIGN_UP_PATH,
             tr("auth.have_account"),

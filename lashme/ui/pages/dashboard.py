@@ -73,6 +73,7 @@ class DashboardState(SessionState):
                 ),
                 "can_cancel": j.can_cancel,
                 "can_retry": j.can_retry,
+                "retry_free": j.retry_free,
                 "thumbs": [_thumb_dict(t) for t in j.thumbs],
             }
             for j in data.recent
@@ -141,14 +142,16 @@ class DashboardState(SessionState):
         job_id = str(job_id)[:32]
         self.busy_job = job_id
         yield
-        _, refused = await self._call_async(fn, job_id)
+        result, refused = await self._call_async(fn, job_id)
         self.busy_job = ""
         if refused is not None:
             yield refused
             return
         self._refresh_user()
         self._load(caller)
-        yield rx.toast.success(self._tr(ok_key))
+        # a canceled job starts again as a new job (its id comes back): say so
+        restarted = fn is app_job.retry and result != job_id
+        yield rx.toast.success(self._tr("dash.restarted" if restarted else ok_key))
 
     @rx.event
     async def cancel(self, job_id: str):
@@ -158,7 +161,7 @@ class DashboardState(SessionState):
 
     @rx.event
     async def retry(self, job_id: str):
-        """Send a failed job back to the queue."""
+        """Run a failed job again (free when it failed on our side) or start a canceled one again."""
         async for update in self._act(app_job.retry, job_id, "dash.retried"):
             yield update
 
@@ -230,6 +233,15 @@ def job_row(j) -> rx.Component:
                 ),
                 rx.text(j["stage"].to(str), size="2", class_name="job-stage"),
                 rx.cond(
+                    j["retry_free"].to(bool),
+                    rx.text(
+                        tr("dash.retry_free_hint"),
+                        size="1",
+                        color_scheme="gray",
+                        class_name="retry-free-hint",
+                    ),
+                ),
+                rx.cond(
                     j["thumbs"].to(list[dict]).length() > 0,
                     rx.hstack(
                         rx.foreach(j["thumbs"].to(list[dict]), _thumb),
@@ -257,7 +269,11 @@ def job_row(j) -> rx.Component:
                 rx.cond(
                     j["can_retry"].to(bool),
                     rx.button(
-                        tr("dash.retry"),
+                        rx.cond(
+                            j["status"].to(str) == "CANCELED",
+                            tr("dash.restart"),
+                            rx.cond(j["retry_free"].to(bool), tr("dash.retry_free"), tr("dash.retry")),
+                        ),
                         on_click=DashboardState.retry(jid),
                         class_name="job-retry",
                         loading=DashboardState.busy_job == jid,

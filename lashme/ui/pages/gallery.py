@@ -40,6 +40,85 @@ def _tile_image(it) -> rx.Component:
     )
 
 
+def _select_overlay(vid) -> rx.Component:
+    """In selection mode: the whole tile is one toggle that picks the variant for the ZIP."""
+    picked = GalleryState.selected.contains(vid)
+    return rx.el.button(
+        rx.cond(
+            picked,
+            rx.icon("circle_check", size=26, color="white", fill="var(--pink-9)"),
+            rx.icon("circle", size=26, color="white"),
+        ),
+        type="button",
+        on_click=GalleryState.toggle_selected(vid),
+        aria_pressed=rx.cond(picked, "true", "false"),
+        aria_label=tr("gallery.select_tile"),
+        class_name=rx.cond(picked, "select-tile is-selected", "select-tile"),
+        style={
+            "position": "absolute",
+            "inset": "0",
+            "width": "100%",
+            "height": "100%",
+            "display": "flex",
+            "align_items": "flex-start",
+            "justify_content": "flex-start",
+            "padding": "8px",
+            "cursor": "pointer",
+            "border_radius": "8px",
+            "border": rx.cond(picked, "3px solid var(--pink-9)", "3px solid transparent"),
+            "background": rx.cond(picked, "rgba(0,0,0,.25)", "rgba(0,0,0,.08)"),
+        },
+    )
+
+
+def selection_bar() -> rx.Component:
+    """While selecting: how many are picked, the ZIP of them, the ZIP of all favourites, done."""
+    return rx.cond(
+        GalleryState.selecting,
+        rx.flex(
+            rx.text(GalleryState.selected_label, weight="bold", id="selected-count"),
+            rx.button(
+                rx.icon("download", size=16),
+                tr("gallery.zip_selected"),
+                on_click=GalleryState.download_selected_zip,
+                disabled=GalleryState.selected.length() == 0,
+                loading=GalleryState.zip_busy,
+                size="3",
+                id="zip-selected",
+            ),
+            rx.button(
+                rx.icon("heart", size=16),
+                tr("gallery.zip_favorites"),
+                on_click=GalleryState.download_favorites_zip,
+                loading=GalleryState.zip_busy,
+                variant="soft",
+                size="3",
+                id="zip-favorites",
+            ),
+            rx.button(
+                tr("gallery.select_done"),
+                on_click=GalleryState.toggle_selecting,
+                variant="outline",
+                size="3",
+                id="select-done",
+            ),
+            rx.text(tr("gallery.zip_hint"), size="2", color_scheme="gray", width="100%"),
+            wrap="wrap",
+            gap="2",
+            align="center",
+            width="100%",
+            padding="0.75em",
+            border_radius="12px",
+            background="var(--color-panel-solid)",
+            box_shadow="0 -2px 12px rgba(0,0,0,.12)",
+            position="sticky",
+            bottom="8px",
+            z_index="5",
+            id="selection-bar",
+        ),
+    )
+
+
 def tile(it) -> rx.Component:
     """One tile: thumbnail (links to the variant page), favorite heart, delete; or a job's status."""
     vid = it["id"].to(str)
@@ -81,6 +160,7 @@ def tile(it) -> rx.Component:
                     aria_label=tr("gallery.favorite"),
                 ),
             ),
+            rx.cond(GalleryState.selecting & is_variant, _select_overlay(vid)),
             rx.cond(
                 it["rendering"].to(bool),
                 preparing_badge(),
@@ -223,6 +303,26 @@ def filters() -> rx.Component:
                 id="filter-unlocked",
                 size="3",
             ),
+            rx.button(
+                rx.icon("square_check_big", size=14),
+                tr("gallery.select"),
+                on_click=GalleryState.toggle_selecting,
+                variant=rx.cond(GalleryState.selecting, "solid", "outline"),
+                id="gallery-select",
+                size="3",
+            ),
+            rx.cond(
+                GalleryState.favorites_only & ~GalleryState.selecting,
+                rx.button(
+                    rx.icon("download", size=14),
+                    tr("gallery.zip_favorites"),
+                    on_click=GalleryState.download_favorites_zip,
+                    loading=GalleryState.zip_busy,
+                    variant="soft",
+                    id="zip-favorites-filter",
+                    size="3",
+                ),
+            ),
             wrap="wrap",
             gap="2",
             width="100%",
@@ -312,6 +412,7 @@ def gallery_page() -> rx.Component:
                 ),
             ),
         ),
+        selection_bar(),
         rx.cond(
             GalleryState.has_more,
             rx.button(

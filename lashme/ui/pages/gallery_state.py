@@ -26,6 +26,8 @@ RENDER_POLL_S = 1.0
 RENDER_POLL_MAX_S = 180.0
 #: "load more" pages a URL may ask for at once (4 × 24 tiles: the use-case's 100-row cap)
 MAX_URL_PAGES = 4
+#: variants one ZIP may hold (the use-case refuses more)
+MAX_ZIP_SELECTION = gallery.MAX_ZIP_ENTRIES
 
 
 def gallery_url(
@@ -50,6 +52,18 @@ def gallery_url(
     }
     query = urlencode({k: v for k, v in params.items() if v})
     return "/gallery" + (f"?{query}" if query else "")
+
+
+def zip_note(link: gallery.SelectionZip, locale: str) -> str:
+    """What the ZIP holds and, in plain words, what was left out (locked, still being prepared)."""
+    parts = [i18n.translate("gallery.zip_ready", locale, count=link.count)]
+    if link.locked:
+        parts.append(i18n.translate("gallery.zip_locked_out", locale, n=link.locked))
+    if link.preparing:
+        parts.append(i18n.translate("gallery.zip_preparing_out", locale, n=link.preparing))
+    if link.capped:
+        parts.append(i18n.translate("gallery.zip_capped", locale, max=MAX_ZIP_SELECTION))
+    return " ".join(parts)
 
 
 def item_dict(tile: gallery.GalleryTile, locale: str) -> dict:
@@ -84,6 +98,11 @@ class GalleryState(SessionState):
     confirm_id: str = ""
     #: pages of 24 tiles shown ("load more" adds one); in the URL as ``page``
     pages: int = 1
+    #: selection mode: tapping a tile picks it for a ZIP instead of opening it
+    selecting: bool = False
+    #: the picked variant ids (the use-case checks they are the caller's)
+    selected: list[str] = []
+    zip_busy: bool = False
     #: page token of the tiles after the loaded ones (backend only; "" = none)
     _next_token: str = ""
     _poll_token: int = 0
@@ -105,6 +124,11 @@ class GalleryState(SessionState):
         """How to search, with today's date written the way the tiles show dates in this language."""
         example = i18n.format_date_short(datetime.now(UTC), self.lang)
         return i18n.translate("gallery.search_hint", self.lang, example=example)
+
+    @rx.var
+    def selected_label(self) -> str:
+        """``Selected: 3`` in the page's language."""
+        return i18n.translate("gallery.selected_n", self.lang, n=len(self.selected))
 
     def _url(self, *, pages: int | None = None) -> str:
         """``/gallery?…`` for the current filters (only the ones that differ from the defaults)."""
@@ -197,6 +221,7 @@ class GalleryState(SessionState):
             return rx.redirect("/login?next=/gallery")
         self._read_url()
         self.confirm_kind = self.confirm_id = ""
+        self.selecting, self.selected, self.zip_busy = False, [], False
         self._load(caller)
         self._poll_token += 1
         return self._watch_if_rendering()
@@ -307,5 +332,55 @@ class GalleryState(SessionState):
         if refused is not None:
             yield refused
             return
+        self.selected = [v for v in self.selected if v != item_id]
         self._load(caller)
         yield rx.toast.success(self._tr("gallery.deleted"))
+
+    @rx.event
+    def toggle_selecting(self):
+        """Enter or leave selection mode (leaving it clears the selection)."""
+        self.selecting = not self.selecting
+        self.selected = []
+
+    @rx.event
+    def toggle_selected(self, variant_id: str):
+        """Pick or unpick one tile for the ZIP."""
+        variant_id = str(variant_id)[:32]
+        if not variant_id:
+            return None
+        if variant_id in self.selected:
+            self.selected = [v for v in self.selected if v != variant_id]
+            return None
+        if len(self.selected) >= MAX_ZIP_SELECTION:
+            return rx.toast.info(self._tr("gallery.zip_too_many", max=MAX_ZIP_SELECTION))
+        self.selected = [*self.selected, variant_id]
+        return None
+
+    @rx.event
+    async def download_selected_zip(self):
+        """A ZIP of the picked variants (only the unlocked ones: the toast says what was left out)."""
+        async for update in self._zip(favorites=False):
+            yield update
+
+    @rx.event
+    async def download_favorites_zip(self):
+        """A ZIP of every favourite (only the unlocked ones: the toast says what was left out)."""
+        async for update in self._zip(favorites=True):
+            yield update
+
+    async def _zip(self, *, favorites: bool):
+        if self._signed_in() is None:
+            yield rx.redirect("/login?next=/gallery")
+            return
+        if self.zip_busy or (not favorites and not self.selected):
+            return
+        self.zip_busy = True
+        yield
+        ids = [] if favorites else list(self.selected)
+        link, refused = await self._call_async(gallery.zip_selection, ids, favorites=favorites)
+        self.zip_busy = False
+        if refused is not None:
+            yield refused
+            return
+        yield rx.toast.info(zip_note(link, self.lang))
+        yield rx.download(url=link.url)

@@ -17,15 +17,9 @@ from lashme.app import job as app_job
 from lashme.app import session as app_session
 from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
-from lashme.errors import DomainError, InsufficientCredits
+from lashme.errors import AuthError, DomainError, InsufficientCredits
 from lashme.i18n import translate
-from lashme.ui.components.unlock import (
-    confirmation,
-    preparing_badge,
-    unlock_dialog,
-    unlock_label,
-    unlocked_toast,
-)
+from lashme.ui.components.unlock import UnlockMixin, preparing_badge, unlock_dialog, unlocked_toast
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
@@ -34,8 +28,8 @@ log = logging.getLogger(__name__)
 SAFETY_REFRESH_S = 15.0
 
 
-class JobState(SessionState):
-    """The job shown on the page.  Holds only the caller's own job."""
+class JobState(UnlockMixin, SessionState):
+    """The job shown on the page.  Holds only the caller's own job (the unlock dialog: UnlockMixin)."""
 
     shown_job_id: str = ""
     status: str = ""
@@ -43,20 +37,11 @@ class JobState(SessionState):
     error: str = ""
     variants: list[dict] = []
     not_found: bool = False
+    #: the owner may run it again (failed or canceled), and whether that is free (failed on our side)
+    can_retry: bool = False
+    retry_free: bool = False
+    retrying: bool = False
     _watch_token: int = 0
-    #: the unlock confirmation (see lashme.ui.components.unlock) and the unlock in flight
-    confirm_vid: str = ""
-    confirm_enough: bool = True
-    confirm_text: str = ""
-    confirm_ok: str = ""
-    confirm_packs: str = ""
-    confirm_buy_href: str = "/credits"
-    unlocking: str = ""
-
-    @rx.var
-    def unlock_button(self) -> str:
-        """The unlock button's text with the current price ("Unlock full size · 1 credit")."""
-        return unlock_label(self.unlock_cost, self.lang)
 
     def _route_job_id(self) -> str:
         parts = [p for p in self.router.url.path.split("/") if p]
@@ -77,6 +62,7 @@ class JobState(SessionState):
             self.not_found, self.status, self.variants = True, "", []
             return
         self.not_found = False
+        self.can_retry, self.retry_free = view.can_retry, view.retry_free
         self.status, self.position, self.error, self.variants = (
             view.status,
             view.position,
@@ -128,13 +114,12 @@ class JobState(SessionState):
         try:
             async with app_job.watch(caller, job_id) as changes:
                 while True:
+                    # one state lock per change (read the job first, then check and apply): the
+                    # push of a finished job is on the upload -> previews path (issue 18)
+                    view = await asyncio.to_thread(app_job.get, caller, job_id)
                     async with self:
                         if token != self._watch_token or job_id != self.shown_job_id:
                             return  # the page moved on; a newer watcher (if any) owns it
-                    view = await asyncio.to_thread(app_job.get, caller, job_id)
-                    async with self:
-                        if token != self._watch_token:
-                            return
                         self._apply(view)
                     if view.settled:
                         return
@@ -152,34 +137,31 @@ class JobState(SessionState):
             return rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
         if self.unlocking:
             return None
-        quote, refused = self._call(app_variant.quote, str(variant_id)[:32], caller=caller)
+        quote, refused = self._open_confirmation(variant_id, caller)
         if refused is not None:
             return refused
         if quote.unlocked:  # paid before (e.g. a failed render to try again): nothing to confirm
             return JobState.unlock(quote.variant_id)
-        for name, value in confirmation(quote, self.lang).items():
-            setattr(self, name, value)
         return None
 
     @rx.event
-    def close_unlock(self):
-        """Close the confirmation without spending."""
-        self.confirm_vid = ""
-
-    @rx.event
     async def confirm_unlock(self):
-        """Spend the confirmed unlock once (a second tap finds the dialog closed and does nothing)."""
-        vid = self.confirm_vid
-        if not vid or self.unlocking or not self.confirm_enough:
+        """Spend the confirmed unlock once (a second tap finds the dialog closed and does nothing).
+
+        The unlock and the re-read of the job run in one worker-thread hop, and the card's clean
+        image (stored at generation) is in the same state update as the new balance.
+        """
+        vid = self._take_confirmed()
+        if not vid:
             return
-        self.confirm_vid, self.unlocking = "", vid
+        self.unlocking = vid
         yield  # the buttons show the unlock in flight
-        if not self._caller().signed_in:
+        try:
+            result, view = await self._run(_unlock_and_view, vid, self.shown_job_id)
+        except AuthError:  # signed out meanwhile
             self.unlocking = ""
             yield rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
             return
-        try:
-            result = await self._run(app_variant.unlock, vid)
         except InsufficientCredits:  # the balance changed meanwhile: offer the packs
             self.unlocking = ""
             yield JobState.ask_unlock(vid)
@@ -189,7 +171,7 @@ class JobState(SessionState):
             yield rx.toast.error(self._err(exc))
             return
         self.unlocking = ""
-        yield self._after_unlock(result, self._caller())
+        yield self._after_unlock(result, view)
 
     @rx.event
     def unlock(self, variant_id: str):
@@ -197,19 +179,18 @@ class JobState(SessionState):
         caller = self._caller()
         if not caller.signed_in:
             return rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
-        result, refused = self._call(app_variant.unlock, str(variant_id)[:32], caller=caller)
+        done, refused = self._call(_unlock_and_view, str(variant_id)[:32], self.shown_job_id, caller=caller)
         if refused is not None:
             return refused
-        return self._after_unlock(result, caller)
+        return self._after_unlock(*done)
 
-    def _after_unlock(self, result: app_variant.Unlocked, caller: Caller) -> list:
+    def _after_unlock(self, result: app_variant.Unlocked, view: app_job.JobView | None) -> list:
         """Show the new balance and the card's new state; watch until the clean full size is ready."""
-        self._refresh_user()
-        view = self._load(self.shown_job_id, caller)
+        self.balance, self.held = result.available, result.held  # read in the unlock's transaction
         self._apply(view)
         events: list = [rx.toast.success(unlocked_toast(result, self.lang))]
         if view is not None and not view.settled:
-            self._watch_token += 1  # the clean full size is being made: swap the image when it is ready
+            self._watch_token += 1  # the full size is being made: show its downloads when it is ready
             events.append(JobState.watch)
         return events
 
@@ -221,6 +202,33 @@ class JobState(SessionState):
             return refused
         self._apply(view)
         return rx.toast.info(self._tr("job.canceled_toast"))
+
+    @rx.event
+    async def retry(self):
+        """Run the failed job again (free when it failed on our side) or start a canceled one again.
+
+        A canceled job starts again as a new job: the page moves to it.
+        """
+        if not self._caller().signed_in:
+            yield rx.redirect(f"/login?next=/job/{self.shown_job_id}")
+            return
+        job_id = self.shown_job_id
+        self.retrying = True
+        yield
+        new_id, refused = await self._call_async(app_job.retry, job_id)
+        self.retrying = False
+        if refused is not None:
+            yield refused
+            return
+        self._refresh_user()
+        if new_id != job_id:
+            yield rx.toast.success(self._tr("dash.restarted"))
+            yield rx.redirect(f"/job/{new_id}")
+            return
+        self._apply(self._load(job_id))
+        self._watch_token += 1
+        yield rx.toast.success(self._tr("dash.retried"))
+        yield JobState.watch
 
     @rx.event
     def download(self, variant_id: str, kind: str = "full"):
@@ -235,6 +243,21 @@ class JobState(SessionState):
             caller=caller,
         )
         return refused if refused is not None else rx.download(url=url)
+
+
+def _unlock_and_view(
+    caller: Caller, variant_id: str, job_id: str
+) -> tuple[app_variant.Unlocked, app_job.JobView | None]:
+    """Unlock ``variant_id`` for ``caller``, then re-read her job (None when it is gone meanwhile).
+
+    Raises:
+        DomainError: whatever :func:`lashme.app.variant.unlock` refused (nothing was spent).
+    """
+    result = app_variant.unlock(caller, variant_id)
+    try:
+        return result, app_job.get(caller, job_id)
+    except DomainError:
+        return result, None
 
 
 def status_panel() -> rx.Component:
@@ -375,6 +398,29 @@ def job_page() -> rx.Component:
             rx.vstack(
                 rx.heading(tr("job.title"), size="6"),
                 status_panel(),
+                rx.cond(
+                    JobState.can_retry,
+                    rx.vstack(
+                        rx.cond(
+                            JobState.retry_free,
+                            rx.text(tr("dash.retry_free_hint"), size="2", color_scheme="gray"),
+                        ),
+                        rx.button(
+                            rx.icon("rotate_ccw", size=16),
+                            rx.cond(
+                                JobState.status == "CANCELED",
+                                tr("dash.restart"),
+                                rx.cond(JobState.retry_free, tr("dash.retry_free"), tr("dash.retry")),
+                            ),
+                            size="3",
+                            on_click=JobState.retry,
+                            loading=JobState.retrying,
+                            id="retry-job",
+                        ),
+                        align="center",
+                        spacing="2",
+                    ),
+                ),
                 rx.cond(
                     (JobState.status == "PENDING") | (JobState.status == "PROCESSING"),
                     rx.button(

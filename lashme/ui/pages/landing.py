@@ -16,7 +16,7 @@ import reflex as rx
 from lashme import i18n
 from lashme.app import landing
 from lashme.ui.components.footer import site_footer
-from lashme.ui.i18n import tr
+from lashme.ui.i18n import early, tr
 from lashme.ui.layout import page_shell
 from lashme.ui.pages.upload import UploadState, upload_zone
 from lashme.ui.state import SessionState
@@ -90,7 +90,7 @@ def hero() -> rx.Component:
     return rx.el.section(
         rx.el.p(
             rx.icon("gift", size=16, aria_hidden="true"),
-            rx.el.span(LandingState.bonus_badge, id="bonus-badge"),
+            rx.el.span(early(LandingState.bonus_badge, "=landing.badge"), id="bonus-badge"),
             class_name="lm-hero-badge",
         ),
         rx.el.h1(tr("landing.title"), class_name="lm-hero-title", id="hero-title"),
@@ -190,7 +190,12 @@ def _start_card() -> rx.Component:
     return rx.el.div(
         rx.el.div(tr("landing.plan.start"), class_name="lm-plan-name"),
         rx.el.div(tr("landing.plan.free"), class_name="lm-plan-price"),
-        rx.el.div(LandingState.start_credits, " ", tr("landing.plan.on_signup"), class_name="lm-plan-meta"),
+        rx.el.div(
+            early(LandingState.start_credits, "=landing.start_credits"),
+            " ",
+            tr("landing.plan.on_signup"),
+            class_name="lm-plan-meta",
+        ),
         rx.button(rx.link(tr("landing.start_free"), href="/signup"), as_child=True, size="3", variant="soft"),
         class_name="lm-plan",
         id="plan-start",

@@ -22,9 +22,10 @@ class UploadState(SessionState):
 
     @rx.event
     def reset_form(self):
-        """on_load: clear a previous rejection."""
+        """on_load: clear a previous rejection; learn the browser's time zone once (the daily limit's reset)."""
         self.error = ""
         self.uploading = False
+        return self.ask_time_zone()
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):

@@ -16,15 +16,9 @@ from lashme.app import job as app_job
 from lashme.app import session as app_session
 from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
-from lashme.errors import DomainError, InsufficientCredits
+from lashme.errors import AuthError, DomainError, InsufficientCredits
 from lashme.ui.components.compare import compare_slider
-from lashme.ui.components.unlock import (
-    confirmation,
-    preparing_badge,
-    unlock_dialog,
-    unlock_label,
-    unlocked_toast,
-)
+from lashme.ui.components.unlock import UnlockMixin, preparing_badge, unlock_dialog, unlocked_toast
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
@@ -33,27 +27,14 @@ from lashme.ui.state import SessionState
 SAFETY_REFRESH_S = 15.0
 
 
-class VariantState(SessionState):
-    """The variant on the page (the caller's own) and the busy flags."""
+class VariantState(UnlockMixin, SessionState):
+    """The variant on the page (the caller's own) and the busy flags (the unlock dialog: UnlockMixin)."""
 
     v: dict = {}
     not_found: bool = False
     loading: bool = True
     preparing: bool = False
     _watch_token: int = 0
-    #: the unlock confirmation (see lashme.ui.components.unlock) and the unlock in flight
-    confirm_vid: str = ""
-    confirm_enough: bool = True
-    confirm_text: str = ""
-    confirm_ok: str = ""
-    confirm_packs: str = ""
-    confirm_buy_href: str = "/credits"
-    unlocking: str = ""
-
-    @rx.var
-    def unlock_button(self) -> str:
-        """The unlock button's text with the current price ("Unlock full size · 1 credit")."""
-        return unlock_label(self.unlock_cost, self.lang)
 
     def _route_variant_id(self) -> str:
         parts = [p for p in self.router.url.path.split("/") if p]
@@ -145,27 +126,21 @@ class VariantState(SessionState):
             return rx.redirect(f"/login?next=/variant/{self._current()}")
         if self.unlocking:
             return None
-        quote, refused = self._call(app_variant.quote, self._current(), caller=caller)
+        quote, refused = self._open_confirmation(self._current(), caller)
         if refused is not None:
             return refused
         if quote.unlocked:  # paid before (e.g. a failed render to try again): nothing to confirm
             return VariantState.unlock
-        for name, value in confirmation(quote, self.lang).items():
-            setattr(self, name, value)
         return None
-
-    @rx.event
-    def close_unlock(self):
-        """Close the confirmation without spending."""
-        self.confirm_vid = ""
 
     @rx.event
     async def confirm_unlock(self):
         """Spend the confirmed unlock once (a second tap finds the dialog closed and does nothing)."""
-        vid = self.confirm_vid
-        if not vid or vid != self._current() or self.unlocking or not self.confirm_enough:
+        if self.confirm_vid != self._current():
             return
-        self.confirm_vid = ""
+        vid = self._take_confirmed()
+        if not vid:
+            return
         async for update in self._unlock(vid):
             yield update
 
@@ -178,13 +153,14 @@ class VariantState(SessionState):
             yield update
 
     async def _unlock(self, vid: str):
-        if self._signed_in() is None:
-            yield rx.redirect(f"/login?next=/variant/{vid}")
-            return
         self.unlocking = vid
         yield
-        try:
-            result = await self._run(app_variant.unlock, vid)
+        try:  # the unlock and the re-read in one worker-thread hop: the clean image comes with the balance
+            result, page = await self._run(_unlock_and_page, vid)
+        except AuthError:  # a visitor, or signed out meanwhile
+            self.unlocking = ""
+            yield rx.redirect(f"/login?next=/variant/{vid}")
+            return
         except InsufficientCredits:  # the balance changed meanwhile: offer the packs
             self.unlocking = ""
             yield VariantState.ask_unlock
@@ -193,12 +169,12 @@ class VariantState(SessionState):
             self.unlocking = ""
             yield rx.toast.error(self._err(exc))
             return
-        self._refresh_user()
-        await self._reload(vid)
+        self.balance, self.held = result.available, result.held  # read in the unlock's transaction
+        self.v, self.not_found = (self._page_dict(page), False) if page is not None else ({}, True)
         self.unlocking = ""
         yield rx.toast.success(unlocked_toast(result, self.lang))
         if self._rendering():
-            self._watch_token += 1  # the clean full size is being made: swap the image when it is ready
+            self._watch_token += 1  # the full size is being made: show its downloads when it is ready
             yield VariantState.watch_render
 
     @rx.event
@@ -264,6 +240,21 @@ class VariantState(SessionState):
         self.v = {}
         yield rx.toast.success(self._tr("gallery.deleted"))
         yield rx.redirect("/gallery")
+
+
+def _unlock_and_page(
+    caller: Caller, variant_id: str
+) -> tuple[app_variant.Unlocked, app_variant.VariantPage | None]:
+    """Unlock ``variant_id`` for ``caller``, then re-read its page (None when it is gone meanwhile).
+
+    Raises:
+        DomainError: whatever :func:`lashme.app.variant.unlock` refused (nothing was spent).
+    """
+    result = app_variant.unlock(caller, variant_id)
+    try:
+        return result, app_variant.get(caller, variant_id)
+    except DomainError:
+        return result, None
 
 
 def _actions() -> rx.Component:

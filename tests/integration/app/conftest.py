@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from lashme.accounts import auth
@@ -19,8 +21,71 @@ def _user(email):
 
 
 @pytest.fixture
-def world(clean_db, redis_conn):
-    """Alice (with a DONE job of 4 variants and an anonymous job from her browser) and Bob."""
+def world(clean_db, redis_conn, storage):
+    """Alice (with a DONE job of 4 variants and an anonymous job from her browser) and Bob.
+
+    Built once per run (two sign-ups, two generation runs: most of a handler test's time),
+    then replayed for every later test: the same rows (timestamps moved forward by the time
+    passed, so the world is as old as when first built), the same files under the two jobs'
+    storage prefixes (exactly those files: what an earlier test added there is removed) and
+    the same Redis counters. Built afresh when the day changed (the daily counters are per
+    day) or the storage is not the local folder it was.
+    """
+    if not _replay_world(storage, redis_conn):
+        _WORLD.clear()
+        snap = _Snapshot(storage, redis_conn)
+        built = _build_world()
+        _WORLD.update(snap.taken(built))
+    return dict(_WORLD["value"])
+
+
+#: the recorded world: ``value`` (what ``world`` returns), ``rows``, ``files``, ``redis``, ``at``, ``root``
+_WORLD: dict = {}
+
+
+class _Snapshot:
+    """Records what building the world adds: rows of every table, files, Redis keys."""
+
+    def __init__(self, storage, redis_conn):
+        self.storage, self.redis = storage, redis_conn
+        self.keys_before = set(redis_conn.keys("*"))
+
+    def taken(self, value: dict) -> dict:
+        from sqlmodel import SQLModel
+
+        from lashme.models import utcnow
+        from lashme.ops.db import get_engine
+
+        at = utcnow()
+        with get_engine().begin() as conn:
+            rows = {
+                t.name: [dict(r._mapping) for r in conn.execute(t.select())]
+                for t in SQLModel.metadata.sorted_tables
+            }
+        root = self.storage.root
+        prefixes = sorted({p.parent.relative_to(root) for p in root.glob("*/*/original.jpg")})
+        prefixes = [p for p in prefixes if p.name in (value["job"], value["anon_job"])]
+        files = {
+            str(f.relative_to(root)): f.read_bytes()
+            for p in prefixes
+            for f in (root / p).rglob("*")
+            if f.is_file()
+        }
+        keys = set(self.redis.keys("*")) - self.keys_before
+        redis = {k: (self.redis.dump(k), max(self.redis.pttl(k), 0)) for k in keys}
+        return {
+            "value": value,
+            "rows": rows,
+            "files": files,
+            "prefixes": [str(p) for p in prefixes],
+            "redis": redis,
+            "at": at,
+            "root": root,
+        }
+
+
+def _build_world() -> dict:
+    """Sign up Alice and Bob and run Alice's job and her browser's anonymous job (see ``world``)."""
     alice, alice_token = _user("alice@example.com")
     _, bob_token = _user("bob@example.com")
     job = uploads.submit_photo(chelsea_jpeg(), user_id=alice, anon_token=None, enqueue=False)
@@ -37,6 +102,47 @@ def world(clean_db, redis_conn):
         "vids": vids,
         "anon_job": anon_job.id,
     }
+
+
+def _replay_world(storage, redis_conn) -> bool:
+    """Put the recorded world back into the emptied database, storage and Redis; False when it can't be."""
+    import shutil
+
+    from sqlmodel import SQLModel
+
+    from lashme.files.storage import LocalStorage
+    from lashme.models import utcnow
+    from lashme.ops.db import get_engine
+    from tests.conftest import SEEDED_TABLES, _seeds
+
+    now = utcnow()
+    if not _WORLD or not isinstance(storage, LocalStorage) or storage.root != _WORLD["root"]:
+        return False
+    if now.date() != _WORLD["at"].date():
+        return False
+    shift = now - _WORLD["at"]
+
+    def moved(row: dict) -> dict:
+        return {k: (v + shift if isinstance(v, datetime) else v) for k, v in row.items()}
+
+    with get_engine().begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            rows = _WORLD["rows"].get(table.name, [])
+            if table.name in SEEDED_TABLES:
+                if rows == _seeds[table.name]:
+                    continue  # clean_db put these back already
+                conn.execute(table.delete())
+            if rows:
+                conn.execute(table.insert(), [moved(r) for r in rows])
+    root = storage.root
+    for prefix in _WORLD["prefixes"]:
+        shutil.rmtree(root / prefix, ignore_errors=True)
+    for rel, data in _WORLD["files"].items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    for key, (data, ttl) in _WORLD["redis"].items():
+        redis_conn.restore(key, ttl, data, replace=True)
+    return True
 
 
 @pytest.fixture

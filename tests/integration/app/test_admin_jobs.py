@@ -250,10 +250,11 @@ def test_admin_retry_ignores_the_owners_retry_cap_but_not_their_balance(staff):
 
     admin, alice = staff["admin"], staff["alice"]
     jid = _priced_job(alice, run=False)
+    # a photo we could not use: the owner's retries are paid (a failure on our side would be free)
     for _ in range(app_job.MAX_USER_RETRIES):
-        generation.fail(jid, error_key="generation.failed")
+        generation.fail(jid, error_key="generation.rejected")
         app_job.retry(from_verified_user(alice), jid, enqueue=False)
-    generation.fail(jid, error_key="generation.failed")
+    generation.fail(jid, error_key="generation.rejected")
     with pytest.raises(DomainError) as err:
         app_job.retry(from_verified_user(alice), jid, enqueue=False)
     assert err.value.key == "job.retry_limit"

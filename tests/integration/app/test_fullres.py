@@ -46,15 +46,23 @@ def done_job(clean_db, redis_conn):
 
 
 def test_every_stored_file_before_an_unlock_is_watermarked_and_low_res(done_job, storage):
-    """Decode the stored preview and thumbnail of each variant: watermark present, no clean file at all."""
+    """Decode the stored files of each variant: the shown ones are watermarked; the clean ones are low-res and unsigned."""
     prefix = done_job["variants"][0].preview_key.rsplit("/variants/", 1)[0] + "/variants/"
     stored = [k for k in _keys(storage, prefix)]
     for v in done_job["variants"]:
-        assert v.full_key is None and v.insta_key is None and v.clean_preview_key is None
+        assert v.full_key is None and v.insta_key is None
+        # what anyone may be given before an unlock: the watermarked files only
         assert fullres.display_keys(v, unlocked=False) == fullres.DisplayKeys(
             v.preview_key, v.thumb_key, False
         )
-        for key, limit in ((v.preview_key, imaging.PREVIEW_MAX_SIDE), (v.thumb_key, imaging.THUMB_MAX_SIDE)):
+        assert fullres.display_keys(v, unlocked=True) == fullres.DisplayKeys(
+            v.clean_preview_key, v.clean_thumb_key, True
+        )
+        pairs = (
+            (v.preview_key, v.clean_preview_key, imaging.PREVIEW_MAX_SIDE),
+            (v.thumb_key, v.clean_thumb_key, imaging.THUMB_MAX_SIDE),
+        )
+        for key, clean_key, limit in pairs:
             served = _img(storage, key)
             assert max(served.shape[:2]) <= limit
             clean = _clean_like(done_job["data"], v.preset, (served.shape[1], served.shape[0]))
@@ -62,8 +70,13 @@ def test_every_stored_file_before_an_unlock_is_watermarked_and_low_res(done_job,
             diff = np.abs(served - clean).max(axis=2)
             # the watermark's strokes: many pixels far off the clean render (JPEG noise stays < ~20)
             assert (diff > 60).mean() > 0.01, (key, (diff > 60).mean())
-    # nothing else under the variants: only run-keyed previews and thumbnails
-    assert stored and all(k.rsplit("/", 1)[1].split(".")[0] in ("preview", "thumb") for k in stored), stored
+            # the private clean rendition (for the unlock's instant swap): same picture, same size, no marks
+            private = _img(storage, clean_key)
+            assert private.shape == served.shape
+            assert (np.abs(private - clean).max(axis=2) > 60).mean() < 0.002, clean_key
+    # nothing else under the variants: run-keyed previews and thumbnails, watermarked and clean (small)
+    kinds = ("preview", "thumb", "clean_preview", "clean_thumb")
+    assert stored and all(k.rsplit("/", 1)[1].split(".")[0] in kinds for k in stored), stored
 
 
 def _keys(storage, prefix: str) -> list[str]:
@@ -175,3 +188,38 @@ def test_crops_never_upscale():
     assert small and crop.shape == (1500, 844, 3)
     crop, small = imaging.crop_aspect_array(src, (800, 800))
     assert not small and crop.shape == (800, 800, 3)
+
+
+def test_the_clean_renditions_are_recorded_by_the_publishing_run_only(done_job, storage):
+    from lashme.jobs import generation
+
+    v = done_job["variants"][0]
+    prefix = v.preview_key.rsplit("variants/", 1)[0]
+    image = Image.new("RGB", (640, 480), "white")
+    # a run whose files are not the published ones (stale lease) records nothing; nor does a second call
+    assert generation.store_clean_renditions(done_job["job"], {0: image}, prefix, 99, storage=storage) == 0
+    assert generation.store_clean_renditions(done_job["job"], {0: image}, prefix, 1, storage=storage) == 0
+    with session_scope() as s:
+        assert s.get(Variant, v.id).clean_preview_key == v.clean_preview_key
+
+
+def test_a_failed_clean_rendition_leaves_the_job_done_and_the_card_watermarked(
+    clean_db, redis_conn, monkeypatch
+):
+    from lashme.images import previews
+
+    def broken(_img):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(previews, "render_clean_display_files", broken)
+    with session_scope() as s:
+        uid = auth.sign_up(s, email="m2@example.com", password="Secret123", signup_bonus=3).id
+    job = uploads.submit_photo(chelsea_jpeg(), user_id=uid, anon_token=None, enqueue=False)
+    assert run_job(job.id) == JobStatus.DONE
+    with session_scope() as s:
+        v = jobs.variants_of(s, job.id)[0]
+        assert v.clean_preview_key is None
+        # unlocked before any clean file exists: the watermarked files until the full-size render
+        assert fullres.display_keys(v, unlocked=True) == fullres.DisplayKeys(
+            v.preview_key, v.thumb_key, False
+        )

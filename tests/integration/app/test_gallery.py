@@ -330,13 +330,13 @@ def test_retries_count_against_the_daily_limit_and_are_capped(three_jobs):
         app_job.retry(as_user(alice), jid, enqueue=False)
     assert err.value.key == "job.retry_limit"
 
-    other = three_jobs["new"]
+    other = three_jobs["new"]  # rejected by the enhancer: the user's side, a normal (counted) retry
     with session_scope() as s:
         pricing.set_price(s, "daily_limit_user", 1, actor="test")  # a fresh counter with room for 1
-        s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.failed"))
+        s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.rejected"))
     app_job.retry(as_user(alice), other, enqueue=False)
     with session_scope() as s:
-        s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.failed"))
+        s.execute(update(Job).where(Job.id == other).values(status="FAILED", error_key="generation.rejected"))
     with pytest.raises(daily_limits.DailyLimitReached):
         app_job.retry(as_user(alice), other, enqueue=False)
     with session_scope() as s:

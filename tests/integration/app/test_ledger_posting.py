@@ -16,7 +16,7 @@ from lashme.accounts import auth
 from lashme.credits import ledger, unlocks
 from lashme.errors import InsufficientCredits, NotFound
 from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, User, Variant
-from lashme.ops.db import session_scope
+from lashme.ops.db import connection_scope, get_engine, session_scope
 from tests.dbutil import count
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgresql")
@@ -290,3 +290,124 @@ def test_a_twin_with_the_same_key_committing_first_is_returned_and_posted_once(c
         assert count(s, LedgerEntry, LedgerEntry.idempotency_key == "same-key") == 1
         assert s.get(User, uid).balance == 6
         assert ledger.verify(s).ok
+
+
+def test_a_posting_of_its_own_or_on_a_core_connection_keeps_the_ledger_rules(clean_db):
+    """``ledger.post(None, …)`` commits by itself; ``connection_scope`` is a Core transaction: same rules."""
+    uid = _user(bonus=3)
+    first, created = ledger.post(
+        None, user_id=uid, delta=-2, kind=LedgerKind.UNLOCK, reason="alone", idempotency_key="alone-1"
+    )
+    assert created and (first.balance_after, first.held_after, first.kind) == (1, 0, LedgerKind.UNLOCK)
+    again, created = ledger.post(
+        None, user_id=uid, delta=-2, kind=LedgerKind.UNLOCK, reason="alone", idempotency_key="alone-1"
+    )
+    assert not created and (again.id, again.balance_after, again.reason) == (first.id, 1, "alone")
+    with pytest.raises(InsufficientCredits):
+        ledger.post(None, user_id=uid, delta=-2, kind=LedgerKind.UNLOCK, reason="x", idempotency_key="alone-2")
+    with pytest.raises(NotFound):
+        ledger.grant(None, user_id=uid + 1000, amount=1, kind=LedgerKind.GRANT, reason="x", idempotency_key="alone-3")
+    job_id = _pending_job(uid)
+    held = ledger.reserve(None, user_id=uid, job_id=job_id, amount=1, reason="r")
+    assert held.idempotency_key == f"reserve:{job_id}:0" and (held.balance_after, held.held_after) == (1, 1)
+    with connection_scope() as c:  # a Core transaction: two postings commit together
+        assert ledger.reserve(c, user_id=uid, job_id=job_id, amount=1, reason="r").id == held.id
+        captured = ledger.settle(c, job_id=job_id, capture=True, reason="c")
+        ledger.grant(c, user_id=uid, amount=4, kind=LedgerKind.GRANT, reason="g", idempotency_key="core-1")
+    assert (captured.balance_after, captured.held_after) == (0, 0)
+    with pytest.raises(InsufficientCredits), connection_scope() as c:  # rolled back whole
+        ledger.grant(c, user_id=uid, amount=1, kind=LedgerKind.GRANT, reason="g", idempotency_key="core-2")
+        ledger.post(c, user_id=uid, delta=-9, kind=LedgerKind.UNLOCK, reason="x", idempotency_key="core-3")
+    assert ledger.settle(None, job_id=job_id, capture=False, reason="x") is None  # settled once
+    assert _balance(uid) == ledger.Balance(total=4, held=0)
+    with session_scope() as s:
+        assert count(s, LedgerEntry, LedgerEntry.idempotency_key.in_(["alone-2", "alone-3", "core-2", "core-3"])) == 0
+        assert ledger.verify(s).ok
+
+
+@postgres_only
+def test_a_posting_of_its_own_is_one_round_trip_and_leaves_its_connection_transactional(clean_db):
+    import psycopg
+
+    uid = _user()
+    engine = get_engine()
+    fairy = engine.raw_connection()  # the pool lends its most recently returned connection next
+    driver = fairy.driver_connection
+    fairy.close()
+    with tempfile.TemporaryFile() as f:
+        driver.pgconn.trace(f.fileno())
+        driver.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        try:
+            entry, created = ledger.post(
+                None, user_id=uid, delta=-1, kind=LedgerKind.UNLOCK, reason="u", idempotency_key="rt-1"
+            )
+        finally:
+            driver.pgconn.untrace()
+        f.seek(0)
+        lines = f.read().decode(errors="replace").splitlines()
+    # its statement (prepared or not, once), and no BEGIN, COMMIT or ROLLBACK
+    assert created and entry.balance_after == 2
+    assert sum(1 for line in lines if line.startswith("B\t") and "ReadyForQuery" in line) <= 2
+    assert not any(word in line for line in lines for word in ('"BEGIN"', '"COMMIT"', '"ROLLBACK"'))
+    fairy = engine.raw_connection()
+    try:
+        assert fairy.driver_connection is driver and driver.autocommit is False
+    finally:
+        fairy.close()
+
+
+@postgres_only
+def test_a_posting_of_its_own_that_loses_to_a_twin_returns_the_twin_and_changes_nothing(clean_db):
+    """A holds the user's row with the same key; B (its own transaction) waits, then conflicts and re-reads."""
+    uid = _user(bonus=10)
+    a_posted, a_may_commit = threading.Event(), threading.Event()
+    results: dict[str, tuple[int, bool]] = {}
+
+    def a() -> None:
+        with session_scope() as s:
+            entry, created = ledger.post(
+                s, user_id=uid, delta=-4, kind=LedgerKind.UNLOCK, reason="a", idempotency_key="same-key"
+            )
+            results["a"] = (entry.id, created)
+            a_posted.set()
+            a_may_commit.wait(30)
+
+    def b() -> None:
+        entry, created = ledger.post(
+            None, user_id=uid, delta=-4, kind=LedgerKind.UNLOCK, reason="b", idempotency_key="same-key"
+        )
+        results["b"] = (entry.id, created)
+
+    ta = threading.Thread(target=a)
+    ta.start()
+    assert a_posted.wait(30)
+    tb = threading.Thread(target=b)
+    tb.start()
+
+    def b_waits_for_the_row_lock() -> bool:
+        with session_scope() as s:
+            return bool(
+                s.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND query LIKE 'WITH src%'"
+                    )
+                )
+            )
+
+    _wait_until(b_waits_for_the_row_lock)
+    a_may_commit.set()
+    ta.join(30)
+    tb.join(30)
+    assert results["a"][1] is True and results["b"] == (results["a"][0], False)
+    assert _balance(uid) == ledger.Balance(total=6, held=0)
+    with session_scope() as s:
+        assert count(s, LedgerEntry, LedgerEntry.idempotency_key == "same-key") == 1
+        assert ledger.verify(s).ok
+    engine = get_engine()
+    for _ in range(2):  # no pooled connection was left in autocommit mode
+        fairy = engine.raw_connection()
+        try:
+            assert fairy.driver_connection.autocommit is False
+        finally:
+            fairy.close()

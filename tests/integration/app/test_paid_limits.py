@@ -49,6 +49,20 @@ def test_the_reset_time_is_said_in_the_readers_language():
     assert i18n.error_text(soon, "ru").endswith("через 1 мин.")
 
 
+def test_the_reset_time_is_also_said_on_the_readers_clock():
+    midnight_utc = 1_796_256_000  # 2026-12-03 00:00 UTC
+    err = daily_limits.refusal(3, reset_at=midnight_utc, now=midnight_utc - (4 * 3600 + 49 * 60 - 20))
+    moscow = i18n.error_text(err, "ru", time_zone="Europe/Moscow")
+    assert moscow.endswith("Лимит обновится в 03:00 (через 4 ч 49 мин)."), moscow
+    assert i18n.error_text(err, "en", time_zone="America/New_York").endswith(
+        "The limit resets at 7:00\u202fPM (in 4 hr 49 min)."
+    )
+    assert i18n.error_text(err, "ru", time_zone="UTC").endswith("в 00:00 (через 4 ч 49 мин).")
+    # a browser's value is input: an unknown zone says the duration only
+    for bad in ("Mars/Olympus", "../../etc/passwd", "", "x" * 500):
+        assert i18n.error_text(err, "ru", time_zone=bad).endswith("Лимит обновится через 4 ч 49 мин.")
+
+
 def test_the_ip_cap_is_a_price_setting_admins_can_change(staff):
     with session_scope() as s:
         assert pricing.get_prices(s).daily_limit_anon_ip == 15  # seeded by migration 0012
@@ -70,3 +84,21 @@ def _admin(staff):
     from lashme.app.caller import Caller
 
     return Caller(user_id=staff["admin"], anon_token=None, roles=frozenset({"admin"}), locale="en", ip=None)
+
+
+def test_the_upload_page_learns_the_browsers_time_zone_once_and_the_refusal_uses_it():
+    import lashme.lashme  # noqa: F401 - registers the app's states
+    from lashme.ui.pages.upload import UploadState
+    from tests.integration.app.test_handlers import _state
+
+    st = _state(UploadState, anon="visitor-1", locale="ru")
+    asked = UploadState.reset_form.fn(st)
+    assert "resolvedOptions().timeZone" in str(asked)  # the browser is asked (rx.call_script)
+    for bad in ("Mars/Olympus", "../../etc/passwd", "<script>", ""):
+        UploadState.remember_time_zone.fn(st, bad)
+        assert st.time_zone == ""
+    UploadState.remember_time_zone.fn(st, "Europe/Moscow")
+    assert st.time_zone == "Europe/Moscow" and UploadState.reset_form.fn(st) is None  # known: not asked again
+    midnight_utc = 1_796_256_000
+    err = daily_limits.refusal(3, reset_at=midnight_utc, now=midnight_utc - 600)
+    assert st._err(err).endswith("Лимит обновится в 03:00 (через 10 мин).")

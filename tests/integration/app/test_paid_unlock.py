@@ -73,7 +73,9 @@ def test_a_double_tap_spends_once_and_the_toast_says_what_is_left(world, monkeyp
     assert "Открыто · осталось 2 кредита" in _spec_text(first)
     assert second == [] and _unlock_charges() == 1 and st.balance == 2
     card = next(v for v in st.variants if v["id"] == vid)
-    assert card["unlocked"] and card["rendering"] and not card["clean"]  # "Готовим полный размер…"
+    # the clean image at once (the same event), "Готовим полный размер…" while the full size renders
+    assert card["unlocked"] and card["rendering"] and card["clean"]
+    assert "/clean_preview." in card["preview_url"] and card["fullres"] == fullres.PENDING
     assert st.unlocking == "" and st.confirm_vid == ""
     # a forged confirm without an open dialog spends nothing
     st.confirm_vid, st.confirm_enough = "", True
@@ -85,12 +87,13 @@ def test_after_the_render_every_page_shows_the_clean_image_and_only_that_one(wor
     alice = _caller(world["alice"])
     app_variant.unlock(alice, vid)
     before = _keys(vid)
-    # until the clean files exist every view keeps the watermarked ones
+    # the clean rendition stored at generation is shown at once, while the full size is pending
     tile = next(t for t in app_job.get(alice, world["job"]).variants if t.id == vid)
-    assert before.preview_key.rsplit("/", 1)[1].split("?")[0] in tile.preview_url and not tile.clean
+    assert before.clean_preview_key.rsplit("/", 1)[1] in tile.preview_url and tile.clean
     assert tile.fullres == fullres.PENDING
     assert fullres.render(vid) == fullres.READY
     v = _keys(vid)
+    assert v.clean_preview_key == before.clean_preview_key  # the card's image stays the same file
 
     def name(key: str) -> str:
         return key.rsplit("/", 1)[1]
@@ -175,5 +178,6 @@ def test_the_variant_page_confirms_too(world, monkeypatch, locale):
     out = _drain(VariantState.confirm_unlock.fn(st))
     again = _drain(VariantState.confirm_unlock.fn(st))
     assert again == [] and _unlock_charges() == 1 and st.v["unlocked"] and st.v["rendering"]
+    assert st.v["clean"] and "/clean_preview." in st.v["preview_url"] and st.balance == 2  # same event
     want = {"en": "Unlocked · 2 credits left", "ru": "Открыто · осталось 2 кредита"}[locale]
     assert want in _spec_text(out)
