@@ -23,13 +23,26 @@ rounds so that load from elsewhere on the machine hits all alike:
   RETURNING balance, held`` and ``INSERT INTO ledger_entries`` with that
   balance, then ``COMMIT`` (no idempotency check: a replayed key would fail).
 
+Then the product path, 8 writers on different users (``--unlocks`` off: skipped):
+
+- ``product unlock``: ``lashme.app.variant.unlock(caller, variant_id)``, the use case the
+  unlock button and ``POST /api/v1/variants/{id}/unlock`` call, each on a fresh variant
+  of a DONE job of the writer's user (price, ownership and readiness read, ``unlocks``
+  claim, ledger posting, claim linked, full-resolution render requested; one Core
+  transaction).  Queueing the render in Redis after the commit is left out (a no-op here):
+  the figure is the database's side;
+- ``raw unlock``: psycopg, per unlock one transaction: the conditional ``UPDATE users``,
+  ``INSERT INTO ledger_entries … RETURNING id`` and ``INSERT INTO unlocks`` with that
+  entry id, then ``COMMIT`` (the charge and the unlock row; no ownership check, no
+  render request).
+
 All sides use READ COMMITTED, a commit per entry, and psycopg's default
 ``prepare_threshold`` (every statement is server-side prepared after 5 runs on a
 connection).  It prints entries/s, each ledger side's ratio to ``raw`` against
 the issue-18 targets (>= 0.7x on different users, >= 0.5x on one user), and
 ``ledger verify``.
 
-Usage: ``python benchmarks/bench_ledger.py [--writers 8] [--seconds 3] [--rounds 3]``
+Usage: ``python benchmarks/bench_ledger.py [--writers 8] [--seconds 3] [--rounds 3] [--unlocks N]``
 """
 
 from __future__ import annotations
@@ -59,6 +72,13 @@ RAW_UPDATE = (
     "UPDATE users SET balance = balance + %(d)s WHERE id = %(u)s AND balance + %(d)s - held >= 0"
     " RETURNING balance, held"
 )
+RAW_INSERT_ID = (
+    "INSERT INTO ledger_entries (user_id, delta, held_delta, kind, reason, idempotency_key,"
+    " balance_after, held_after, actor, job_id, variant_id, created_at)"
+    " VALUES (%(u)s, %(d)s, 0, 'unlock', 'bench', %(k)s, %(b)s, %(h)s, 'system', %(j)s, %(v)s, now())"
+    " RETURNING id"
+)
+RAW_UNLOCK = "INSERT INTO unlocks (user_id, variant_id, ledger_entry_id, created_at) VALUES (%(u)s, %(v)s, %(e)s, now())"
 RAW_INSERT = (
     "INSERT INTO ledger_entries (user_id, delta, held_delta, kind, reason, idempotency_key,"
     " balance_after, held_after, actor, created_at)"
@@ -66,14 +86,23 @@ RAW_INSERT = (
 )
 
 
-def _writer(w: int, dsn: str, commands, results) -> None:
-    """A writer process: runs (impl, user, tag, start, stop) commands until it gets None."""
+def _writer(w: int, dsn: str, commands, results, variants: list[str], job_id: str | None) -> None:
+    """A writer process: runs (impl, user, tag, start, stop) commands until it gets None.
+
+    ``variants``: this writer's unlockable variants (of job ``job_id``), used up in order.
+    """
+    from lashme.app import variant as variant_app
+    from lashme.app.caller import Caller
     from lashme.credits import ledger
+    from lashme.jobs import fullres
     from lashme.models import LedgerKind
     from lashme.ops.db import connection_scope, get_engine, session_scope
 
+    fullres.enqueue_render = lambda _vid: True  # no Redis here: the database's side only
     raw = psycopg.connect(dsn)
     get_engine()
+    next_variant = 0
+    caller = Caller(user_id=None, anon_token=None, roles=frozenset(), locale="en", ip=None)
     while (cmd := commands.get()) is not None:
         impl, uid, tag, start, stop = cmd
         n = 0
@@ -81,7 +110,26 @@ def _writer(w: int, dsn: str, commands, results) -> None:
             time.sleep(0.001)
         while time.time() < stop:
             key = f"{tag}:{w}:{n}"
-            if impl == "alone":
+            if impl == "unlock" and caller.user_id != uid:
+                caller = Caller(user_id=uid, anon_token=None, roles=frozenset(), locale="en", ip=None)
+            if impl in ("unlock", "raw unlock"):
+                if next_variant >= len(variants):
+                    raise SystemExit(f"writer {w}: out of variants; raise --unlocks")
+                vid = variants[next_variant]
+                next_variant += 1
+            if impl == "unlock":
+                out = variant_app.unlock(caller, vid)
+                assert out.charged
+            elif impl == "raw unlock":
+                with raw.cursor() as cur:
+                    cur.execute(RAW_UPDATE, {"d": -1, "u": uid})
+                    bal, held = cur.fetchone()
+                    params = {"d": -1, "u": uid, "k": f"unlock:{uid}:{vid}", "b": bal, "h": held}
+                    cur.execute(RAW_INSERT_ID, {**params, "j": job_id, "v": vid})
+                    (entry_id,) = cur.fetchone()
+                    cur.execute(RAW_UNLOCK, {"u": uid, "v": vid, "e": entry_id})
+                raw.commit()
+            elif impl == "alone":
                 ledger.post(
                     None, user_id=uid, delta=-1, kind=LedgerKind.UNLOCK, reason="bench", idempotency_key=key
                 )
@@ -113,6 +161,9 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per side and shape")
+    parser.add_argument(
+        "--unlocks", type=int, default=8000, help="variants made per writer for the product path (0: skip it)"
+    )
     args = parser.parse_args()
 
     name = f"lashme_bench_{secrets.token_hex(4)}"
@@ -157,12 +208,16 @@ def run(args, dsn: str) -> None:
                 idempotency_key=f"seed{i}",
             )
             users.append(u.id)
+    jobs, variants = _seed_variants(users[: args.writers], args.unlocks)
     get_engine().dispose()  # the writers are forked: no connection may cross the fork
 
     ctx = mp.get_context("fork")
     results = ctx.Queue()
     queues = [ctx.Queue() for _ in range(args.writers)]
-    procs = [ctx.Process(target=_writer, args=(w, dsn, queues[w], results)) for w in range(args.writers)]
+    procs = [
+        ctx.Process(target=_writer, args=(w, dsn, queues[w], results, variants[w], jobs[w]))
+        for w in range(args.writers)
+    ]
     for p in procs:
         p.start()
 
@@ -197,6 +252,8 @@ def run(args, dsn: str) -> None:
                     f" (target >= {target}x: {'met' if ratio >= target else 'NOT met'})"
                     f"  [rounds {_runs(rates[impl])}]"
                 )
+        if args.unlocks > 0:
+            _product_path(args, measure)
     finally:
         for q in queues:
             q.put(None)
@@ -208,6 +265,64 @@ def run(args, dsn: str) -> None:
     for impl, label in LABELS.items():
         met = all(verdicts[impl]) and report.ok
         print(f"targets with {label}: {'all met' if met else 'NOT all met'}")
+
+
+def _product_path(args, measure) -> None:
+    """The product's unlock use case vs raw psycopg (charge + unlock row), different users."""
+    target = TARGETS["different users"]
+    sides = ("unlock", "raw unlock")
+    for impl in sides:
+        measure(impl, "different users", f"warm-{impl}")
+    rates: dict[str, list[float]] = {k: [] for k in sides}
+    for r in range(args.rounds):
+        for impl in sides[r % 2 :] + sides[: r % 2]:
+            rates[impl].append(measure(impl, "different users", f"{impl}-{r}"))
+    mean = {k: sum(v) / len(v) for k, v in rates.items()}
+    ratio = mean["unlock"] / mean["raw unlock"]
+    print(
+        f"product path, different users: raw psycopg charge + unlock row {mean['raw unlock']:.0f} unlocks/s"
+        f"  [rounds {_runs(rates['raw unlock'])}]"
+    )
+    print(
+        f"  {'lashme.app.variant.unlock(caller, id)':<38} {mean['unlock']:5.0f} unlocks/s = {ratio:.2f}x"
+        f" (target >= {target}x: {'met' if ratio >= target else 'NOT met'})  [rounds {_runs(rates['unlock'])}]"
+    )
+
+
+def _seed_variants(user_ids: list[int], per_writer: int) -> tuple[list[str | None], list[list[str]]]:
+    """Per writer: one DONE job of its user with ``per_writer`` ready (previewed) variants."""
+    from sqlalchemy import insert
+
+    from lashme.models import Job, JobStatus, Variant, new_id
+    from lashme.ops.db import session_scope
+
+    if per_writer <= 0:
+        return [None] * len(user_ids), [[] for _ in user_ids]
+    jobs, variants = [], []
+    with session_scope() as s:
+        for uid in user_ids:
+            job = Job(
+                user_id=uid,
+                status=JobStatus.DONE,
+                provider="studio",
+                presets=["natural"],
+                original_key="bench/original.jpg",
+                original_width=1000,
+                original_height=1000,
+            )
+            s.add(job)
+            s.flush()
+            ids = [new_id() for _ in range(per_writer)]
+            rows = [
+                Variant(
+                    id=vid, job_id=job.id, index=i, preset="natural", preview_key=f"bench/{vid}.jpg"
+                ).model_dump()
+                for i, vid in enumerate(ids)
+            ]
+            s.execute(insert(Variant.__table__), rows)
+            jobs.append(job.id)
+            variants.append(ids)
+    return jobs, variants
 
 
 def _runs(xs: list[float]) -> str:

@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import Session
 
 from lashme import i18n
@@ -31,7 +31,7 @@ from lashme.jobs import cancel as cancels
 from lashme.jobs import fullres, queue, uploads
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs.lifecycle import InvalidTransition
-from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus
+from lashme.models import FINAL_JOB_STATUSES, Job, JobEvent, JobStatus, utcnow
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 
@@ -59,6 +59,13 @@ FREE_RETRY_REASONS = frozenset(
 NO_RETRY_REASONS = frozenset({"generation.original_missing"})
 #: job event kind on a CANCELED job its owner started again as a new job (data: ``{"job_id": new}``)
 RESTARTED_EVENT = "restarted"
+#: ``Job.error_detail`` of a CANCELED job while its owner's "start again" is under way: the claim,
+#: taken by one conditional UPDATE of the job row, so of two quick taps (two tabs, the API) exactly
+#: one makes a new job.  A CANCELED job's ``error_detail`` is otherwise always empty (only FAILED
+#: sets it, and FAILED never becomes CANCELED); a finished restart leaves ``started again as <id>``.
+RESTART_CLAIM = "restart claimed"
+#: a claim older than this (its process died before the new job was recorded) may be taken again
+RESTART_CLAIM_TTL = timedelta(minutes=5)
 
 
 #: full-resolution states in which a render is still coming (watchers keep watching)
@@ -361,17 +368,60 @@ def retry(caller: Caller, job_id: str, *, enqueue: bool = True, storage: Storage
 def _restart_canceled(
     caller: Caller, job_id: str, original_key: str, *, enqueue: bool, storage: Storage | None
 ) -> str:
-    """A new job of the canceled job's photo (the upload path: limits, price); marks the old one."""
+    """A new job of the canceled job's photo (the upload path: limits, price); marks the old one.
+
+    The restart is claimed first (:data:`RESTART_CLAIM`, a conditional UPDATE of the canceled
+    job's row: atomic on PostgreSQL and SQLite), so a second tap racing the first one gets
+    ``job.already_restarted`` and no second job.  When the new job is refused (daily limit,
+    balance, storage), the claim is given back and the owner may try again.
+
+    Raises:
+        DomainError: ``job.already_restarted`` (another tap holds or used the claim),
+            ``generation.original_missing``; and whatever :func:`lashme.jobs.uploads.submit_photo` raises.
+    """
     storage = storage or get_storage()
-    try:
-        data = storage.get(original_key)
-    except StorageError as exc:
-        raise DomainError("generation.original_missing") from exc
-    new = uploads.submit_photo(
-        data, user_id=caller.user_id, anon_token=None, storage=storage, enqueue=enqueue
-    )
-    del data
+    now = utcnow()
     with session_scope() as s:
+        claimed = s.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == JobStatus.CANCELED,
+                or_(
+                    Job.error_detail.is_(None),
+                    and_(Job.error_detail == RESTART_CLAIM, Job.updated_at < now - RESTART_CLAIM_TTL),
+                ),
+            )
+            .values(error_detail=RESTART_CLAIM, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    if claimed != 1:
+        raise DomainError("job.already_restarted")
+    try:
+        try:
+            data = storage.get(original_key)
+        except StorageError as exc:
+            raise DomainError("generation.original_missing") from exc
+        new = uploads.submit_photo(
+            data, user_id=caller.user_id, anon_token=None, storage=storage, enqueue=enqueue
+        )
+        del data
+    except BaseException:
+        with session_scope() as s:  # give the claim back: nothing was started
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.error_detail == RESTART_CLAIM)
+                .values(error_detail=None)
+                .execution_options(synchronize_session=False)
+            )
+        raise
+    with session_scope() as s:
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(error_detail=f"started again as {new.id}")
+            .execution_options(synchronize_session=False)
+        )
         jobs.add_event(
             s,
             job_id,

@@ -23,7 +23,7 @@ from lashme.files.storage.base import StorageError
 from lashme.jobs import fullres
 from lashme.jobs import lifecycle as jobs
 from lashme.models import JobStatus
-from lashme.ops.db import session_scope
+from lashme.ops.db import connection_scope, session_scope
 from lashme.ops.settings import get_settings
 
 #: downloadable files of an unlocked variant: ``full`` (camera resolution), ``insta`` (4:5 crop)
@@ -225,7 +225,14 @@ def unlock(caller: Caller, variant_id: str) -> Unlocked:
     """Pay the current unlock price (``unlock_cost``, 1 credit by default) for a variant's full resolution.
 
     Free when the caller has unlocked it before.  The full-resolution render is requested in
-    the same transaction and queued when it commits (:func:`lashme.jobs.fullres.request_render`).
+    the same transaction and queued when it commits (:func:`lashme.jobs.fullres.request_render_core`).
+
+    One Core transaction (``connection_scope``, no ORM session): the price, ownership and
+    readiness in one ``SELECT``, the ``unlocks`` claim, the ledger posting (one statement),
+    the claim's ``ledger_entry_id``, the render request (``UPDATE`` + event ``INSERT``).
+    The charge, the ``unlocks`` row and the render request commit together (see
+    :func:`lashme.credits.unlocks.unlock_variant` for why the charge is not a posting of
+    its own); ``benchmarks/bench_ledger.py`` ("product path") measures this function.
 
     Raises:
         AuthError: ``auth.required`` for a visitor.
@@ -235,18 +242,19 @@ def unlock(caller: Caller, variant_id: str) -> Unlocked:
     """
     user_id = caller.require_user()
     variant_id = str(variant_id)[:32]
-    with session_scope() as s:
-        cost = pricing.get_prices(s).unlock_cost
-        result = unlocks.unlock_variant(s, user_id=user_id, variant_id=variant_id, cost=cost)
-        render = fullres.request_render(s, variant_id)
+    with connection_scope() as c:
+        result = unlocks.unlock_variant(c, user_id=user_id, variant_id=variant_id, cost=None)
+        state, queue_render = fullres.request_render_core(c, variant_id, checked=True)
+    if queue_render:  # committed: the worker may start (Redis down: the sweeper queues it later)
+        fullres.enqueue_render(variant_id)
     balance: ledger.Balance = result.balance
     return Unlocked(
         variant_id=variant_id,
         charged=result.charged,
-        cost=cost if result.charged else 0,
+        cost=result.cost,
         available=balance.available,
         held=balance.held,
-        fullres=render.state,
+        fullres=state,
     )
 
 

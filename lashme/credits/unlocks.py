@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from lashme.credits import ledger
+from lashme.credits import ledger, pricing
 from lashme.errors import DomainError, InsufficientCredits, NotFound
-from lashme.jobs import lifecycle as jobs
-from lashme.models import JobStatus, LedgerKind, Unlock, utcnow
+from lashme.models import Job, JobStatus, LedgerKind, PriceSetting, Unlock, User, Variant, utcnow
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class UnlockResult:
     unlock: Unlock
     charged: bool
     balance: ledger.Balance
+    #: credits this call charged (0 when free)
+    cost: int = 0
 
 
 def is_unlocked(session: Session, *, user_id: int, variant_id: str) -> bool:
@@ -51,15 +53,35 @@ def unlocked_ids(session: Session, *, user_id: int, variant_ids: list[str]) -> s
     return set(rows)
 
 
-def unlock_variant(session: Session, *, user_id: int, variant_id: str, cost: int) -> UnlockResult:
+def unlock_variant(
+    session: Session | Connection, *, user_id: int, variant_id: str, cost: int | None
+) -> UnlockResult:
     """Charge ``cost`` credits and record the unlock; free if already unlocked.
 
-    Round trips after the ownership check: the ``unlocks`` row is claimed first
+    Runs in the caller's transaction: an ORM ``Session`` or, lighter, a Core
+    ``Connection`` (``lashme.ops.db.connection_scope``; what ``lashme.app.variant.unlock``
+    uses).  Every statement is SQLAlchemy Core, no ORM objects are loaded.
+
+    Round trips: one ``SELECT`` for ownership, readiness and (with ``cost=None``) the
+    current ``unlock_cost`` price; the ``unlocks`` row is claimed
     (``INSERT … ON CONFLICT DO NOTHING``: a racing twin of the same variant waits
-    here and then finds it taken, free), then one ledger posting, then the
-    row gets its ``ledger_entry_id``.  A refused charge removes the claimed row
-    again before :class:`InsufficientCredits` propagates, so a caller that
-    catches it and commits leaves nothing behind.
+    here and then finds it taken, free); one ledger posting; the row gets its
+    ``ledger_entry_id``.  A refused charge removes the claimed row again before
+    :class:`InsufficientCredits` propagates, so a caller that catches it and
+    commits leaves nothing behind.
+
+    Why not a posting of its own (``ledger.post(None, …)``): the charge and the
+    ``unlocks`` row must commit together — a charge without its row is a paid
+    variant that stays locked until the user retries, and a posting outside this
+    transaction would wait on the row lock (PostgreSQL) or write lock (SQLite)
+    this transaction already holds.
+
+    Args:
+        session: the caller's open session or Core connection (the caller commits).
+        user_id: the signed-in buyer; the variant's job must be hers.
+        variant_id: the variant to unlock.
+        cost: credits to charge, or None: the current ``unlock_cost`` read in the same
+            statement as the ownership check (``pricing.PRICE_KEYS`` default when unset).
 
     Raises:
         NotFound: ``variant.not_found`` (missing, not the user's) or
@@ -68,47 +90,102 @@ def unlock_variant(session: Session, *, user_id: int, variant_id: str, cost: int
             (``Variant.altered``); it is never sold, nothing changes.
         InsufficientCredits: available balance < ``cost``; nothing changes.
     """
-    variant, job = jobs.get_owned_variant(session, variant_id, user_id=user_id)
-    if job.status != JobStatus.DONE or variant.filtered or not variant.preview_key:
+    if user_id is None or not variant_id or len(variant_id) > 32:
+        raise NotFound("variant.not_found")
+    if isinstance(session, Connection):
+        conn = session
+    else:
+        session.flush()
+        conn = session.connection()
+    row = conn.execute(_variant_query(with_price=cost is None), {"variant_id": variant_id}).first()
+    if row is None or row.user_id != user_id:
+        raise NotFound("variant.not_found")
+    if row.status != JobStatus.DONE or row.filtered or not row.preview_key:
         raise NotFound("variant.not_ready")
-    if variant.altered:
+    if row.altered:
         raise DomainError("variant.altered")
-    session.flush()
-    conn = session.connection()
+    if cost is None:
+        cost = int(row.price) if row.price is not None else pricing.PRICE_KEYS["unlock_cost"][0]
     now = utcnow()
     claim = _claim_statement(conn.dialect.name)
     unlock_id = conn.execute(
         claim, {"user_id": user_id, "variant_id": variant_id, "created_at": now}
     ).scalar()
     if unlock_id is None:  # unlocked before (or by a twin that just committed): free
-        existing = session.execute(
-            select(Unlock).where(Unlock.user_id == user_id, Unlock.variant_id == variant_id)
-        ).scalar_one()
-        return UnlockResult(existing, False, ledger.get_balance(session, user_id))
-    unlock = Unlock(id=unlock_id, user_id=user_id, variant_id=variant_id, created_at=now)
+        existing = conn.execute(
+            select(_UNLOCKS).where(_UNLOCKS.c.user_id == user_id, _UNLOCKS.c.variant_id == variant_id)
+        ).one()
+        return UnlockResult(Unlock(**existing._mapping), False, _balance(conn, user_id), 0)
     if cost <= 0:
-        return UnlockResult(unlock, True, ledger.get_balance(session, user_id))
+        unlock = Unlock(id=unlock_id, user_id=user_id, variant_id=variant_id, created_at=now)
+        return UnlockResult(unlock, True, _balance(conn, user_id), 0)
+    executor: Session | Connection = conn if isinstance(session, Connection) else session
     try:
         entry, created = ledger.post(
-            session,
+            executor,
             user_id=user_id,
             delta=-cost,
             kind=LedgerKind.UNLOCK,
-            reason=f"Unlocked variant {variant.index + 1} ({variant.preset})",
+            reason=f"Unlocked variant {row.index + 1} ({row.preset})",
             idempotency_key=f"unlock:{user_id}:{variant_id}",
             actor=f"user:{user_id}",
-            job_id=job.id,
+            job_id=row.job_id,
             variant_id=variant_id,
         )
     except InsufficientCredits:
         conn.execute(delete(_UNLOCKS).where(_UNLOCKS.c.id == unlock_id))
         raise
     conn.execute(update(_UNLOCKS).where(_UNLOCKS.c.id == unlock_id).values(ledger_entry_id=entry.id))
-    unlock.ledger_entry_id = entry.id
-    return UnlockResult(unlock, created, ledger.Balance(total=entry.balance_after, held=entry.held_after))
+    unlock = Unlock(
+        id=unlock_id, user_id=user_id, variant_id=variant_id, ledger_entry_id=entry.id, created_at=now
+    )
+    return UnlockResult(
+        unlock,
+        created,
+        ledger.Balance(total=entry.balance_after, held=entry.held_after),
+        cost if created else 0,
+    )
+
+
+_VARIANTS = Variant.__table__
+_JOBS = Job.__table__
+_PRICES = PriceSetting.__table__
+_queries: dict[bool, Select] = {}
+
+
+def _variant_query(*, with_price: bool) -> Select:
+    """The variant's owner, readiness and (``with_price``) the current ``unlock_cost``: one statement."""
+    query = _queries.get(with_price)
+    if query is None:
+        cols = [
+            _VARIANTS.c.index,
+            _VARIANTS.c.preset,
+            _VARIANTS.c.filtered,
+            _VARIANTS.c.preview_key,
+            _VARIANTS.c.altered,
+            _JOBS.c.id.label("job_id"),
+            _JOBS.c.user_id,
+            _JOBS.c.status,
+        ]
+        if with_price:
+            cols.append(
+                select(_PRICES.c.value).where(_PRICES.c.key == "unlock_cost").scalar_subquery().label("price")
+            )
+        query = _queries[with_price] = (
+            select(*cols)
+            .select_from(_VARIANTS.join(_JOBS, _JOBS.c.id == _VARIANTS.c.job_id))
+            .where(_VARIANTS.c.id == bindparam("variant_id"))
+        )
+    return query
+
+
+def _balance(conn: Connection, user_id: int) -> ledger.Balance:
+    row = conn.execute(select(_USERS.c.balance, _USERS.c.held).where(_USERS.c.id == user_id)).one()
+    return ledger.Balance(total=row[0], held=row[1])
 
 
 _UNLOCKS = Unlock.__table__
+_USERS = User.__table__
 
 
 def _claim_statement(dialect: str):

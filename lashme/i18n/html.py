@@ -440,7 +440,8 @@ def inline_critical_css(document: str, static_dir: Path) -> tuple[str, str | Non
     (:func:`lashme.i18n.critical_css.critical_css`) go last in ``<head>`` as
     ``<style id="lm-critical">``, followed by :data:`SWAP_CSS_SCRIPT`, which switches the sheet to
     ``media="all"`` and removes the inline copy once it has loaded (so the cascade is the
-    sheet's own from then on).  Both are after React's own head elements, which hydration skips.
+    sheet's own from then on); without scripts a ``<noscript>`` link applies the sheet.  All three
+    are after React's own head elements, which hydration skips.
 
     Returns:
         ``(document, script)``: the page, and the inline script's code for the CSP hash (None
@@ -448,7 +449,7 @@ def inline_critical_css(document: str, static_dir: Path) -> tuple[str, str | Non
     """
     close = _HEAD_CLOSE.search(document)
     link = _BLOCKING_CSS.search(document, 0, close.start() if close else 0)
-    if close is None or link is None:
+    if close is None or link is None or "data-lm-css" in document[: close.start()]:
         return document, None
     rules = critical_css(static_dir / link.group(1).lstrip("/"), document)
     if rules is None:
@@ -463,6 +464,7 @@ def inline_critical_css(document: str, static_dir: Path) -> tuple[str, str | Non
         + document[link.end() : head_end]
         + style
         + f"<script>{SWAP_CSS_SCRIPT}</script>"
+        + f'<noscript><link rel="stylesheet" href="{link.group(1)}"/></noscript>'
         + document[head_end:]
     )
     return out, SWAP_CSS_SCRIPT

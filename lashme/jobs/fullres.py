@@ -60,8 +60,8 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import event, func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from lashme.errors import NotFound
@@ -70,7 +70,7 @@ from lashme.files.storage.base import variant_key
 from lashme.images import imaging
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue
-from lashme.models import Job, JobStatus, Unlock, Variant, utcnow
+from lashme.models import Job, JobEvent, JobStatus, Unlock, Variant, utcnow
 from lashme.ops.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -244,6 +244,71 @@ def request_render(session: Session, variant_id: str, *, enqueue: bool = True) -
     if enqueue:
         event.listen(session, "after_commit", lambda _s: enqueue_render(variant_id), once=True)
     return status_of(variant)
+
+
+def request_render_core(conn: Connection, variant_id: str, *, checked: bool = False) -> tuple[str, bool]:
+    """:func:`request_render` on a Core connection, without ORM objects; the caller queues the render.
+
+    Same effect on the row as :func:`request_render` (a ready variant is left as it is,
+    any other becomes ``pending`` with a ``fullres`` job event unless already pending or
+    rendering), in two round trips: one conditional ``UPDATE … RETURNING`` and the event
+    ``INSERT`` (or, when nothing changed, one ``SELECT`` of the current state).  A Core
+    connection has no after-commit hook: the caller calls :func:`enqueue_render` after
+    its transaction committed when the second value is True (a request whose commit
+    never reaches Redis stays ``pending`` and the sweeper queues it).
+
+    Args:
+        conn: the caller's Core connection in its transaction.
+        variant_id: the unlocked variant.
+        checked: the caller has checked in this transaction that the variant exists and is
+            ready (``lashme.credits.unlocks.unlock_variant`` does); else it is checked here.
+
+    Returns:
+        ``(state, enqueue)``: the state after the request and whether to queue the render.
+
+    Raises:
+        NotFound: ``variant.not_found``; ``variant.not_ready`` (filtered, or its job is not DONE).
+    """
+    now = utcnow()
+    sets_pending = or_(
+        _V.c.fullres_status.is_(None),
+        _V.c.fullres_status.not_in((PENDING, RENDERING, READY)),
+        and_(_V.c.fullres_status == READY, _V.c.full_key.is_(None)),
+    )
+    ready = _V.c.preview_key.is_not(None) & ~_V.c.filtered
+    if not checked:
+        ready = ready & _V.c.job_id.in_(select(_J.c.id).where(_J.c.status == JobStatus.DONE))
+    changed = conn.execute(
+        update(_V)
+        .where(_V.c.id == variant_id, sets_pending, ready)
+        .values(fullres_status=PENDING, fullres_error=None, fullres_updated_at=now)
+        .returning(_V.c.job_id, _V.c.index)
+    ).first()
+    if changed is not None:
+        conn.execute(
+            insert(_E).values(
+                job_id=changed.job_id,
+                kind="fullres",
+                message=PENDING,
+                data={"variant_id": variant_id, "index": changed.index, "state": PENDING},
+                created_at=now,
+            )
+        )
+        return PENDING, True
+    row = conn.execute(
+        select(_V.c.fullres_status, _V.c.full_key, _V.c.filtered, _V.c.preview_key, _J.c.status)
+        .select_from(_V.join(_J, _J.c.id == _V.c.job_id))
+        .where(_V.c.id == variant_id)
+    ).first()
+    if row is None:
+        raise NotFound("variant.not_found")
+    if row.filtered or not row.preview_key or row.status != JobStatus.DONE:
+        raise NotFound("variant.not_ready")
+    state = row.fullres_status or NONE
+    return state, not (state == READY and row.full_key)
+
+
+_V, _J, _E = Variant.__table__, Job.__table__, JobEvent.__table__
 
 
 def enqueue_render(variant_id: str) -> bool:

@@ -443,7 +443,7 @@ def store_clean_renditions(
                 key = run_variant_key(prefix, index, kind, run_token)
                 storage.put(key, data, content_type="image/jpeg")
                 keys.setdefault(index, {})[f"{kind}_key"] = key
-        stored = 0
+        recorded: set[int] = set()
         with session_scope(engine) as s:
             for v in s.execute(select(Variant).where(Variant.job_id == job_id)).scalars():
                 mine = v.preview_key == run_variant_key(prefix, v.index, "preview", run_token)
@@ -451,11 +451,38 @@ def store_clean_renditions(
                     v.clean_preview_key = keys[v.index]["clean_preview_key"]
                     v.clean_thumb_key = keys[v.index]["clean_thumb_key"]
                     s.add(v)
-                    stored += 1
+                    recorded.add(v.index)
+        stored = len(recorded)
     except Exception:  # noqa: BLE001 - an optional speed-up: the full-size render makes them anyway
         log.warning("job %s: could not store the clean display renditions", job_id, exc_info=True)
+        _drop_deleted_folders(job_id, prefix, list(images), storage=storage, engine=engine)
         return 0
+    unrecorded = [i for i in keys if i not in recorded]
+    _drop_deleted_folders(job_id, prefix, unrecorded, storage=storage, engine=engine)
     if stored:
         queue.notify(job_id, "clean")  # an owner who unlocked meanwhile sees the clean image now
     log.info("job %s: %d clean display renditions in %.3fs", job_id, stored, time.monotonic() - started)
     return stored
+
+
+def _drop_deleted_folders(
+    job_id: str, prefix: str, indices: list[int], *, storage: Storage, engine: Engine | None
+) -> None:
+    """Delete the storage folders of ``indices`` whose variant rows are gone (best effort, logged).
+
+    The owner may delete a variant (or the job) between the previews' publication and the
+    writes of :func:`store_clean_renditions`; its clean files must not outlive it.
+    """
+    if not indices:
+        return
+    try:
+        with session_scope(engine) as s:
+            present = set(
+                s.execute(
+                    select(Variant.index).where(Variant.job_id == job_id, Variant.index.in_(indices))
+                ).scalars()
+            )
+        for index in sorted(set(indices) - present):
+            storage.delete_prefix(run_variant_key(prefix, index, "x", 0).rsplit("/", 1)[0] + "/")
+    except Exception:  # noqa: BLE001 - logged; the job's deletion removes its whole folder anyway
+        log.warning("job %s: could not remove deleted variants' clean renditions", job_id, exc_info=True)

@@ -178,6 +178,7 @@ _SETTLED_JS = """(lang) => {
   if (skel) return false;
   const head = document.querySelector('#nav-signin, #account-menu');
   if (!head || head.getBoundingClientRect().height === 0) return false;
+  if (document.fonts.status !== 'loaded' || [...document.images].some(i => !i.complete)) return false;
   const text = document.body.innerText.length;
   const same = window.__lmLastLen === text;
   window.__lmLastLen = text;
@@ -187,9 +188,13 @@ _SETTLED_JS = """(lang) => {
 
 
 def open_page(page, app_url: str, path: str, lang: str) -> None:
-    """Go to ``path`` and wait until the session is known and the page text stops changing."""
+    """Go to ``path`` and wait until the session is known, the fonts and images are in and the page
+    text stops changing.
+
+    Waits on those events, not on ``networkidle`` (which always adds 500 ms of silence per page,
+    and does not see the app's websocket anyway).
+    """
     page.goto(app_url + path)
-    page.wait_for_load_state("networkidle")
     page.wait_for_function(_SETTLED_JS, arg=lang, timeout=45_000, polling=250)
 
 

@@ -53,7 +53,9 @@ def test_every_radix_colour_the_ui_names_is_imported():
     for path in [*(ROOT / "lashme" / "ui").rglob("*.py"), ROOT / "rxconfig.py"]:
         used |= set(re.findall(rf'"({names})"', path.read_text()))
     used |= set(re.findall(rf"var\(--({names})-", (ROOT / "assets" / "theme.css").read_text()))
-    assert used <= set(rxconfig.RADIX_COLORS), f"add to rxconfig.RADIX_COLORS: {used - set(rxconfig.RADIX_COLORS)}"
+    assert used <= set(rxconfig.RADIX_COLORS), (
+        f"add to rxconfig.RADIX_COLORS: {used - set(rxconfig.RADIX_COLORS)}"
+    )
     sheets = rxconfig.RadixThemesUsedColors().get_stylesheet_paths()
     assert sheets[0].endswith("tokens/base.css") and sheets[-2:] == (
         "@radix-ui/themes/components.css",
@@ -108,9 +110,13 @@ def test_the_page_paints_with_inline_critical_rules_and_swaps_in_the_stylesheet(
     assert script == SWAP_CSS_SCRIPT
     assert '<link media="print" data-lm-css="" href="/assets/g.css" rel="stylesheet"' in out
     head = out[: out.index("</head>")]
-    assert head.index("<script>theme()</script>") < head.index('<style id="lm-critical">')  # after React's own
+    assert head.index("<script>theme()</script>") < head.index(
+        '<style id="lm-critical">'
+    )  # after React's own
     assert ".rt-r-size-3{height:48px}" in head and "rt-Dialog" not in head
-    assert head.endswith(f"<script>{SWAP_CSS_SCRIPT}</script>")
+    assert head.endswith(
+        f'<script>{SWAP_CSS_SCRIPT}</script><noscript><link rel="stylesheet" href="/assets/g.css"/></noscript>'
+    )
     assert inline_critical_css(out, tmp_path) == (out, None)  # once only
     assert inline_critical_css(page, tmp_path / "nowhere") == (page, None)  # no file: unchanged
 

@@ -19,6 +19,7 @@ from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
 from lashme.errors import AuthError, DomainError, InsufficientCredits
 from lashme.i18n import translate
+from lashme.ui.components.spinner import spinner
 from lashme.ui.components.unlock import UnlockMixin, preparing_badge, unlock_dialog, unlocked_toast
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
@@ -267,7 +268,7 @@ def status_panel() -> rx.Component:
         (
             "PENDING",
             rx.hstack(
-                rx.spinner(),
+                spinner(),
                 rx.cond(
                     JobState.position > 0,
                     rx.text(tr("job.position"), JobState.position, id="job-status"),
@@ -278,7 +279,7 @@ def status_panel() -> rx.Component:
         ),
         (
             "PROCESSING",
-            rx.hstack(rx.spinner(), rx.text(tr("job.processing"), id="job-status"), align="center"),
+            rx.hstack(spinner(), rx.text(tr("job.processing"), id="job-status"), align="center"),
         ),
         ("FAILED", rx.callout(JobState.error, icon="triangle_alert", color_scheme="red", id="job-status")),
         ("CANCELED", rx.callout(tr("job.canceled"), icon="info", id="job-status")),

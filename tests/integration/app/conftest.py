@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 
 import pytest
@@ -36,7 +37,7 @@ def world(clean_db, redis_conn, storage):
         snap = _Snapshot(storage, redis_conn)
         built = _build_world()
         _WORLD.update(snap.taken(built))
-    return dict(_WORLD["value"])
+    return copy.deepcopy(_WORLD["value"])  # a test may change its copy
 
 
 #: the recorded world: ``value`` (what ``world`` returns), ``rows``, ``files``, ``redis``, ``at``, ``root``
