@@ -182,7 +182,7 @@ _SETTLED_JS = """(lang) => {
   const text = document.body.innerText.length;
   const same = window.__lmLastLen === text;
   window.__lmLastLen = text;
-  const spinning = [...document.querySelectorAll('.rt-Spinner')].some(e => e.getBoundingClientRect().height > 0);
+  const spinning = [...document.querySelectorAll('.rt-Spinner, .lm-spin')].some(e => e.getBoundingClientRect().height > 0);
   return same && !spinning;
 }"""
 
