@@ -29,12 +29,32 @@ Every preset runs on every degraded photo and on the untouched one.  Printed fig
   A look at least 6 dE from natural (the distinctness target) is at least about
   ``6 - dE(natural, original)`` from the original, so on a degradation of small dE (a cast
   on a dark dusk scene: 6.4) the restore ratio of a style cannot reach 0.8 however well the
-  flaw is removed; this figure shows whether the flaw itself is gone;
+  flaw is removed.  More precisely, where the look's own change is orthogonal (per pixel, in
+  CIELAB) to what natural left of the flaw, the mean of a norm being at least the norm of the
+  means gives ``dE(look, original) >= sqrt(6^2 + dE(natural, original)^2)``: on the mildest
+  faults (cool rocket 6.4, cool grace_hopper 7.7, warm coffee 7.9) a look meets 0.8 only by
+  moving towards where the original lies, which the engine cannot see.  This figure shows
+  whether the flaw itself is gone;
 - dE of each preset on the untouched photo (target for natural <= 8);
 - clipped pixels added, percentage points of pixels with a channel at 0 or 255 beyond the
   input's (target <= 1 for every preset);
 - pairwise distinctness: the smallest mean dE between two of the 4 variants at 160 px
   (target >= 6).
+
+Reference illuminants (information): the restore ratio assumes each untouched photo is
+itself white-balanced.  Each reference's own illuminant is printed as its colour temperature
+``t = (log R/G - log B/G) / sqrt 2`` of linear sRGB (0 = D65 white; the Planckian locus gives
+5500 K +0.20, 5000 K +0.33, 4500 K +0.49, 4000 K +0.69, 3000 K +1.32) by the engine's three
+estimators (grey edge, grey edge on neutral edges, white patch) and an independent white patch
+(the brightest 1 % of the unclipped pixels with encoded saturation ``1 - min/max`` below 0.3).
+Rule, fixed before looking at the failing cells: a reference counts as lamp-lit (so that
+its ``cool`` and ``warm`` cells could fairly be left unscored) only when **every** estimate is
+warmer than 4000 K (``t > 0.69``), the lowest colour temperature of CIE daylight (D-series, 4000-25000 K): no
+daylight or daylight-balanced scene reads so warm, and when the neutral-edge and white-patch
+estimates agree, the warmth is on the neutral surfaces (the light's), not only on coloured
+objects.  No corpus photo meets it (the dusk rocket reads 4500-5500 K, like the ginger cat,
+whose warmth is its fur), so the benchmark scores every cell and the verdict column is
+information only.
 
 Writes ``contact_sheet.png`` (rows: scene x condition; columns: original | degraded | the
 4 presets) and ``contact_<condition>.png`` into ``--out`` (git-ignored).  Not a test.
@@ -88,6 +108,40 @@ def load_scene(name: str, side: int) -> np.ndarray:
     scale = side / max(img.size)
     size = (round(img.width * scale), round(img.height * scale))
     return np.asarray(img.resize(size, Image.Resampling.LANCZOS))
+
+
+LAMP_LIT_T = 0.69  # 4000 K against D65 (see the module docstring)
+
+
+def illuminants(rgb: np.ndarray) -> dict[str, float]:
+    """A photo's own illuminant temperature by four estimators (see the module docstring).
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 sRGB image.
+
+    Returns:
+        Estimator name -> ``t = (log R/G - log B/G) / sqrt 2`` (0 = D65, > 0 warmer).
+    """
+    from lashme.images import correction as corr
+
+    def temperature(log_chroma: np.ndarray) -> float:
+        return float(log_chroma[0] - log_chroma[1]) / np.sqrt(2)
+
+    small = corr._small(rgb)  # the engine measures on the same ~256 px copy
+    lin = srgb_to_linear(small / 255.0).astype(np.float32)
+    valid = (small.max(axis=2) < 245) & (small.min(axis=2) > 6)
+    edges, neutral_edges = corr._grey_edges(small, lin, valid)
+    full = srgb_to_linear(rgb / 255.0)
+    high, low = rgb.max(axis=2).astype(float), rgb.min(axis=2).astype(float)
+    near_neutral = (high < 250) & (low > 5) & (1 - low / np.maximum(high, 1) < 0.3)
+    luma = full @ corr.LUMA
+    top = near_neutral & (luma >= np.quantile(luma[near_neutral], 0.99))
+    return {
+        "grey edge": temperature(edges),
+        "neutral edge": temperature(neutral_edges),
+        "white patch": temperature(corr._white_patch(lin, valid)),
+        "top 1% neutral": temperature(corr._log_chroma(full[top].mean(axis=0))),
+    }
 
 
 def degrade(rgb: np.ndarray, kind: str) -> np.ndarray:
@@ -151,9 +205,11 @@ def run(side: int) -> dict:
         "distinct": {},
         "rows": [],
         "seconds": 0.0,
+        "illuminants": {},
     }
     for scene in SCENES:
         original = load_scene(scene, side)
+        results["illuminants"][scene] = illuminants(original)
         for condition in ("untouched", *DEGRADATIONS):
             source = original if condition == "untouched" else degrade(original, condition)
             start = time.perf_counter()
@@ -178,6 +234,16 @@ def run(side: int) -> dict:
 def report(results: dict) -> bool:
     """Print the tables; True when every target is met."""
     ok = True
+    print("\nreference illuminant temperature t = (log R/G - log B/G) / sqrt 2, 0 = D65  [information]")
+    print(
+        f"  (lamp-lit only when every estimate > {LAMP_LIT_T}, i.e. warmer than 4000 K; every cell is scored)"
+    )
+    names = list(next(iter(results["illuminants"].values())))
+    print("  scene           " + "".join(f"{n:>16s}" for n in names) + "   verdict")
+    for scene, values in results["illuminants"].items():
+        lamp = min(values.values()) > LAMP_LIT_T
+        verdict = "lamp-lit" if lamp else "daylight range"
+        print(f"  {scene:16s}" + "".join(f"{values[n]:+16.2f}" for n in names) + f"   {verdict}")
     print("\nrestore ratio dE(enhanced, original) / dE(degraded, original)  [max over scenes]")
     header = "  preset        " + "".join(f"{d:>8s}" for d in DEGRADATIONS) + "   worst scene"
     print(header)

@@ -10,8 +10,9 @@ variant a free no-op.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -20,6 +21,7 @@ from sqlmodel import Session
 from lashme.credits import ledger, pricing
 from lashme.errors import DomainError, InsufficientCredits, NotFound
 from lashme.models import Job, JobStatus, LedgerKind, PriceSetting, Unlock, User, Variant, utcnow
+from lashme.ops.db import run_compiled
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,12 @@ def unlock_variant(
     ``Connection`` (``lashme.ops.db.connection_scope``; what ``lashme.app.variant.unlock``
     uses).  Every statement is SQLAlchemy Core, no ORM objects are loaded.
 
-    Round trips: one ``SELECT`` for ownership, readiness and (with ``cost=None``) the
-    current ``unlock_cost`` price; the ``unlocks`` row is claimed
-    (``INSERT … ON CONFLICT DO NOTHING``: a racing twin of the same variant waits
-    here and then finds it taken, free); one ledger posting; the row gets its
-    ``ledger_entry_id``.  A refused charge removes the claimed row again before
+    Round trips: one statement checks ownership and readiness, reads (with ``cost=None``)
+    the current ``unlock_cost`` price and, when the checks pass, claims the ``unlocks``
+    row (``INSERT … ON CONFLICT DO NOTHING``: a racing twin of the same variant waits
+    here and then finds it taken, free) — on PostgreSQL one statement with a
+    data-modifying CTE, on SQLite a ``SELECT`` then the ``INSERT``; one ledger posting;
+    the row gets its ``ledger_entry_id``.  A refused charge removes the claimed row again before
     :class:`InsufficientCredits` propagates, so a caller that catches it and
     commits leaves nothing behind.
 
@@ -97,7 +100,14 @@ def unlock_variant(
     else:
         session.flush()
         conn = session.connection()
-    row = conn.execute(_variant_query(with_price=cost is None), {"variant_id": variant_id}).first()
+    now = utcnow()
+    binds = {"user_id": user_id, "variant_id": variant_id, "created_at": now}
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:  # check and claim in one statement: the claim only when the checks pass
+        found = run_compiled(conn, _check_and_claim(with_price=cost is None), binds)
+        row = SimpleNamespace(**found) if found is not None else None
+    else:
+        row = conn.execute(_variant_query(with_price=cost is None), binds).first()
     if row is None or row.user_id != user_id:
         raise NotFound("variant.not_found")
     if row.status != JobStatus.DONE or row.filtered or not row.preview_key:
@@ -106,11 +116,10 @@ def unlock_variant(
         raise DomainError("variant.altered")
     if cost is None:
         cost = int(row.price) if row.price is not None else pricing.PRICE_KEYS["unlock_cost"][0]
-    now = utcnow()
-    claim = _claim_statement(conn.dialect.name)
-    unlock_id = conn.execute(
-        claim, {"user_id": user_id, "variant_id": variant_id, "created_at": now}
-    ).scalar()
+    if postgres:
+        unlock_id = row.unlock_id
+    else:
+        unlock_id = conn.execute(_claim_statement(conn.dialect.name), binds).scalar()
     if unlock_id is None:  # unlocked before (or by a twin that just committed): free
         existing = conn.execute(
             select(_UNLOCKS).where(_UNLOCKS.c.user_id == user_id, _UNLOCKS.c.variant_id == variant_id)
@@ -135,7 +144,7 @@ def unlock_variant(
     except InsufficientCredits:
         conn.execute(delete(_UNLOCKS).where(_UNLOCKS.c.id == unlock_id))
         raise
-    conn.execute(update(_UNLOCKS).where(_UNLOCKS.c.id == unlock_id).values(ledger_entry_id=entry.id))
+    run_compiled(conn, _LINK, {"unlock_id": unlock_id, "entry_id": entry.id})
     unlock = Unlock(
         id=unlock_id, user_id=user_id, variant_id=variant_id, ledger_entry_id=entry.id, created_at=now
     )
@@ -179,6 +188,41 @@ def _variant_query(*, with_price: bool) -> Select:
     return query
 
 
+_pg_queries: dict[bool, Select] = {}
+
+
+def _check_and_claim(*, with_price: bool) -> Select:
+    """PostgreSQL, one statement: :func:`_variant_query`'s row plus ``unlock_id``.
+
+    ``unlock_id`` is the id of the ``unlocks`` row claimed for (``user_id``, ``variant_id``)
+    when the variant is the user's and sellable; None when it was claimed before or is not
+    claimable (the row's columns say why).
+    """
+    query = _pg_queries.get(with_price)
+    if query is None:
+        v = _variant_query(with_price=with_price).add_columns(_VARIANTS.c.id.label("variant_id")).cte("v")
+        sellable = select(
+            v.c.user_id, v.c.variant_id, bindparam("created_at", type_=_UNLOCKS.c.created_at.type)
+        ).where(
+            v.c.user_id == bindparam("user_id"),
+            v.c.status == JobStatus.DONE.value,
+            v.c.filtered.is_not(True),
+            v.c.preview_key.is_not(None),
+            v.c.altered.is_not(True),
+        )
+        claim = (
+            pg_insert(_UNLOCKS)
+            .from_select(["user_id", "variant_id", "created_at"], sellable)
+            .on_conflict_do_nothing(index_elements=["user_id", "variant_id"])
+            .returning(_UNLOCKS.c.id)
+            .cte("claim")
+        )
+        query = _pg_queries[with_price] = select(v, claim.c.id.label("unlock_id")).select_from(
+            v.outerjoin(claim, true())
+        )
+    return query
+
+
 def _balance(conn: Connection, user_id: int) -> ledger.Balance:
     row = conn.execute(select(_USERS.c.balance, _USERS.c.held).where(_USERS.c.id == user_id)).one()
     return ledger.Balance(total=row[0], held=row[1])
@@ -186,6 +230,11 @@ def _balance(conn: Connection, user_id: int) -> ledger.Balance:
 
 _UNLOCKS = Unlock.__table__
 _USERS = User.__table__
+_LINK = (
+    update(_UNLOCKS)
+    .where(_UNLOCKS.c.id == bindparam("unlock_id"))
+    .values(ledger_entry_id=bindparam("entry_id"))
+)
 
 
 def _claim_statement(dialect: str):

@@ -58,9 +58,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, event, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, event, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -71,7 +72,7 @@ from lashme.images import imaging
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue
 from lashme.models import Job, JobEvent, JobStatus, Unlock, Variant, utcnow
-from lashme.ops.db import session_scope
+from lashme.ops.db import run_compiled, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +252,9 @@ def request_render_core(conn: Connection, variant_id: str, *, checked: bool = Fa
 
     Same effect on the row as :func:`request_render` (a ready variant is left as it is,
     any other becomes ``pending`` with a ``fullres`` job event unless already pending or
-    rendering), in two round trips: one conditional ``UPDATE … RETURNING`` and the event
-    ``INSERT`` (or, when nothing changed, one ``SELECT`` of the current state).  A Core
+    rendering): a conditional ``UPDATE … RETURNING`` and the event ``INSERT``, on PostgreSQL
+    one statement (data-modifying CTE), on SQLite two; when nothing changed, one more
+    ``SELECT`` of the current state.  A Core
     connection has no after-commit hook: the caller calls :func:`enqueue_render` after
     its transaction committed when the second value is True (a request whose commit
     never reaches Redis stays ``pending`` and the sweeper queues it).
@@ -270,31 +272,23 @@ def request_render_core(conn: Connection, variant_id: str, *, checked: bool = Fa
         NotFound: ``variant.not_found``; ``variant.not_ready`` (filtered, or its job is not DONE).
     """
     now = utcnow()
-    sets_pending = or_(
-        _V.c.fullres_status.is_(None),
-        _V.c.fullres_status.not_in((PENDING, RENDERING, READY)),
-        and_(_V.c.fullres_status == READY, _V.c.full_key.is_(None)),
-    )
-    ready = _V.c.preview_key.is_not(None) & ~_V.c.filtered
-    if not checked:
-        ready = ready & _V.c.job_id.in_(select(_J.c.id).where(_J.c.status == JobStatus.DONE))
-    changed = conn.execute(
-        update(_V)
-        .where(_V.c.id == variant_id, sets_pending, ready)
-        .values(fullres_status=PENDING, fullres_error=None, fullres_updated_at=now)
-        .returning(_V.c.job_id, _V.c.index)
-    ).first()
-    if changed is not None:
-        conn.execute(
-            insert(_E).values(
-                job_id=changed.job_id,
-                kind="fullres",
-                message=PENDING,
-                data={"variant_id": variant_id, "index": changed.index, "state": PENDING},
-                created_at=now,
+    binds = {"variant_id": variant_id, "now": now}
+    if conn.dialect.name == "postgresql":  # the UPDATE and the event in one statement
+        if run_compiled(conn, _pending_statements(checked, postgres=True), binds) is not None:
+            return PENDING, True
+    else:
+        changed = conn.execute(_pending_statements(checked, postgres=False), binds).first()
+        if changed is not None:
+            conn.execute(
+                insert(_E).values(
+                    job_id=changed.job_id,
+                    kind="fullres",
+                    message=PENDING,
+                    data={"variant_id": variant_id, "index": changed.index, "state": PENDING},
+                    created_at=now,
+                )
             )
-        )
-        return PENDING, True
+            return PENDING, True
     row = conn.execute(
         select(_V.c.fullres_status, _V.c.full_key, _V.c.filtered, _V.c.preview_key, _J.c.status)
         .select_from(_V.join(_J, _J.c.id == _V.c.job_id))
@@ -309,6 +303,47 @@ def request_render_core(conn: Connection, variant_id: str, *, checked: bool = Fa
 
 
 _V, _J, _E = Variant.__table__, Job.__table__, JobEvent.__table__
+_pending_cache: dict[tuple[bool, bool], Any] = {}
+
+
+def _pending_statements(checked: bool, *, postgres: bool):
+    """The statement moving a variant to ``pending`` (binds ``variant_id``, ``now``), built once.
+
+    PostgreSQL: ``WITH moved AS (UPDATE variants … RETURNING job_id, index) INSERT INTO
+    job_events … SELECT … FROM moved RETURNING id`` (a row when the variant moved).
+    Else the ``UPDATE … RETURNING job_id, index`` alone.
+    """
+    stmt = _pending_cache.get((checked, postgres))
+    if stmt is not None:
+        return stmt
+    vid, now = bindparam("variant_id", type_=_V.c.id.type), bindparam("now", type_=_E.c.created_at.type)
+    sets_pending = or_(
+        _V.c.fullres_status.is_(None),
+        and_(*(_V.c.fullres_status != state for state in (PENDING, RENDERING, READY))),
+        and_(_V.c.fullres_status == READY, _V.c.full_key.is_(None)),
+    )
+    ready = _V.c.preview_key.is_not(None) & ~_V.c.filtered
+    if not checked:
+        ready = ready & _V.c.job_id.in_(select(_J.c.id).where(_J.c.status == JobStatus.DONE))
+    stmt = (
+        update(_V)
+        .where(_V.c.id == vid, sets_pending, ready)
+        .values(fullres_status=PENDING, fullres_error=None, fullres_updated_at=now)
+        .returning(_V.c.job_id, _V.c.index)
+    )
+    if postgres:
+        moved = stmt.cte("moved")
+        data = func.json_build_object("variant_id", vid, "index", moved.c.index, "state", PENDING)
+        stmt = (
+            insert(_E)
+            .from_select(
+                ["job_id", "kind", "message", "data", "created_at"],
+                select(moved.c.job_id, literal("fullres"), literal(PENDING), data, now),
+            )
+            .returning(_E.c.id)
+        )
+    _pending_cache[(checked, postgres)] = stmt
+    return stmt
 
 
 def enqueue_render(variant_id: str) -> bool:

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlmodel import Session, create_engine
 
 from lashme.ops.settings import get_settings
@@ -113,6 +114,52 @@ def connection_scope(engine: Engine | None = None) -> Iterator[Connection]:
     """
     with (engine or get_engine()).begin() as conn:
         yield conn
+
+
+_compiled: dict[tuple[int, str], tuple[str, dict]] = {}
+
+
+def run_compiled(conn: Connection, stmt: Any, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Run a module-level cached Core statement on ``conn``'s own DBAPI cursor (same transaction).
+
+    PostgreSQL hot paths (the unlock): the statement is compiled once per process and
+    run on the driver's cursor, skipping ``Connection.execute``'s per-call work
+    (cache-key generation, execution context, result metadata: ~0.1–0.3 ms of CPU per
+    statement on this project's two-core machine).  ``stmt`` must be built once and kept
+    (its ``id`` keys the cache), take only named ``bindparam``s given in ``params``, have
+    no expanding ``IN`` and need no bind or result type processing (ints, strings,
+    datetimes).  Other dialects run it through ``Connection.execute``.  A DBAPI error is
+    wrapped like SQLAlchemy does and a lost connection is invalidated.
+
+    Returns:
+        The first result row as a dict by column name, or None (no row or no result).
+    """
+    if conn.dialect.name != "postgresql":
+        result = conn.execute(stmt, params)
+        row = result.mappings().first() if result.returns_rows else None
+        return dict(row) if row is not None else None
+    key = (id(stmt), conn.dialect.name)
+    entry = _compiled.get(key)
+    if entry is None:
+        compiled = stmt.compile(dialect=conn.dialect)
+        if compiled.positiontup or "POSTCOMPILE" in str(compiled):  # pragma: no cover - the contract above
+            raise RuntimeError("run_compiled needs a statement with named parameters")
+        entry = _compiled[key] = (str(compiled), dict(compiled.params))
+    sql, constants = entry
+    binds = {**constants, **params}
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with conn.connection.cursor() as cur:
+            cur.execute(sql, binds)
+            names = [d.name for d in cur.description] if cur.description is not None else []
+            values = cur.fetchone() if names else None
+    except dbapi.Error as exc:
+        if conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None):
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, binds, exc, dbapi.Error) from exc
+    if values is None:
+        return None
+    return dict(zip(names, values, strict=True))
 
 
 @contextmanager
