@@ -54,6 +54,7 @@ def test_notify_publishes_on_job_and_queue_channels(redis_conn):
 def test_a_watcher_wakes_once_per_change(redis_conn):
     """notify() publishes on the job's and the queue's channel; a job page's watcher re-reads once."""
     import asyncio
+    import concurrent.futures
 
     import redis.asyncio as aioredis
 
@@ -73,7 +74,9 @@ def test_a_watcher_wakes_once_per_change(redis_conn):
             await pubsub.aclose()
             await client.aclose()
 
-    assert asyncio.run(wakes()) == [False, True, False]
+    # its own event loop in a thread of its own: an earlier test may leave this thread's loop running
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, wakes()).result(timeout=60) == [False, True, False]
 
 
 def test_concurrent_enqueues_of_one_job_queue_it_once(redis_conn):

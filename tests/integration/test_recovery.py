@@ -73,16 +73,27 @@ def _run_token(job_id: str) -> tuple[int, str]:
 def test_job_of_a_killed_worker_holding_the_scheduler_lock_runs_again_in_seconds(stack, tmp_path):
     q = queue.get_queue()
     victim = stack.start("victim", ["-c", GATED_WORKER])
-    wait_until(lambda: sweeper.scheduler_lock_holder(q)[1], 30, 0.05, what="the victim's scheduler holds the lock")
+    wait_until(
+        lambda: sweeper.scheduler_lock_holder(q)[1], 30, 0.05, what="the victim's scheduler holds the lock"
+    )
     holder, _ = sweeper.scheduler_lock_holder(q)
     stack.sweeper(interval=SWEEP)
     job = uploads.submit_photo(coffee_jpeg(size=(2400, 1600)), user_id=None, anon_token="recovery")
     wait_until(lambda: (tmp_path / "gate.entered").exists(), 60, 0.02, what="the job inside the provider")
     assert _run_token(job.id) == (1, "PROCESSING")
+    # the survivor is up before the victim dies, as other workers are in production: the figure is
+    # the recovery, not a new worker's start-up (imports and warm-up, seconds on a loaded machine)
+    stack.worker("survivor")
+    survivor_log = tmp_path / "survivor.log"
+    wait_until(
+        lambda: survivor_log.exists() and "Listening on" in survivor_log.read_text(errors="replace"),
+        60,
+        0.05,
+        what="the survivor listening",
+    )
     stack.kill(victim)
     killed_at = time.monotonic()
     (tmp_path / "gate").touch()  # later runs pass the gate
-    stack.worker("survivor")
     wait_until(lambda: _run_token(job.id)[0] >= 2, 60, 0.05, what="the job claimed by a new run")
     recovery = time.monotonic() - killed_at
     print(f"RECOVERY scheduler-lock holder killed: job running again after {recovery:.1f}s")

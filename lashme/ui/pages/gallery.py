@@ -12,6 +12,7 @@ from lashme.ui.components.unlock import preparing_badge
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
 from lashme.ui.pages.gallery_state import GalleryState
+from lashme.ui.state import SessionState
 
 __all__ = ["GalleryState", "gallery_page"]
 
@@ -233,7 +234,9 @@ def filters() -> rx.Component:
                     default_value=GalleryState.search,
                     key=GalleryState.search,  # re-mounted when Back/Forward change the URL's search
                     aria_label=tr("gallery.search"),
-                    title=GalleryState.search_hint,
+                    # the hint carries today's date in the reader's language: prerendered, the catalog's
+                    # short text stands in (swapped per language), so the first paint has no build-date Russian
+                    title=rx.cond(SessionState.session_known, GalleryState.search_hint, tr("gallery.search")),
                 ),
                 rx.icon_button(
                     rx.icon("search", size=18, aria_hidden="true"),
