@@ -69,10 +69,17 @@ class ZipStream:
     preparing: int = 0
 
 
-def zip_stream(caller: Caller, variant_ids: Sequence[str] = (), *, favorites: bool = False) -> ZipStream:
-    """The caller's chosen (or favourite) unlocked variants at full size as a streamed ZIP.
+def plan_zip(
+    caller: Caller, variant_ids: Sequence[str] = (), *, favorites: bool = False
+) -> tuple[str, list[str], int, downloads.ZipPlan]:
+    """What a ZIP of the caller's chosen (or favourite) variants holds, checked now.
 
-    The same rules as :func:`lashme.app.gallery.zip_selection` (the pages' signed link), checked now.
+    The one check both the signed link (:func:`lashme.app.gallery.zip_selection`) and the stream
+    (:func:`zip_stream`) make.
+
+    Returns:
+        ``(kind, ids, user_id, plan)``: the link kind, the chosen ids (cut to 32 characters; empty
+        for favourites), the caller's user id and the plan of entries / locked / preparing counts.
 
     Raises:
         AuthError: ``auth.required`` for a visitor.
@@ -85,5 +92,19 @@ def zip_stream(caller: Caller, variant_ids: Sequence[str] = (), *, favorites: bo
     plan = downloads.plan_set_zip(kind, ids, user_id=user_id)
     if not plan.entries:
         raise NotFound("gallery.zip_nothing_unlocked", locked=plan.locked, preparing=plan.preparing)
+    return kind, ids, user_id, plan
+
+
+def zip_stream(caller: Caller, variant_ids: Sequence[str] = (), *, favorites: bool = False) -> ZipStream:
+    """The caller's chosen (or favourite) unlocked variants at full size as a streamed ZIP.
+
+    The same rules as :func:`lashme.app.gallery.zip_selection` (the pages' signed link), checked now.
+
+    Raises:
+        AuthError: ``auth.required`` for a visitor.
+        NotFound: ``variant.not_found`` (an id missing or someone else's, nothing or too much
+            chosen); ``gallery.zip_nothing_unlocked`` when none of them is unlocked and ready.
+    """
+    kind, ids, user_id, plan = plan_zip(caller, variant_ids, favorites=favorites)
     name = "lashme-favorites.zip" if favorites else "lashme-selection.zip"
     return ZipStream(name, downloads.stream_zip(plan.entries), len(plan.entries), plan.locked, plan.preparing)

@@ -23,6 +23,7 @@ from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlmodel import Session
 
 from lashme import i18n
+from lashme.app import downloads as app_downloads
 from lashme.app.caller import Caller
 from lashme.app.paging import Page, paginate
 from lashme.credits import unlocks
@@ -477,12 +478,7 @@ def zip_selection(
         NotFound: ``variant.not_found`` (an id missing or someone else's, nothing or too much
             chosen); ``gallery.zip_nothing_unlocked`` when none of them is unlocked and ready.
     """
-    user_id = caller.require_user()
-    kind = downloads.ZIP_FAVORITES if favorites else downloads.ZIP_SELECTION
-    ids = [] if favorites else [str(v)[:32] for v in variant_ids]
-    plan = downloads.plan_set_zip(kind, ids, user_id=user_id)
-    if not plan.entries:
-        raise NotFound("gallery.zip_nothing_unlocked", locked=plan.locked, preparing=plan.preparing)
+    kind, ids, user_id, plan = app_downloads.plan_zip(caller, variant_ids, favorites=favorites)
     return SelectionZip(
         url=downloads.set_zip_url(kind, list(dict.fromkeys(ids)), user_id=user_id),
         count=len(plan.entries),
