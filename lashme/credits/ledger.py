@@ -27,6 +27,36 @@ Given ``None`` instead, a posting is a transaction of its own: on PostgreSQL
 the one statement in autocommit mode, so the whole posting, commit included,
 is one round trip (``postings.run_alone``).
 
+Which transaction each product caller posts in (the posting itself is the same one
+statement everywhere; what differs is the transaction around it):
+
+- unlock (``lashme.app.variant.unlock``): a Core ``connection_scope()`` transaction, all
+  statements compiled once and run on the driver (``unlocks.unlock_variant``).  Not a
+  posting of its own: the charge, the ``unlocks`` row and the render request commit
+  together (a committed charge without its row is a paid variant left locked).
+- reserve at job creation, capture/release and the retry's new round
+  (``lashme.jobs.lifecycle.create_job``/``transition``): the caller's ORM session,
+  because the posting must commit atomically with the job row / status change.  A job
+  row without its reservation is a free job; a FINAL status without its settlement is an
+  orphaned hold (``verify``); posting first is not safe either: a capture committed
+  before a transition that then loses its lease (``StaleRun``) or races
+  (``InvalidTransition``) charges a job that may still fail, and its release would replay
+  the capture's key ``settle:{job}:{n}`` as a no-op.
+- sign-up bonus (``accounts.auth.sign_up``: the user row is not committed yet;
+  ``accounts.verification.mark_verified``: the caller's session has written the user row
+  and spends the single-use link in the same transaction), purchase
+  (``payments.fulfil_checkout_session``: the order must become PAID with its grant, and
+  ``UNIQUE(payment_intent_id)`` is checked at the flush before the grant: granting first
+  could credit one payment twice under two orders), refund/refund-failed (Stripe
+  webhooks: the order's counters change with the entry), admin adjust and job refund
+  (``lashme.app.admin``: the user/job row is locked ``FOR UPDATE`` and the audit row
+  commits with the entry): the caller's session.  A posting of its own from inside
+  these would also wait on a lock its own session holds (the user row on PostgreSQL,
+  the database write lock on SQLite).  They run once per account, purchase or admin
+  action, not on a hot path.
+- ``None`` (a posting of its own) is for a standalone posting whose caller holds no
+  transaction: ``benchmarks/bench_ledger.py``, scripts, future batch grants.
+
 Reservations: ``reserve`` moves credits into ``users.held`` (available
 drops, total stays); exactly one settlement follows — ``capture`` (total and
 held drop) or ``release`` (held drops).  Both settlements of one

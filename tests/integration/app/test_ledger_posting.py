@@ -11,11 +11,13 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 
 from lashme.accounts import auth
 from lashme.credits import ledger, unlocks
 from lashme.errors import InsufficientCredits, NotFound
-from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, User, Variant
+from lashme.jobs import fullres
+from lashme.models import Job, JobEvent, JobStatus, LedgerEntry, LedgerKind, Unlock, User, Variant
 from lashme.ops.db import connection_scope, get_engine, session_scope
 from tests.dbutil import count
 
@@ -43,7 +45,8 @@ def _round_trips(session):
     import psycopg
 
     session.execute(text("SELECT 1"))
-    driver = session.connection().connection.driver_connection
+    conn = session if isinstance(session, Connection) else session.connection()
+    driver = conn.connection.driver_connection
     # psycopg prepares a statement the 5th time it runs it (one extra Parse round trip, once per
     # connection): which posting that lands on depends on the pooled connection's history, so not here
     saved_threshold, driver.prepare_threshold = driver.prepare_threshold, None
@@ -151,13 +154,35 @@ def test_every_hot_posting_is_one_round_trip(clean_db):
 
 
 @postgres_only
-def test_an_unlock_makes_four_round_trips_after_begin(clean_db):
+def test_an_unlock_makes_three_round_trips_after_begin(clean_db):
     uid = _user()
     vid = _done_variant(uid)
     with session_scope() as s, _round_trips(s) as n:
         result = unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
-    # ownership lookup, claim of the unlocks row, the posting, the row's ledger_entry_id
-    assert n[0] == 4 and result.charged and result.balance == ledger.Balance(total=2, held=0)
+    # ownership lookup with the claim of the unlocks row, the posting, the row's ledger_entry_id
+    assert n[0] == 3 and result.charged and result.balance == ledger.Balance(total=2, held=0)
+
+
+@postgres_only
+def test_the_unlock_use_case_on_a_core_connection_makes_four_round_trips_after_begin(clean_db):
+    uid = _user()
+    vid = _done_variant(uid)
+    with connection_scope() as c, _round_trips(c) as n:
+        result = unlocks.unlock_variant(c, user_id=uid, variant_id=vid, cost=None)
+        render = fullres.request_render_core(c, vid, checked=True)
+    # ownership, price and claim; the posting; the claim's ledger_entry_id; the render request with its event
+    assert n[0] == 4 and result.charged and result.cost == 1 and render == (fullres.PENDING, True)
+    with session_scope() as s:
+        unlock = s.scalars(select(Unlock).where(Unlock.variant_id == vid)).one()
+        entry = s.get(LedgerEntry, unlock.ledger_entry_id)
+        assert (entry.delta, entry.balance_after) == (-1, 2) and _balance(uid).available == 2
+        assert s.get(Variant, vid).fullres_status == fullres.PENDING
+        events = s.scalars(select(JobEvent).where(JobEvent.kind == "fullres")).all()
+        assert [e.data for e in events] == [{"variant_id": vid, "index": 0, "state": fullres.PENDING}]
+    with connection_scope() as c:  # again: free, nothing new
+        again = unlocks.unlock_variant(c, user_id=uid, variant_id=vid, cost=None)
+        assert fullres.request_render_core(c, vid, checked=True) == (fullres.PENDING, True)
+    assert not again.charged and again.cost == 0 and _balance(uid).available == 2
 
 
 def test_a_posting_records_the_resulting_balance_and_a_replay_changes_nothing(clean_db):
