@@ -89,7 +89,8 @@ def _walk(user_id, **kw):
 def test_pagination_is_stable_and_complete_in_every_sort(three_jobs, sort):
     alice = three_jobs["alice"]
     with session_scope() as s:  # a favorite in the oldest job, and a job without variants (NULL index)
-        gallery.set_favorite(as_user(alice), variants_of(s, three_jobs["old"])[2].id, True)
+        favorite = variants_of(s, three_jobs["old"])[2].id
+    gallery.set_favorite(as_user(alice), favorite, True)  # a use-case owns its transaction (SQLite: one writer)
     failed = uploads.submit_photo(coffee_jpeg(), user_id=alice, anon_token=None, enqueue=False).id
     with session_scope() as s:
         s.execute(update(Job).where(Job.id == failed).values(status="FAILED"))
@@ -123,14 +124,13 @@ def test_favorites_filter_and_favorites_first(three_jobs):
     alice = three_jobs["alice"]
     with session_scope() as s:
         oldest_last = variants_of(s, three_jobs["old"])[3].id
-        gallery.set_favorite(as_user(alice), oldest_last, True)
+    gallery.set_favorite(as_user(alice), oldest_last, True)
     favs = _list(alice, favorites=True)
     assert [i.variant_id for i in favs.items] == [oldest_last] and favs.items[0].favorite
     first = _list(alice, sort="favorites")
     assert first.items[0].variant_id == oldest_last
     assert first.items[1].job_id == three_jobs["new"]
-    with session_scope() as s:
-        gallery.set_favorite(as_user(alice), oldest_last, False)
+    gallery.set_favorite(as_user(alice), oldest_last, False)
     assert _list(alice, favorites=True).total == 0
 
 
@@ -282,7 +282,7 @@ def test_cancel_and_retry_settle_credits(three_jobs):
         assert s.get(Job, job.id).status == JobStatus.CANCELED
         bal = ledger.get_balance(s, alice)
         assert (bal.held, bal.available) == (0, 3)
-        rows = dashboard.recent_jobs(as_user(alice), positions=False)
+    rows = dashboard.recent_jobs(as_user(alice), positions=False)
     assert rows[0].id == job.id and rows[0].stage_key == "dash.stage_canceled" and not rows[0].can_cancel
     with pytest.raises(DomainError) as err:
         app_job.cancel(as_user(alice), job.id)
