@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import SimpleWorker, Worker
 from sqlalchemy import select
 
@@ -699,7 +701,14 @@ def test_queue_figures_read_the_real_queue_and_workers(staff, redis_conn):
 
 
 def test_queue_figures_report_an_unreachable_redis_instead_of_failing(staff):
-    down = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1, socket_timeout=1)
+    # no client retries: redis-py 7 retries 3 times with up to 10 s of back-off (8.5 s per refused command)
+    down = Redis(
+        host="127.0.0.1",
+        port=free_port(),
+        socket_connect_timeout=1,
+        socket_timeout=1,
+        retry=Retry(NoBackoff(), 0),
+    )
     f = _call(admin_queue.queue_figures, staff["admin"], connection=down)
     assert (f.available, f.error, f.queued, f.workers) == (False, "ConnectionError", 0, [])
     assert admin_queue.queued_count(down) is None
