@@ -322,11 +322,12 @@ def dashboard_page() -> rx.Component:
                 id="dash-buy",
                 flex="1",
                 min_width="140px",
+                align_self="center",
             ),
             gap="3",
             wrap="wrap",
             width="100%",
-            align="center",
+            align="stretch",  # the two balance cards side by side share one height
         ),
         rx.heading(tr("dash.recent"), size="5", align_self="start"),
         rx.cond(
