@@ -125,9 +125,8 @@ def split_rules(css: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def _split_top(text: str, sep: str = ",") -> list[str]:
-    """``text`` split at ``sep`` outside parentheses, brackets and strings."""
-    parts, depth, start, i = [], 0, 0, 0
+def _code_chars(text: str, i: int = 0):  # noqa: ANN202 - a generator of (index, character)
+    """``(index, character)`` of ``text`` from ``i`` on, skipping strings and backslash escapes."""
     while i < len(text):
         c = text[i]
         if c in "\"'":
@@ -136,31 +135,30 @@ def _split_top(text: str, sep: str = ",") -> list[str]:
         if c == "\\":
             i += 2
             continue
+        yield i, c
+        i += 1
+
+
+def _split_top(text: str, sep: str = ",") -> list[str]:
+    """``text`` split at ``sep`` outside parentheses, brackets and strings."""
+    parts, depth, start = [], 0, 0
+    for i, c in _code_chars(text):
         depth += c in "(["
         depth -= c in ")]"
         if c == sep and depth == 0:
             parts.append(text[start:i])
             start = i + 1
-        i += 1
     parts.append(text[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
 def _close_paren(text: str, open_at: int) -> int:
-    depth, i = 0, open_at
-    while i < len(text):
-        c = text[i]
-        if c in "\"'":
-            i = _skip_string(text, i)
-            continue
-        if c == "\\":
-            i += 2
-            continue
+    depth = 0
+    for i, c in _code_chars(text, open_at):
         depth += c == "("
         depth -= c == ")"
         if depth == 0:
             return i
-        i += 1
     return len(text) - 1
 
 
