@@ -16,13 +16,36 @@ The page's ``ask_unlock`` handler fills them (:meth:`UnlockMixin._open_confirmat
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 
 from lashme import i18n
 from lashme.app import variant as app_variant
+from lashme.app.caller import Caller
+from lashme.errors import DomainError
 from lashme.ui.i18n import tr
+
+T = TypeVar("T")
+
+
+def unlock_then(
+    caller: Caller, variant_id: str, reread: Callable[..., T], *reread_args: Any
+) -> tuple[app_variant.Unlocked, T | None]:
+    """Unlock ``variant_id`` for ``caller``, then re-read the page's view with ``reread(caller, *reread_args)``.
+
+    Both run in one worker-thread hop, so the clean image comes in the same state update as the new
+    balance.  The view is None when it is gone meanwhile (``reread`` raised a domain error).
+
+    Raises:
+        DomainError: whatever :func:`lashme.app.variant.unlock` refused (nothing was spent).
+    """
+    result = app_variant.unlock(caller, variant_id)
+    try:
+        return result, reread(caller, *reread_args)
+    except DomainError:
+        return result, None
 
 
 class UnlockMixin(rx.State, mixin=True):

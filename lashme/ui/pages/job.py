@@ -20,7 +20,13 @@ from lashme.app.caller import Caller
 from lashme.errors import AuthError, DomainError, InsufficientCredits
 from lashme.i18n import translate
 from lashme.ui.components.spinner import spinner
-from lashme.ui.components.unlock import UnlockMixin, preparing_badge, unlock_dialog, unlocked_toast
+from lashme.ui.components.unlock import (
+    UnlockMixin,
+    preparing_badge,
+    unlock_dialog,
+    unlock_then,
+    unlocked_toast,
+)
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
@@ -158,7 +164,7 @@ class JobState(UnlockMixin, SessionState):
         self.unlocking = vid
         yield  # the buttons show the unlock in flight
         try:
-            result, view = await self._run(_unlock_and_view, vid, self.shown_job_id)
+            result, view = await self._run(unlock_then, vid, app_job.get, self.shown_job_id)
         except AuthError:  # signed out meanwhile
             self.unlocking = ""
             yield rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
@@ -180,7 +186,9 @@ class JobState(UnlockMixin, SessionState):
         caller = self._caller()
         if not caller.signed_in:
             return rx.redirect(f"/signup?next=/job/{self.shown_job_id}")
-        done, refused = self._call(_unlock_and_view, str(variant_id)[:32], self.shown_job_id, caller=caller)
+        done, refused = self._call(
+            unlock_then, str(variant_id)[:32], app_job.get, self.shown_job_id, caller=caller
+        )
         if refused is not None:
             return refused
         return self._after_unlock(*done)
@@ -244,21 +252,6 @@ class JobState(UnlockMixin, SessionState):
             caller=caller,
         )
         return refused if refused is not None else rx.download(url=url)
-
-
-def _unlock_and_view(
-    caller: Caller, variant_id: str, job_id: str
-) -> tuple[app_variant.Unlocked, app_job.JobView | None]:
-    """Unlock ``variant_id`` for ``caller``, then re-read her job (None when it is gone meanwhile).
-
-    Raises:
-        DomainError: whatever :func:`lashme.app.variant.unlock` refused (nothing was spent).
-    """
-    result = app_variant.unlock(caller, variant_id)
-    try:
-        return result, app_job.get(caller, job_id)
-    except DomainError:
-        return result, None
 
 
 def status_panel() -> rx.Component:

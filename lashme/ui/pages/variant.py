@@ -18,7 +18,13 @@ from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
 from lashme.errors import AuthError, DomainError, InsufficientCredits
 from lashme.ui.components.compare import compare_slider
-from lashme.ui.components.unlock import UnlockMixin, preparing_badge, unlock_dialog, unlocked_toast
+from lashme.ui.components.unlock import (
+    UnlockMixin,
+    preparing_badge,
+    unlock_dialog,
+    unlock_then,
+    unlocked_toast,
+)
 from lashme.ui.i18n import tr
 from lashme.ui.layout import page_shell
 from lashme.ui.state import SessionState
@@ -156,7 +162,7 @@ class VariantState(UnlockMixin, SessionState):
         self.unlocking = vid
         yield
         try:  # the unlock and the re-read in one worker-thread hop: the clean image comes with the balance
-            result, page = await self._run(_unlock_and_page, vid)
+            result, page = await self._run(unlock_then, vid, app_variant.get, vid)
         except AuthError:  # a visitor, or signed out meanwhile
             self.unlocking = ""
             yield rx.redirect(f"/login?next=/variant/{vid}")
@@ -240,21 +246,6 @@ class VariantState(UnlockMixin, SessionState):
         self.v = {}
         yield rx.toast.success(self._tr("gallery.deleted"))
         yield rx.redirect("/gallery")
-
-
-def _unlock_and_page(
-    caller: Caller, variant_id: str
-) -> tuple[app_variant.Unlocked, app_variant.VariantPage | None]:
-    """Unlock ``variant_id`` for ``caller``, then re-read its page (None when it is gone meanwhile).
-
-    Raises:
-        DomainError: whatever :func:`lashme.app.variant.unlock` refused (nothing was spent).
-    """
-    result = app_variant.unlock(caller, variant_id)
-    try:
-        return result, app_variant.get(caller, variant_id)
-    except DomainError:
-        return result, None
 
 
 def _actions() -> rx.Component:
