@@ -7,7 +7,7 @@ The app's own settings (database, Redis, storage, providers) live in
 
 import reflex as rx
 
-from lashme.ops.http import cors_origins
+from lashme.ops.http.origins import cors_origins
 
 #: The Radix colour scales the app uses (accent, greys, every ``color_scheme`` and ``var(--<scale>-…)``
 #: in ``lashme/ui`` and ``assets/theme.css``; ``tests/unit/test_first_paint.py`` keeps it complete).
@@ -46,6 +46,6 @@ config = rx.Config(
     ],
     disable_plugins=[rx.plugins.SitemapPlugin],
     # credentialed CORS only for LASHME_PUBLIC_URL (and the dev frontend in dev mode), never "*":
-    # Reflex's outermost CORS middleware and socket.io read this (lashme.ops.http.cors_origins)
+    # Reflex's outermost CORS middleware and socket.io read this (lashme.ops.http.origins.cors_origins)
     cors_allowed_origins=cors_origins(),
 )

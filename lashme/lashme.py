@@ -8,9 +8,9 @@ from lashme.api.main import PREFIX as API_PREFIX
 from lashme.api.main import build as build_rest_api
 from lashme.app import landing
 from lashme.files.files_api import build_api
-from lashme.i18n.html import localized_html
+from lashme.i18n.html.middleware import localized_html
 from lashme.ops import mail
-from lashme.ops.http import protect
+from lashme.ops.http.guard import protect
 from lashme.ops.logging_setup import configure as configure_logging
 from lashme.ui.admin.routes import register_admin_pages
 from lashme.ui.i18n import tr
@@ -50,7 +50,7 @@ backend.mount(API_PREFIX, build_rest_api())  # REST API v1 (lashme.api), before 
 
 app = rx.App(
     # protect wraps everything the backend serves (pages too, in --single-port mode): origin checks,
-    # upload throttle and body caps before a byte is read, security headers (lashme.ops.http)
+    # upload throttle and body caps before a byte is read, security headers (lashme.ops.http.guard)
     api_transformer=[backend, protect, localized_html],  # localized_html: <html lang>, <title> per visitor
     head_components=[
         rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
@@ -58,27 +58,35 @@ app = rx.App(
         rx.el.link(rel="icon", href="/favicon.ico", sizes="48x48"),
         rx.el.link(rel="apple-touch-icon", href="/apple-touch-icon.png"),
         rx.el.link(rel="manifest", href="/manifest.webmanifest"),
-        # the font subset of the page's language is preloaded per request (lashme.i18n.html.FONT_PRELOAD)
+        # the page's font subset is preloaded per request (lashme.i18n.html.first_paint.FONT_PRELOAD)
     ],
     stylesheets=["/theme.css"],
 )
+# the pages whose handlers the daily limit may refuse (upload: "/" and "/upload"; retry: the job
+# page and the dashboard) learn the browser's time zone on load (SessionState.learn_time_zone): the
+# refusal says when the limit resets on the reader's clock
 app.add_page(
     landing_page,
     route="/",
     title=_title("landing"),
     description="A selling photo of lashes, nails and brows in 30 seconds: better light and background.",
-    on_load=[LandingState.on_load, UploadState.reset_form],
+    on_load=[LandingState.on_load, UploadState.reset_form, SessionState.learn_time_zone],
 )
 app.add_page(
     upload_page,
     route="/upload",
     title=_title("upload"),
-    on_load=[UploadState.load_session, UploadState.reset_form],
+    on_load=[UploadState.load_session, UploadState.reset_form, SessionState.learn_time_zone],
 )
 app.add_page(terms_page, route="/terms", title=_title("terms"), on_load=SessionState.load_session)
 app.add_page(privacy_page, route="/privacy", title=_title("privacy"), on_load=SessionState.load_session)
 app.add_page(contacts_page, route="/contacts", title=_title("contacts"), on_load=SessionState.load_session)
-app.add_page(job_page, route="/job/[job_id]", title=_title("job"), on_load=JobState.on_load)
+app.add_page(
+    job_page,
+    route="/job/[job_id]",
+    title=_title("job"),
+    on_load=[JobState.on_load, SessionState.learn_time_zone],
+)
 app.add_page(
     signup_page, route="/signup", title=_title("signup"), on_load=[AuthState.load_session, AuthState.clear]
 )
@@ -108,7 +116,12 @@ app.add_page(gallery_page, route="/gallery", title=_title("gallery"), on_load=Ga
 app.add_page(
     variant_page, route="/variant/[variant_id]", title=_title("variant"), on_load=VariantState.on_load
 )
-app.add_page(dashboard_page, route="/dashboard", title=_title("dashboard"), on_load=DashboardState.on_load)
+app.add_page(
+    dashboard_page,
+    route="/dashboard",
+    title=_title("dashboard"),
+    on_load=[DashboardState.on_load, SessionState.learn_time_zone],
+)
 app.add_page(account_page, route="/account", title=_title("account"), on_load=AccountState.on_load)
 app.add_page(not_found_page, route="404", title=_title("not_found"), on_load=SessionState.load_session)
 register_admin_pages(app)

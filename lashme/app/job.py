@@ -294,7 +294,10 @@ def retry(caller: Caller, job_id: str, *, enqueue: bool = True, storage: Storage
       queue without counting against today's limit and without a reservation; its
       ``reserved_credits`` is set to 0 so it is never charged, whatever happens next.
     - FAILED on the user's side (rejected photo, all results filtered): a normal new generation,
-      as before: today's limit counts it and the job's price is reserved again.
+      as before: today's limit counts it and the job's price is reserved again.  It is counted
+      in the transaction that moves the job back to PENDING, after the move: a second tap of a
+      double tap waits for that row, finds it PENDING and is refused without being counted, and
+      a refused count (or reservation) leaves the job FAILED.
     - CANCELED: a normal new generation of the same photo as a **new** job (the canceled one stays
       in the history; its provider requests were canceled and cannot be resumed).  It goes through
       the upload path (:func:`lashme.jobs.uploads.submit_photo`): today's limit, the current
@@ -338,11 +341,6 @@ def retry(caller: Caller, job_id: str, *, enqueue: bool = True, storage: Storage
         raise DomainError(reason)
     if not offer.allowed:
         raise DomainError("job.retry_limit")
-    if not offer.free:
-        try:
-            daily_limits.consume(user_id=caller.user_id, anon_token=None, client_ip=None, limit=limit)
-        except RedisError as exc:
-            raise DomainError("generation.queue_unavailable") from exc
     with session_scope() as s:
         try:
             if offer.free:  # no reservation now (the transition reads it) and no charge later
@@ -356,6 +354,11 @@ def retry(caller: Caller, job_id: str, *, enqueue: bool = True, storage: Storage
             jobs.transition(s, job_id, JobStatus.PENDING, expected=[JobStatus.FAILED], message=message)
         except InvalidTransition:
             raise DomainError("job.not_retryable") from None
+        if not offer.free:
+            # counted only once this transaction holds the job's move to PENDING (a second tap
+            # waits on the row, then finds it PENDING: refused, nothing counted); a refusal here
+            # rolls the move and its reservation back
+            _consume_daily(caller.user_id, limit)
     if enqueue:
         try:
             queue.enqueue_generation(job_id)
@@ -363,6 +366,19 @@ def retry(caller: Caller, job_id: str, *, enqueue: bool = True, storage: Storage
             raise DomainError("generation.queue_unavailable") from exc
     queue.notify(job_id, JobStatus.PENDING)
     return job_id
+
+
+def _consume_daily(user_id: int, limit: int) -> None:
+    """Count one job of ``user_id`` against today's limit of ``limit`` jobs (a paid retry).
+
+    Raises:
+        DailyLimitReached: today's jobs are used up; nothing is counted.
+        DomainError: ``generation.queue_unavailable`` when Redis (the counter) does not answer.
+    """
+    try:
+        daily_limits.consume(user_id=user_id, anon_token=None, client_ip=None, limit=limit)
+    except RedisError as exc:
+        raise DomainError("generation.queue_unavailable") from exc
 
 
 def _restart_canceled(

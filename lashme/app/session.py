@@ -151,14 +151,14 @@ def session_days() -> int:
 
 
 def request_is_https(scope: dict) -> bool:
-    """True when the browser reached the app over https (ASGI ``scope``; :func:`lashme.ops.http.is_https`)."""
-    from lashme.ops import http
+    """True when the browser reached the app over https (ASGI ``scope``; ``ops.http.origins.is_https``)."""
+    from lashme.ops.http import origins
 
-    return http.is_https(scope)
+    return origins.is_https(scope)
 
 
 def request_origin_allowed(origin: str | None, scope: dict) -> bool:
-    """Whether a request with ``Origin: origin`` comes from the app itself (``ops.http.origin_allowed``)."""
-    from lashme.ops import http
+    """Whether a request with ``Origin: origin`` is the app's own (``ops.http.origins.origin_allowed``)."""
+    from lashme.ops.http import origins
 
-    return http.origin_allowed(origin, scope)
+    return origins.origin_allowed(origin, scope)

@@ -13,6 +13,10 @@ Russian first: :data:`DEFAULT_LOCALE` is ``ru``, the language of a visitor who h
 setting and whose browser names no language we have.  Counts, durations, dates, numbers and
 money are formatted with Babel (CLDR data): :func:`ngettext`/:func:`translate_plural`,
 :func:`format_duration`, :func:`format_dt`, :func:`format_number`, :func:`format_money`.
+
+The served pages in the visitor's language (the prerendered HTML rewritten per request by an
+ASGI middleware: ``lang``, titles, body text, first paint) are :mod:`lashme.i18n.html`, with
+:mod:`lashme.i18n.critical_css`.
 """
 
 from __future__ import annotations

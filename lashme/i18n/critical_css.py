@@ -3,7 +3,7 @@
 The built pages carry all their words in the HTML, but a browser paints nothing until the one
 render-blocking stylesheet (Radix Themes + ``assets/theme.css``, ~65 kB gzip) has arrived and been
 parsed: on a phone on 3G that is most of the wait.  :func:`critical_css` keeps only the rules a
-page can use at first paint, so :mod:`lashme.i18n.html` can inline them and let the full
+page can use at first paint, so :mod:`lashme.i18n.html.first_paint` can inline them and let the full
 stylesheet load without blocking (it replaces the inline copy once loaded).
 
 Pure text processing, no CSS library: a rule is kept unless one of its selectors *cannot* match

@@ -17,7 +17,7 @@ import reflex as rx
 from reflex.vars.base import Var, VarData
 
 from lashme import i18n
-from lashme.i18n.html import prerendered_texts
+from lashme.i18n.html.body_text import prerendered_texts
 from lashme.ui.state import SessionState
 
 
@@ -43,14 +43,14 @@ def early(text: rx.Var[str], key: str) -> rx.Var[str]:
 
     As :func:`tr` does for catalog messages: the page is prerendered with ``text``'s default value
     in the build language; for a visitor of another language the server swaps that text and puts
-    ``key``'s text in hers into ``__lmT`` (``lashme.i18n.html.prerendered_texts``), so hydration
+    ``key``'s text in hers into ``__lmT`` (``lashme.i18n.html.body_text.prerendered_texts``), so hydration
     renders the same words and the first paint carries no Russian for an English visitor.
 
     Raises:
         KeyError: ``key`` is not one of the prerendered texts.
     """
     if key not in prerendered_texts(i18n.SOURCE_LOCALE):
-        raise KeyError(f"{key!r} is not in lashme.i18n.html.prerendered_texts")
+        raise KeyError(f"{key!r} is not in lashme.i18n.html.body_text.prerendered_texts")
     text = text.to(str)
     before = Var(
         _js_expr=f"(globalThis.__lmT?.[{json.dumps(key)}] ?? {text})",

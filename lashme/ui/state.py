@@ -122,6 +122,16 @@ class SessionState(rx.State):
         )
 
     @rx.event
+    def learn_time_zone(self):
+        """on_load of every page that can refuse a job for the daily limit: learn the time zone once.
+
+        The refusal says when the limit resets on the reader's clock ("в 03:00"), so each page
+        whose handlers upload or retry (``lashme.lashme`` lists them) asks the browser on load
+        (:meth:`ask_time_zone`; nothing is asked once the cookie holds a zone).
+        """
+        return self.ask_time_zone()
+
+    @rx.event
     def remember_time_zone(self, name: str):
         """Keep the browser's time zone if it is a real IANA zone (browser input: checked here)."""
         name = str(name or "").strip()[:64]

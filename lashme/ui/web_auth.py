@@ -25,7 +25,7 @@ Session rotation: every sign-in starts a new session (a new random id) and ends 
 browser sent, if any; a role change ends all of the account's sessions
 (:func:`lashme.app.admin.accounts.set_role`), as do a block and a password reset.
 
-CSRF: the :func:`lashme.ops.http.protect` middleware refuses a POST whose ``Origin`` is another
+CSRF: the :func:`lashme.ops.http.guard.protect` middleware refuses a POST whose ``Origin`` is another
 site; these routes also refuse a POST that carries no ``Origin`` at all (every browser sends one
 with a POST), and ``SameSite=Lax`` keeps the cookie off cross-site POSTs.
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from lashme.ops import http
+from lashme.ops.http import guard, limits
 from lashme.ops.redis_server import free_port
 from lashme.ops.settings import get_settings
 
@@ -56,7 +56,7 @@ def server(tmp_path_factory):
     spool = tmp_path_factory.mktemp("spool")
     old_tempdir = tempfile.tempdir
     tempfile.tempdir = str(spool)  # where SpooledTemporaryFile would write the upload
-    app = counting(http.protect(Starlette(routes=[Route("/_upload", fake_reflex_upload, methods=["POST"])])))
+    app = counting(guard.protect(Starlette(routes=[Route("/_upload", fake_reflex_upload, methods=["POST"])])))
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
@@ -135,7 +135,7 @@ def _spooled(spool: Path) -> int:
 @pytest.mark.parametrize("mode", ["content-length", "chunked"])
 def test_a_300_mb_body_is_refused_after_at_most_the_cap(server, clean_db, mode):
     port, spool = server
-    cap = get_settings().max_upload_bytes + http.UPLOAD_OVERHEAD
+    cap = get_settings().max_upload_bytes + limits.UPLOAD_OVERHEAD
     total = 300 * MB
     boundary = b"lashmeboundary"
     preamble = (

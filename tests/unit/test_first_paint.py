@@ -1,5 +1,5 @@
 """A slow phone's first paint: the stylesheet before the scripts, the font subset of the page's language,
-and only the Radix colour scales the app uses (``lashme.i18n.html.prioritize_first_paint``, ``rxconfig``)."""
+and only the Radix colour scales the app uses (``lashme.i18n.html.first_paint.prioritize_first_paint``, ``rxconfig``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lashme.i18n.html import FONT_PRELOAD, prioritize_first_paint
+from lashme.i18n.html.first_paint import FONT_PRELOAD, prioritize_first_paint
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = (
@@ -97,7 +97,7 @@ def test_critical_css_keeps_what_the_page_can_use_in_order_and_drops_the_rest():
 
 
 def test_the_page_paints_with_inline_critical_rules_and_swaps_in_the_stylesheet(tmp_path):
-    from lashme.i18n.html import SWAP_CSS_SCRIPT, inline_critical_css
+    from lashme.i18n.html.first_paint import SWAP_CSS_SCRIPT, inline_critical_css
 
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "g.css").write_text(CSS)
@@ -122,7 +122,7 @@ def test_the_page_paints_with_inline_critical_rules_and_swaps_in_the_stylesheet(
 
 
 def test_the_swap_script_is_allowed_by_the_pages_policy():
-    from lashme.i18n.html import SWAP_CSS_SCRIPT, csp_with_script
+    from lashme.i18n.html.first_paint import SWAP_CSS_SCRIPT, csp_with_script
 
     policy = csp_with_script("default-src 'self'; script-src 'self'", SWAP_CSS_SCRIPT)
     assert policy.startswith("default-src 'self'; script-src 'self' 'sha256-")

@@ -12,7 +12,10 @@ from starlette.responses import HTMLResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from lashme.i18n.html import LocalizedHtml, choose_locale, localize_html, page_name
+from lashme.i18n.html.head import localize_html
+from lashme.i18n.html.middleware import LocalizedHtml
+from lashme.i18n.html.negotiation import choose_locale
+from lashme.i18n.html.page_titles import page_name
 
 PAGE = (
     '<!DOCTYPE html><html lang="en" class="light"><head><meta charset="utf-8"/>'
@@ -156,7 +159,7 @@ def test_every_prerendered_text_has_one_translation_so_no_russian_is_left_in_ano
     key it is, so it stayed Russian in the English first paint.  Shared texts must agree.
     """
     from lashme import i18n
-    from lashme.i18n.html import BUILD_LOCALE, prerendered_texts, text_map
+    from lashme.i18n.html.body_text import BUILD_LOCALE, prerendered_texts, text_map
 
     build = {**i18n.catalog(BUILD_LOCALE), **prerendered_texts(BUILD_LOCALE)}
     for target in (loc for loc in i18n.LOCALES if loc != BUILD_LOCALE):
@@ -175,7 +178,7 @@ def test_every_prerendered_text_has_one_translation_so_no_russian_is_left_in_ano
 
 
 def test_the_header_and_landing_words_are_swapped_in_an_english_first_paint():
-    from lashme.i18n.html import translate_body
+    from lashme.i18n.html.body_text import translate_body
 
     page = '<html><body><a id="nav-signup">Регистрация</a><h2 id="prices-title">Цены</h2></body></html>'
     out, keys = translate_body(page, source="ru", target="en")
@@ -184,7 +187,7 @@ def test_the_header_and_landing_words_are_swapped_in_an_english_first_paint():
 
 
 def test_state_made_first_paint_texts_are_swapped_and_handed_to_the_page():
-    from lashme.i18n.html import catalog_script, translate_body
+    from lashme.i18n.html.body_text import catalog_script, translate_body
 
     page = (
         '<html><body><p><span id="bonus-badge">3 фото бесплатно при регистрации</span></p>'
@@ -198,7 +201,7 @@ def test_state_made_first_paint_texts_are_swapped_and_handed_to_the_page():
 
 
 def test_the_prerendered_bonus_is_the_states_default():
-    from lashme.i18n.html import PRERENDER_SIGNUP_BONUS
+    from lashme.i18n.html.body_text import PRERENDER_SIGNUP_BONUS
     from lashme.ui.state import SessionState
 
     assert SessionState.get_fields()["signup_bonus"].default == PRERENDER_SIGNUP_BONUS

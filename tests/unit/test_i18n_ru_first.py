@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from lashme import i18n
 from lashme.app.gallery import parse_date
-from lashme.i18n import html as page_html
+from lashme.i18n.html import body_text, middleware, page_titles
 from lashme.ui.pages.gallery_state import gallery_url
 
 ROOT = Path(i18n.__file__).resolve().parents[1]
@@ -152,7 +152,7 @@ def _client() -> TestClient:
         )
 
     inner = Starlette(routes=[Route("/gallery", gallery)])
-    return TestClient(page_html.LocalizedHtml(inner))
+    return TestClient(middleware.LocalizedHtml(inner))
 
 
 def test_an_english_visitor_gets_english_html_before_any_script_runs():
@@ -186,8 +186,8 @@ def test_a_russian_visitor_gets_the_built_page_and_a_signed_in_one_the_skeleton_
 def test_the_session_cookie_name_matches_the_accounts_one():
     from lashme.accounts.auth import SESSION_COOKIE
 
-    assert page_html.SESSION_COOKIE == SESSION_COOKIE
-    assert page_html.BUILD_LOCALE == i18n.DEFAULT_LOCALE
+    assert middleware.SESSION_COOKIE == SESSION_COOKIE
+    assert body_text.BUILD_LOCALE == i18n.DEFAULT_LOCALE
 
 
 def test_admin_pages_have_titles_in_both_languages():
@@ -195,7 +195,7 @@ def test_admin_pages_have_titles_in_both_languages():
 
     for route, _, name in ADMIN_PAGES:
         path = re.sub(r"\[\w+\]", "x1", route)
-        assert page_html.page_name(path) == name, route
+        assert page_titles.page_name(path) == name, route
         for locale in i18n.LOCALES:
-            title, _ = page_html.page_texts(name, locale)
+            title, _ = page_titles.page_texts(name, locale)
             assert title != i18n.catalog(locale)["page.default.title"], (route, locale)

@@ -1,17 +1,9 @@
 """Admin jobs, the read side: search, and one job's full record (actions: ``lashme.app.admin.job_actions``).
 
-Every public function takes ``(session, actor_id, ...)``, starts with
-:func:`lashme.app.admin.guard.require_admin` and audits each change in the
-caller's transaction.
-
-Refunds give back what the job's owner was charged for the job: the
-captured generation credits (``capture`` entries) and the unlocks of its
-variants (``unlock`` entries carry ``job_id``).  The job row is locked
-(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's write lock is already
-held), the amount due is *charged − already refunded*, and the ledger entry's
-idempotency key ``job_refund:{job_id}:{last charge entry id}`` is unique per
-state of the job's charges: two racing refunds pay once, and a later refund
-pays only for charges made after the previous one.
+Every public function takes ``(session, actor_id, ...)`` and starts with
+:func:`lashme.app.admin.guard.require_admin`; nothing here changes a row.  A job's record says
+what is still refundable: the credits its owner was charged for it less those already refunded
+(:func:`_charges`, which :mod:`lashme.app.admin.job_actions` refunds by).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Stateless pieces shared by pages."""
+"""Pieces shared by pages: components, and the state mixins behind the stateful ones (unlock, ledger)."""

@@ -6,16 +6,19 @@ back from Stripe (the webhook may have granted it already; either way exactly on
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from lashme import i18n
 from lashme.app import credits as app_credits
 from lashme.app.caller import Caller
 from lashme.errors import DomainError
-from lashme.ui.components.pager import FIRST, NEXT, PREV, SAME, advance, pager, shown, token_for
+from lashme.ui.components.ledger import LedgerMixin, ledger_pager, ledger_table
+from lashme.ui.components.pager import FIRST, SAME
+from lashme.ui.components.table import scroll_table
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
-from lashme.ui.ledger_rows import page_rows
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 20
@@ -25,18 +28,13 @@ def _date(dt, locale: str = "en") -> str:
     return i18n.format_dt(dt, locale, fmt="short")
 
 
-class CreditsState(SessionState):
+class CreditsState(LedgerMixin, SessionState):
     """The signed-in user's packs, orders and ledger page; nothing here belongs to anyone else."""
 
+    LEDGER_LOGIN: ClassVar[str] = "/login?next=/credits"
     configured: bool = False
     packs: list[dict] = []
     orders: list[dict] = []
-    ledger_rows: list[dict] = []
-    ledger_page_no: int = 1
-    ledger_has_prev: bool = False
-    ledger_has_next: bool = False
-    #: the ledger pager's page tokens (backend only: the client never sends a token)
-    _ledger_cursor: dict = {}
     notice: str = ""
     error: str = ""
     buying: int = 0
@@ -46,7 +44,7 @@ class CreditsState(SessionState):
     def _load(self, caller: Caller, move: str = SAME) -> None:
         data, refused = self._call(
             app_credits.overview,
-            ledger_token=token_for(self._ledger_cursor, move),
+            ledger_token=self._ledger_token(move),
             page_size=LEDGER_PAGE_SIZE,
             caller=caller,
         )
@@ -79,11 +77,7 @@ class CreditsState(SessionState):
             }
             for o in data.orders
         ]
-        self.ledger_rows = page_rows(data.ledger, loc)
-        self._ledger_cursor = advance(
-            self._ledger_cursor, move, data.ledger.next_page_token, data.ledger.prev_page_token
-        )
-        self.ledger_page_no, self.ledger_has_prev, self.ledger_has_next = shown(self._ledger_cursor)
+        self._show_ledger(data.ledger, move, loc)
 
     @rx.event
     def on_load(self):
@@ -97,23 +91,6 @@ class CreditsState(SessionState):
         if self.router.url.query_parameters.get("canceled"):
             self.notice = self._tr("credits.canceled")
         self._load(caller, FIRST)
-
-    @rx.event
-    def newer_ledger(self):
-        """Show the newer ledger entries before this page (the newest when there are none)."""
-        return self._move_ledger(PREV)
-
-    @rx.event
-    def older_ledger(self):
-        """Show the older ledger entries after this page."""
-        return self._move_ledger(NEXT)
-
-    def _move_ledger(self, move: str):
-        caller = self._caller()
-        if not caller.signed_in:
-            return rx.redirect("/login?next=/credits")
-        self._load(caller, move)
-        return None
 
     @rx.event
     async def buy(self, pack_id: int):
@@ -208,22 +185,6 @@ def pack_card(pack: dict) -> rx.Component:
     )
 
 
-def _table(headers: list, rows, cells, table_id: str) -> rx.Component:
-    return rx.box(
-        rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*[rx.table.cell(c(r)) for c in cells]))),
-            size="1",
-            width="100%",
-            id=table_id,
-        ),
-        width="100%",
-        overflow_x="auto",
-        tab_index=0,  # scrolls sideways on a phone: reachable by keyboard (assets/theme.css .lm-table-scroll)
-        class_name="lm-table-scroll",
-    )
-
-
 def credits_page() -> rx.Component:
     """Balance, packs, purchase history and ledger."""
     return page_shell(
@@ -281,7 +242,7 @@ def credits_page() -> rx.Component:
         rx.heading(tr("credits.purchases"), size="5", align_self="start"),
         rx.cond(
             CreditsState.orders.length() > 0,
-            _table(
+            scroll_table(
                 [tr(k) for k in ("col.date", "col.pack", "col.amount", "col.status", "col.credits")],
                 CreditsState.orders,
                 [
@@ -296,26 +257,8 @@ def credits_page() -> rx.Component:
             rx.text(tr("credits.no_purchases"), color_scheme="gray", align_self="start"),
         ),
         rx.heading(tr("credits.history"), size="5", align_self="start"),
-        _table(
-            [tr(k) for k in ("col.date", "col.what", "col.change", "col.balance", "col.reason")],
-            CreditsState.ledger_rows,
-            [
-                lambda r: r["date"],
-                lambda r: r["kind"],
-                lambda r: r["delta"],
-                lambda r: r["balance"],
-                lambda r: r["reason"],
-            ],
-            "ledger",
-        ),
-        pager(
-            CreditsState.ledger_page_no,
-            CreditsState.ledger_has_prev,
-            CreditsState.ledger_has_next,
-            CreditsState.newer_ledger,
-            CreditsState.older_ledger,
-            id="ledger-pager",
-        ),
+        ledger_table(CreditsState, "ledger"),
+        ledger_pager(CreditsState),
     )
 
 

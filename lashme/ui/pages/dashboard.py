@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import ClassVar
 
 import reflex as rx
 
@@ -12,10 +13,10 @@ from lashme.app import dashboard
 from lashme.app import job as app_job
 from lashme.app.caller import Caller
 from lashme.errors import DomainError
-from lashme.ui.components.pager import FIRST, NEXT, PREV, SAME, advance, pager, shown, token_for
+from lashme.ui.components.ledger import LedgerMixin, ledger_pager, ledger_table
+from lashme.ui.components.pager import FIRST, SAME
 from lashme.ui.i18n import tr
 from lashme.ui.layout import ROSE, page_shell
-from lashme.ui.ledger_rows import page_rows
 from lashme.ui.state import SessionState
 
 LEDGER_PAGE_SIZE = 10
@@ -34,23 +35,18 @@ def _thumb_dict(t: dashboard.Thumb) -> dict:
     }
 
 
-class DashboardState(SessionState):
+class DashboardState(LedgerMixin, SessionState):
     """The caller's recent jobs and one ledger page."""
 
+    LEDGER_LOGIN: ClassVar[str] = "/login?next=/dashboard"
     recent: list[dict] = []
-    ledger_rows: list[dict] = []
-    ledger_page_no: int = 1
-    ledger_has_prev: bool = False
-    ledger_has_next: bool = False
-    #: the ledger pager's page tokens (backend only: the client never sends a token)
-    _ledger_cursor: dict = {}
     busy_job: str = ""
     _poll_token: int = 0
 
     def _load(self, caller: Caller, move: str = SAME) -> None:
         data, refused = self._call(
             dashboard.load,
-            ledger_token=token_for(self._ledger_cursor, move),
+            ledger_token=self._ledger_token(move),
             page_size=LEDGER_PAGE_SIZE,
             caller=caller,
         )
@@ -78,11 +74,7 @@ class DashboardState(SessionState):
             }
             for j in data.recent
         ]
-        self.ledger_rows = page_rows(data.ledger, loc)
-        self._ledger_cursor = advance(
-            self._ledger_cursor, move, data.ledger.next_page_token, data.ledger.prev_page_token
-        )
-        self.ledger_page_no, self.ledger_has_prev, self.ledger_has_next = shown(self._ledger_cursor)
+        self._show_ledger(data.ledger, move, loc)
 
     @rx.event
     def on_load(self):
@@ -102,7 +94,7 @@ class DashboardState(SessionState):
     async def watch_renders(self):
         """Swap the watermarked thumbnails for the clean ones as soon as their full size is rendered."""
         async with self:
-            token, ledger_token = self._poll_token, token_for(self._ledger_cursor, SAME)
+            token, ledger_token = self._poll_token, self._ledger_token(SAME)
         deadline = time.monotonic() + RENDER_POLL_MAX_S
         while time.monotonic() < deadline:
             await asyncio.sleep(RENDER_POLL_S)
@@ -116,23 +108,6 @@ class DashboardState(SessionState):
                 self._show(data)
             if not data.rendering:
                 return
-
-    @rx.event
-    def newer_ledger(self):
-        """Show the newer ledger entries before this page (the newest when there are none)."""
-        return self._move_ledger(PREV)
-
-    @rx.event
-    def older_ledger(self):
-        """Show the older ledger entries after this page."""
-        return self._move_ledger(NEXT)
-
-    def _move_ledger(self, move: str):
-        caller = self._caller()
-        if not caller.signed_in:
-            return rx.redirect("/login?next=/dashboard")
-        self._load(caller, move)
-        return None
 
     async def _act(self, fn, job_id: str, ok_key: str):
         caller = self._caller()
@@ -338,45 +313,6 @@ def dashboard_page() -> rx.Component:
             rx.text(tr("dash.no_jobs"), color_scheme="gray", align_self="start"),
         ),
         rx.heading(tr("dash.ledger"), size="5", align_self="start"),
-        rx.box(
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(tr(k))
-                            for k in ("col.date", "col.what", "col.change", "col.balance", "col.reason")
-                        ]
-                    )
-                ),
-                rx.table.body(
-                    rx.foreach(
-                        DashboardState.ledger_rows,
-                        lambda r: rx.table.row(
-                            rx.table.cell(r["date"]),
-                            rx.table.cell(r["kind"]),
-                            rx.table.cell(r["delta"]),
-                            rx.table.cell(r["balance"]),
-                            rx.table.cell(r["reason"]),
-                        ),
-                    )
-                ),
-                size="1",
-                width="100%",
-                id="dash-ledger",
-            ),
-            width="100%",
-            overflow_x="auto",
-            tab_index=0,  # scrolls sideways on a phone: reachable by keyboard (assets/theme.css .lm-table-scroll)
-            role="region",
-            aria_label=tr("dash.ledger"),
-            class_name="lm-table-scroll",
-        ),
-        pager(
-            DashboardState.ledger_page_no,
-            DashboardState.ledger_has_prev,
-            DashboardState.ledger_has_next,
-            DashboardState.newer_ledger,
-            DashboardState.older_ledger,
-            id="ledger-pager",
-        ),
+        ledger_table(DashboardState, "dash-ledger", role="region", aria_label=tr("dash.ledger")),
+        ledger_pager(DashboardState),
     )

@@ -22,10 +22,9 @@ class UploadState(SessionState):
 
     @rx.event
     def reset_form(self):
-        """on_load: clear a previous rejection; learn the browser's time zone once (the daily limit's reset)."""
+        """on_load: clear a previous rejection."""
         self.error = ""
         self.uploading = False
-        return self.ask_time_zone()
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):

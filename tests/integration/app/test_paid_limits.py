@@ -92,13 +92,51 @@ def test_the_upload_page_learns_the_browsers_time_zone_once_and_the_refusal_uses
     from tests.integration.app.test_handlers import _state
 
     st = _state(UploadState, anon="visitor-1", locale="ru")
-    asked = UploadState.reset_form.fn(st)
+    asked = UploadState.learn_time_zone.fn(st)
     assert "resolvedOptions().timeZone" in str(asked)  # the browser is asked (rx.call_script)
     for bad in ("Mars/Olympus", "../../etc/passwd", "<script>", ""):
         UploadState.remember_time_zone.fn(st, bad)
         assert st.time_zone == ""
     UploadState.remember_time_zone.fn(st, "Europe/Moscow")
-    assert st.time_zone == "Europe/Moscow" and UploadState.reset_form.fn(st) is None  # known: not asked again
+    assert st.time_zone == "Europe/Moscow" and UploadState.learn_time_zone.fn(st) is None  # known: not asked
     midnight_utc = 1_796_256_000
     err = daily_limits.refusal(3, reset_at=midnight_utc, now=midnight_utc - 600)
     assert st._err(err).endswith("Лимит обновится в 03:00 (через 10 мин).")
+
+
+#: the use-cases the daily limit may refuse, as the page modules call them
+_REFUSABLE = ("app_upload.submit_photo", "app_job.retry")
+
+
+def test_every_page_that_can_be_refused_for_the_daily_limit_learns_the_time_zone():
+    """Not only "/": a retry refused on the dashboard or the job page says the reset on her clock too."""
+    import importlib
+    import inspect
+
+    import lashme.lashme as web
+    from lashme.ui.pages.dashboard import DashboardState
+    from lashme.ui.pages.job import JobState
+    from lashme.ui.state import SessionState
+    from tests.integration.app.test_handlers import _state
+
+    def may_refuse(handlers) -> bool:
+        sources = {inspect.getsource(importlib.import_module(h.fn.__module__)) for h in handlers}
+        return any(call in src for src in sources for call in _REFUSABLE)
+
+    learns = SessionState.learn_time_zone.fn
+    pages = {route: list(handlers) for route, handlers in web.app._load_events.items()}
+    refusing = {route for route, handlers in pages.items() if may_refuse(handlers)}
+    assert {"index", "upload", "job/[job_id]", "dashboard"} <= refusing
+    for route in refusing:
+        assert any(h.fn is learns for h in pages[route]), f"/{route} does not learn the time zone"
+
+    for cls in (DashboardState, JobState):  # the handler, run on those pages' states
+        st = _state(cls, anon="visitor-2", locale="ru")
+        assert "resolvedOptions().timeZone" in str(learns(st))
+        cls.remember_time_zone.fn(st, "Mars/Olympus")  # still checked with zoneinfo
+        assert st.time_zone == ""
+        cls.remember_time_zone.fn(st, "Asia/Yekaterinburg")
+        assert st.time_zone == "Asia/Yekaterinburg" and learns(st) is None
+        midnight_utc = 1_796_256_000
+        err = daily_limits.refusal(3, reset_at=midnight_utc, now=midnight_utc - 600)
+        assert st._err(err).endswith("Лимит обновится в 05:00 (через 10 мин).")

@@ -3,6 +3,8 @@
 - "Start again" on a canceled job is claimed by one conditional update: two quick taps (two
   tabs, the API) make one new job; a refused restart gives the claim back.
 - A free retry reserves and charges nothing, and the ledger's own check still passes.
+- A paid retry is counted against the daily limit once, in the move back to PENDING: a double tap
+  counts one job, and a refused count leaves the job FAILED with nothing reserved.
 - A selection ZIP refuses ids of other owners mixed in; its link is bound to its kind, ids, user
   and expiry.
 - The clean display renditions are recorded once per publishing run (a second call, or a stale
@@ -171,6 +173,75 @@ def test_a_free_retry_reserves_and_charges_nothing_and_the_ledger_checks_out(wor
         )
         bal = ledger.get_balance(s, alice_id)
     assert kinds == ["reserve", "release"] and (bal.available, bal.held) == (3, 0)
+    _verify_clean()
+
+
+# --- paid retry: two quick taps ---------------------------------------------------------------
+
+
+def test_two_quick_paid_retry_taps_count_one_job_against_the_daily_limit(world, monkeypatch):
+    """A double tap on "Retry" of a job failed on the user's side: one retry, counted once."""
+    alice_id, alice = world["alice"], _caller(world["alice_token"])
+    job_id = _priced_job(alice_id)
+    with session_scope() as s:
+        jobs.transition(s, job_id, JobStatus.FAILED, error_key="generation.rejected")
+    assert not app_job.get(alice, job_id).retry_free
+    used = daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used
+
+    real_consume = daily_limits.consume
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_consume(**kwargs):  # the first tap is still being counted when the second one comes
+        if not inside.is_set():
+            inside.set()
+            assert release.wait(10)
+        return real_consume(**kwargs)
+
+    monkeypatch.setattr(daily_limits, "consume", slow_consume)
+    results: dict[str, object] = {}
+
+    def tap(name: str) -> None:
+        try:
+            results[name] = app_job.retry(alice, job_id, enqueue=False)
+        except DomainError as exc:
+            results[name] = exc.key
+
+    first = threading.Thread(target=tap, args=("first",))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=tap, args=("second",))
+    second.start()
+    second.join(1.0)  # it may finish (counted on its own) or wait for the first tap's row
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert sorted(map(str, results.values())) == sorted([job_id, "job.not_retryable"]), results
+    assert daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used == used + 1
+    with session_scope() as s:
+        assert s.get(Job, job_id).status == JobStatus.PENDING
+        assert ledger.get_balance(s, alice_id).held == 1
+    _verify_clean()
+
+
+def test_a_paid_retry_refused_by_the_daily_limit_leaves_the_job_failed_and_unreserved(world):
+    alice_id, alice = world["alice"], _caller(world["alice_token"])
+    job_id = _priced_job(alice_id)
+    with session_scope() as s:
+        jobs.transition(s, job_id, JobStatus.FAILED, error_key="generation.rejected")
+        pricing.set_price(s, "daily_limit_user", 0, actor="test")
+    with pytest.raises(daily_limits.DailyLimitReached):
+        app_job.retry(alice, job_id, enqueue=False)
+    with session_scope() as s:
+        pricing.set_price(s, "daily_limit_user", 20, actor="test")
+        assert s.get(Job, job_id).status == JobStatus.FAILED
+        assert ledger.get_balance(s, alice_id).held == 0
+        assert (
+            s.scalar(
+                select(func.count()).select_from(JobEvent).where(JobEvent.message == app_job.RETRY_MESSAGE)
+            )
+            == 0
+        )
+    assert app_job.get(alice, job_id).can_retry
     _verify_clean()
 
 

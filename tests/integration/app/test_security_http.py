@@ -1,4 +1,4 @@
-"""The backend's ASGI guard (``lashme.ops.http.protect``): security headers and CSP hashes, origin checks
+"""The backend's ASGI guard (``lashme.ops.http.guard.protect``): security headers and CSP hashes, origin checks
 for requests and websockets, body caps before reading, and the upload throttle."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from lashme.ops import http
+from lashme.ops.http import csp, guard, limits, origins
 from lashme.ops.settings import get_settings
 
 PAGE = (
@@ -71,7 +71,7 @@ def _client(**kw) -> TestClient:
             WebSocketRoute("/_event", echo),
         ]
     )
-    return TestClient(http.protect(app), base_url="http://lashme.test", **kw)
+    return TestClient(guard.protect(app), base_url="http://lashme.test", **kw)
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +79,7 @@ def _fresh(monkeypatch, clean_db):
     monkeypatch.delenv("LASHME_PUBLIC_URL", raising=False)
     monkeypatch.setenv("REFLEX_ENV_MODE", "prod")
     get_settings.cache_clear()
-    http._hash_cache.data.clear()
+    csp.hash_cache.data.clear()
     read_bytes["n"] = 0
     yield
     get_settings.cache_clear()
@@ -145,7 +145,7 @@ def test_cross_origin_state_changes_are_refused_and_same_origin_passes():
 def test_with_a_public_url_only_that_origin_counts(monkeypatch):
     monkeypatch.setenv("LASHME_PUBLIC_URL", "https://lashme.app/")
     get_settings.cache_clear()
-    assert http.cors_origins() == ["https://lashme.app"]
+    assert origins.cors_origins() == ["https://lashme.app"]
     client = _client()
     assert client.post("/api/v1/me", headers={"Origin": "https://lashme.app"}).status_code == 200
     assert client.post("/api/v1/me", headers={"Origin": "http://lashme.test"}).status_code == 403
@@ -153,9 +153,9 @@ def test_with_a_public_url_only_that_origin_counts(monkeypatch):
 
 def test_dev_mode_allows_the_dev_frontend(monkeypatch):
     monkeypatch.setenv("REFLEX_ENV_MODE", "dev")
-    assert http.cors_origins() == ["http://localhost:3000"]
+    assert origins.cors_origins() == ["http://localhost:3000"]
     monkeypatch.setenv("REFLEX_ENV_MODE", "prod")
-    assert http.cors_origins() == []
+    assert origins.cors_origins() == []
 
 
 def test_websocket_from_another_origin_is_refused():
@@ -170,7 +170,7 @@ def test_websocket_from_another_origin_is_refused():
 
 
 def test_declared_oversize_upload_is_refused_before_a_byte_is_read():
-    cap = get_settings().max_upload_bytes + http.UPLOAD_OVERHEAD
+    cap = get_settings().max_upload_bytes + limits.UPLOAD_OVERHEAD
     resp = _client().post(
         "/_upload",
         content=b"x" * (cap + 1),
@@ -183,7 +183,7 @@ def test_declared_oversize_upload_is_refused_before_a_byte_is_read():
 
 
 def test_streamed_oversize_upload_is_cut_at_the_cap():
-    cap = get_settings().max_upload_bytes + http.UPLOAD_OVERHEAD
+    cap = get_settings().max_upload_bytes + limits.UPLOAD_OVERHEAD
 
     def body():
         for _ in range(300):  # 300 MiB offered, without a Content-Length
@@ -196,7 +196,7 @@ def test_streamed_oversize_upload_is_cut_at_the_cap():
 
 def test_other_requests_are_capped_at_one_mebibyte():
     client = _client()
-    assert client.post("/api/v1/me", content=b"{}" * (http.BODY_CAP // 2 + 1)).status_code == 413
+    assert client.post("/api/v1/me", content=b"{}" * (limits.BODY_CAP // 2 + 1)).status_code == 413
     assert client.post("/api/v1/me", content=b"{}").status_code == 200
     # a multipart body under /api/ is an upload: the photo cap applies
     big_form = b"x" * (2 * 1024 * 1024)
@@ -207,7 +207,7 @@ def test_other_requests_are_capped_at_one_mebibyte():
 
 
 def test_uploads_are_throttled_per_ip_before_reading(monkeypatch):
-    monkeypatch.setattr(http.throttle, "UPLOAD_RATE", "5/minute")
+    monkeypatch.setattr(guard.throttle, "UPLOAD_RATE", "5/minute")
     client = _client()
     codes = [client.post("/_upload", content=b"tiny").status_code for _ in range(7)]
     assert codes == [200] * 5 + [429] * 2
@@ -249,7 +249,7 @@ def test_pages_sent_with_the_servers_pathsend_extension_are_hashed_too(tmp_path)
         messages.clear()
         # in a thread of its own: a session-scoped Playwright browser (e2e) may own this thread's event loop
         with ThreadPoolExecutor(1) as pool:
-            pool.submit(anyio.run, http.protect(app), scope, receive, send).result()
+            pool.submit(anyio.run, guard.protect(app), scope, receive, send).result()
         assert [m["type"] for m in messages] == ["http.response.start", "http.response.body"]
         csp = dict(messages[0]["headers"])[b"content-security-policy"].decode()
         assert _sha(b"window.a=1;") in csp

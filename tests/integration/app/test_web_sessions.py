@@ -23,7 +23,7 @@ from lashme.app import session as app_session
 from lashme.app.admin import accounts as admin_accounts
 from lashme.models import User
 from lashme.ops.db import session_scope
-from lashme.ops.http import protect
+from lashme.ops.http.guard import protect
 from lashme.ui import web_auth
 from lashme.ui.pages.auth import AuthState
 from lashme.ui.state import SessionState
