@@ -56,6 +56,19 @@ objects.  No corpus photo meets it (the dusk rocket reads 4500-5500 K, like the 
 whose warmth is its fur), so the benchmark scores every cell and the verdict column is
 information only.
 
+Readings of the cast photos (information): the same estimators on each ``cool`` and ``warm``
+photo, once as the engine sees it and once with the reference's near-clipped highlights (a
+channel >= 240) left out, next to the reference's own reading on those pixels plus the cast.
+``degrade`` applies its cast to already clipped highlights, which gives them colours no real
+light makes (a clipped white lamp turns blue-grey under the cool cast): what the engine reads
+beyond ``reference + cast`` comes from them.  The dusk rocket under the cool cast reads
++0.16 / +0.16 / +0.17 without them, inside the engine's accepted neutral band (+0.05..+0.20),
+like a balanced photo.  And for every missed restore cell, the look alone: the same preset on
+the untouched photo, ``dE(preset(original), original) / dE(degraded, original)``, i.e. the
+restore ratio a perfect base would leave (natural's own change to the untouched rocket is
+already 0.59 of the cool cast's dE, so a cast-invariant white balance cannot bring that cell
+to 0.5).
+
 Writes ``contact_sheet.png`` (rows: scene x condition; columns: original | degraded | the
 4 presets) and ``contact_<condition>.png`` into ``--out`` (git-ignored).  Not a test.
 """
@@ -111,13 +124,20 @@ def load_scene(name: str, side: int) -> np.ndarray:
 
 
 LAMP_LIT_T = 0.69  # 4000 K against D65 (see the module docstring)
+NEAR_CLIPPED = 240  # a channel at or above this in the reference: a highlight left out of the readings
+CAST_CONDITIONS = ("cool", "warm")  # degradations whose white-balance readings are printed
+# the casts' own temperature (log-chroma of the gains in ``degrade``): cool log(0.62) / sqrt 2,
+# warm -log(0.45) / sqrt 2
+CAST_T = {"cool": float(np.log(0.62) / np.sqrt(2)), "warm": float(-np.log(0.45) / np.sqrt(2))}
 
 
-def illuminants(rgb: np.ndarray) -> dict[str, float]:
+def illuminants(rgb: np.ndarray, exclude: np.ndarray | None = None) -> dict[str, float]:
     """A photo's own illuminant temperature by four estimators (see the module docstring).
 
     Args:
         rgb: ``(H, W, 3)`` uint8 sRGB image.
+        exclude: optional ``(H, W)`` bool mask of pixels left out of every estimate (on the
+            engine's ~256 px copy, a pixel is left out when any pixel it averages is).
 
     Returns:
         Estimator name -> ``t = (log R/G - log B/G) / sqrt 2`` (0 = D65, > 0 warmer).
@@ -130,10 +150,15 @@ def illuminants(rgb: np.ndarray) -> dict[str, float]:
     small = corr._small(rgb)  # the engine measures on the same ~256 px copy
     lin = srgb_to_linear(small / 255.0).astype(np.float32)
     valid = (small.max(axis=2) < 245) & (small.min(axis=2) > 6)
+    keep = np.ones(rgb.shape[:2], bool)
+    if exclude is not None:
+        size = (small.shape[1], small.shape[0])
+        valid &= cv2.resize(exclude.astype(np.float32), size, interpolation=cv2.INTER_AREA) == 0
+        keep = ~exclude
     edges, neutral_edges = corr._grey_edges(small, lin, valid)
     full = srgb_to_linear(rgb / 255.0)
     high, low = rgb.max(axis=2).astype(float), rgb.min(axis=2).astype(float)
-    near_neutral = (high < 250) & (low > 5) & (1 - low / np.maximum(high, 1) < 0.3)
+    near_neutral = keep & (high < 250) & (low > 5) & (1 - low / np.maximum(high, 1) < 0.3)
     luma = full @ corr.LUMA
     top = near_neutral & (luma >= np.quantile(luma[near_neutral], 0.99))
     return {
@@ -206,16 +231,29 @@ def run(side: int) -> dict:
         "rows": [],
         "seconds": 0.0,
         "illuminants": {},
+        "cast_readings": {},
+        "illuminants_unclipped": {},
+        "base_de": {},
     }
     for scene in SCENES:
         original = load_scene(scene, side)
         results["illuminants"][scene] = illuminants(original)
+        # highlights at or near clipping in the reference: a cast applied after clipping gives
+        # them colours no real light makes (the estimators read them as part of the cast)
+        clipped_in_original = original.max(axis=2) >= NEAR_CLIPPED
+        results["illuminants_unclipped"][scene] = illuminants(original, exclude=clipped_in_original)
         for condition in ("untouched", *DEGRADATIONS):
             source = original if condition == "untouched" else degrade(original, condition)
+            if condition in CAST_CONDITIONS:
+                results["cast_readings"][scene, condition] = (
+                    illuminants(source),
+                    illuminants(source, exclude=clipped_in_original),
+                )
             start = time.perf_counter()
             variants = studio.render(source, STUDIO_PRESETS)
             results["seconds"] += time.perf_counter() - start
             base_de = delta_e(source, original)
+            results["base_de"][condition, scene] = base_de
             if condition == "untouched":
                 clean = variants
             for preset, out, out_clean in zip(STUDIO_PRESETS, variants, clean, strict=True):
@@ -244,6 +282,20 @@ def report(results: dict) -> bool:
         lamp = min(values.values()) > LAMP_LIT_T
         verdict = "lamp-lit" if lamp else "daylight range"
         print(f"  {scene:16s}" + "".join(f"{values[n]:+16.2f}" for n in names) + f"   {verdict}")
+    print(
+        "\nwhite-balance readings t of the cast photos [information]: each estimator on the degraded"
+        " photo as the engine sees it | the same with the reference's near-clipped highlights"
+        f" (a channel >= {NEAR_CLIPPED}) left out, and in brackets the reference's own reading on"
+        " those pixels plus the cast (cool -0.34, warm +0.57); the engine leaves readings inside"
+        " its neutral band (+0.05..+0.20) alone"
+    )
+    print("  scene / cast        " + "".join(f"{n:>24s}" for n in names))
+    for (scene, condition), (plain, unclipped) in results["cast_readings"].items():
+        reference = results["illuminants_unclipped"][scene]
+        cells = "".join(
+            f"{plain[n]:+9.2f} |{unclipped[n]:+6.2f} ({reference[n] + CAST_T[condition]:+.2f})" for n in names
+        )
+        print(f"  {scene[:10] + ' / ' + condition:19s}{cells}")
     print("\nrestore ratio dE(enhanced, original) / dE(degraded, original)  [max over scenes]")
     header = "  preset        " + "".join(f"{d:>8s}" for d in DEGRADATIONS) + "   worst scene"
     print(header)
@@ -259,6 +311,23 @@ def report(results: dict) -> bool:
         ok &= met
         row = "".join(f"{v:8.2f}" for v in cells)
         print(f"  {preset:14s}{row}   {worst[1]} (target <= {target}: {'OK' if met else 'MISSED'})")
+    print(
+        "  missed cells [information]: restore ratio at the worst scene, the look alone there"
+        " (the same preset on the untouched photo: dE(preset(original), original) / dE(degraded,"
+        " original), what a perfect base would leave) and the flaw kept"
+    )
+    for preset in STUDIO_PRESETS:
+        target = TARGET_NATURAL if preset == "natural" else TARGET_STYLE
+        for d in DEGRADATIONS:
+            for s in SCENES:
+                value = results["restore"][preset, d, s]
+                if value > target:
+                    alone = results["untouched"][preset, s] / max(results["base_de"][d, s], 1e-6)
+                    kept = results["kept"][preset, d, s]
+                    print(
+                        f"    {preset:13s} {d}/{s:16s} restore {value:.2f}  look alone {alone:.2f}"
+                        f"  flaw kept {kept:.2f}  (cast dE {results['base_de'][d, s]:.1f})"
+                    )
     print("\nrestore ratio per scene (natural / warm_glow / crisp_detail / soft_focus)")
     for d in DEGRADATIONS:
         cells = []
