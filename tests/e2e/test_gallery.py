@@ -48,9 +48,27 @@ def _tiles(page, n):
     page.wait_for_function(f"document.querySelectorAll('.gallery-tile').length === {n}", timeout=30_000)
 
 
+_TOAST_OVER_JS = """(sel) => {
+  const el = document.querySelector(sel);
+  if (!el) return false;
+  const a = el.getBoundingClientRect();
+  return ![...document.querySelectorAll('[data-sonner-toast]')].some((t) => {
+    const b = t.getBoundingClientRect();
+    return b.width > 0 && b.height > 0 &&
+      a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  });
+}"""
+
+
 def _click(page, selector):
-    """Click once no toast covers the page (toasts sit at the bottom, over phone buttons)."""
-    page.wait_for_function("document.querySelectorAll('[data-sonner-toast]').length === 0", timeout=20_000)
+    """Click once no toast covers the control (toasts sit at the bottom, over phone buttons).
+
+    Waits only while a toast overlaps the control's box, not until every toast on the page has
+    gone (about 4 s each, 12 s per run of the gallery test); Playwright's click then checks
+    that the control itself receives the click, so a toast arriving later still cannot take it.
+    """
+    page.locator(selector).scroll_into_view_if_needed()
+    page.wait_for_function(_TOAST_OVER_JS, arg=selector, timeout=20_000)
     page.locator(selector).click()
 
 

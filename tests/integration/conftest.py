@@ -1,4 +1,5 @@
-"""Shared integration fixtures: moto's S3 server on loopback, the fal stand-in, fault figures."""
+"""Shared integration fixtures: moto's S3 server on loopback, the fal stand-in, the worker zygote,
+fault figures."""
 
 from __future__ import annotations
 
@@ -38,6 +39,19 @@ def fake_s3():
         yield s3
 
 
+@pytest.fixture(scope="session")
+def worker_zygote(tmp_path_factory):
+    """One pre-imported ``worker.py`` (:class:`tests.integration.faultkit.WorkerZygote`) that forks
+    the real worker processes of the tests that start many (each with its test's environment)."""
+    import os
+
+    from tests.integration.faultkit import WorkerZygote
+
+    zygote = WorkerZygote(tmp_path_factory.mktemp("worker-zygote"), dict(os.environ))
+    yield zygote
+    zygote.close()
+
+
 @pytest.fixture
 def s3_storage(fake_s3):
     """An ``S3Storage`` on a fresh bucket of the moto server."""
@@ -55,13 +69,25 @@ def s3_storage(fake_s3):
 
 @pytest.fixture(autouse=True)
 def _drop_json_log_handlers():
-    """CLI commands configure logging in this process; undo it after each test."""
+    """CLI commands configure logging in this process; undo it after each test.
+
+    Also structlog's configuration: left in place, a logger first used by a later test goes
+    through the standard library to a root logger without the handler, and its lines are lost
+    (tests/integration/test_supervision.py counts the launcher's lines: it failed when run after
+    test_sweeper.py's CLI test, i.e. in any order but the alphabetical one).
+    """
     import logging
+
+    import structlog
 
     yield
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "_lashme", False)]:
+    ours = [h for h in root.handlers if getattr(h, "_lashme", False)]
+    for handler in ours:
         root.removeHandler(handler)
+    if ours:
+        structlog.reset_defaults()
+        structlog.contextvars.clear_contextvars()
 
 
 FAULT_SUMMARY: list[str] = []

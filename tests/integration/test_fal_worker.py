@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -21,25 +19,19 @@ from lashme.models import JobStatus, ProviderRequest
 from lashme.ops.db import session_scope
 from tests.fal_support import fal_env, load_job, submit_job
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 class Workers:
-    def __init__(self, fake, tmp_path):
+    def __init__(self, fake, tmp_path, zygote):
         self.env = {**os.environ, **fal_env(fake)}
-        self.tmp, self.procs = tmp_path, []
+        self.tmp, self.procs, self.zygote = tmp_path, [], zygote
 
     def start(self):
-        log = open(self.tmp / f"worker{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen(
-            [sys.executable, "worker.py"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the work horse dies with it
-        )
+        """A real ``worker.py`` process in its own session (the work horse dies with its group),
+        forked from the session's pre-imported one: ~0.3 s instead of ~2.5 s of start-up."""
+        name = f"worker{len(self.procs)}"
+        proc = self.zygote.fork(name, self.tmp / f"{name}.log", self.env)
         self.procs.append(proc)
         return proc
 
@@ -64,8 +56,8 @@ class Workers:
 
 
 @pytest.fixture
-def workers(fal, tmp_path):
-    w = Workers(fal, tmp_path)
+def workers(fal, tmp_path, worker_zygote):
+    w = Workers(fal, tmp_path, worker_zygote)
     yield w
     w.stop()
 

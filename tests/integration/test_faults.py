@@ -47,13 +47,16 @@ FAST_RECOVERY = {
 
 
 @pytest.fixture
-def stack(tmp_path, monkeypatch, clean_db, redis_conn):
-    """A private queue name and env for children; the test process enqueues on the same queue."""
+def stack(tmp_path, monkeypatch, clean_db, redis_conn, worker_zygote):
+    """A private queue name and env for children; the test process enqueues on the same queue.
+
+    Workers are forked from the session's pre-imported ``worker.py`` (``worker_zygote``): real
+    worker processes in sessions of their own, started in ~0.3 s instead of ~2.5 s."""
     qname = f"faults-{uuid.uuid4().hex[:8]}"
     monkeypatch.setattr(get_settings(), "queue_name", qname)
     monkeypatch.setattr(get_settings(), "sweep_grace", 3)
     env = dict(os.environ) | FAST_RECOVERY | {"LASHME_QUEUE": qname}
-    procs = Procs(tmp_path, env)
+    procs = Procs(tmp_path, env, worker_zygote)
     yield procs
     procs.stop_all()
 

@@ -64,7 +64,7 @@ def _wait_ready(url: str, proc, timeout: float = 90) -> dict:
 
 
 def test_two_backends_three_workers_fifty_jobs(
-    clean_db, own_redis, fake_s3, s3_storage, tmp_path, monkeypatch
+    clean_db, own_redis, fake_s3, s3_storage, tmp_path, monkeypatch, worker_zygote
 ):
     from reflex.state import State
 
@@ -85,9 +85,13 @@ def test_two_backends_three_workers_fifty_jobs(
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_WEB_WORKDIR": str(tmp_path / ".web"),
             "REFLEX_STATES_WORKDIR": str(tmp_path / ".states"),
+            # one Granian worker process per backend (Reflex's default is 2 x cores + 1 = 5 here,
+            # each building the app): the two backends are still two processes that share state
+            # only through Redis, which is what this test proves, at a fifth of the start-up CPU
+            "GRANIAN_WORKERS": "1",
         }
     )
-    procs = Procs(tmp_path, env)
+    procs = Procs(tmp_path, env, worker_zygote)  # workers: forks of the session's pre-imported worker.py
     try:
         urls = []
         backends = []

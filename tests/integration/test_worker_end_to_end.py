@@ -7,9 +7,7 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import piexif
 import pytest
@@ -19,25 +17,22 @@ from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue, uploads
 from lashme.models import Job, JobStatus
 from lashme.ops.db import session_scope
-from tests.integration.faultkit import child_pids
+from tests.integration.faultkit import Procs, child_pids
 from tests.photos import astronaut_jpeg, with_gps_exif
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def worker(clean_db, redis_conn, tmp_path):
-    log = open(tmp_path / "worker.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "worker.py"], cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
-    )
+def worker(clean_db, redis_conn, tmp_path, worker_zygote):
+    """A fresh ``worker.py`` process for each test (forked from the session's pre-imported one:
+    ~0.3 s instead of ~2.5 s of start-up), stopped as the launcher stops it (SIGTERM)."""
+    proc = worker_zygote.fork("worker", tmp_path / "worker.log", dict(os.environ))
     yield proc
-    proc.terminate()
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        Procs.kill(proc)
 
 
 def _wait_final(job_id: str, timeout: float = 60) -> Job:
