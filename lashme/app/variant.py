@@ -227,9 +227,10 @@ def unlock(caller: Caller, variant_id: str) -> Unlocked:
     Free when the caller has unlocked it before.  The full-resolution render is requested in
     the same transaction and queued when it commits (:func:`lashme.jobs.fullres.request_render_core`).
 
-    One Core transaction (``connection_scope``, no ORM session): the price, ownership and
-    readiness in one ``SELECT``, the ``unlocks`` claim, the ledger posting (one statement),
-    the claim's ``ledger_entry_id``, the render request (``UPDATE`` + event ``INSERT``).
+    One Core transaction (``connection_scope``, no ORM session): on PostgreSQL three
+    statements — the price, ownership and readiness read with the ``unlocks`` claim, the
+    ledger posting with the claim's ``ledger_entry_id``, the render request (``UPDATE`` +
+    event ``INSERT``) — between BEGIN and COMMIT.
     The charge, the ``unlocks`` row and the render request commit together (see
     :func:`lashme.credits.unlocks.unlock_variant` for why the charge is not a posting of
     its own); ``benchmarks/bench_ledger.py`` ("product path") measures this function.

@@ -128,6 +128,7 @@ def post(
     variant_id: str | None = None,
     order_id: str | None = None,
     allow_overdraft: bool = False,
+    unlock_id: int | None = None,
 ) -> tuple[LedgerEntry, bool]:
     """Append one ledger entry and apply it to the user's balance atomically (one round trip).
 
@@ -146,6 +147,9 @@ def post(
         idempotency_key: unique key; a second call with it is a no-op.
         allow_overdraft: skip the ``balance - held >= 0`` guard (never used
             for user-initiated spends).
+        unlock_id: the ``unlocks`` row this charge pays for (``lashme.credits.unlocks``): when
+            the entry is created, the row's ``ledger_entry_id`` is set to it in the same
+            statement (PostgreSQL; SQLite: one more statement).  Not set for a replay.
 
     Returns:
         ``(entry, created)``; ``created`` is False when the key already existed
@@ -170,7 +174,11 @@ def post(
             created_at=utcnow(),
         ),
     }
-    entry, created = _run(session, postings.PLAIN, params, guarded=not allow_overdraft)
+    source = postings.PLAIN
+    if unlock_id is not None:
+        params["unlock_id"] = unlock_id
+        source = postings.PLAIN_UNLOCK
+    entry, created = _run(session, source, params, guarded=not allow_overdraft)
     assert entry is not None  # a plain source always has its row
     return entry, created
 

@@ -154,24 +154,28 @@ def test_every_hot_posting_is_one_round_trip(clean_db):
 
 
 @postgres_only
-def test_an_unlock_makes_three_round_trips_after_begin(clean_db):
+def test_an_unlock_makes_two_round_trips_after_begin(clean_db):
     uid = _user()
     vid = _done_variant(uid)
     with session_scope() as s, _round_trips(s) as n:
         result = unlocks.unlock_variant(s, user_id=uid, variant_id=vid, cost=1)
-    # ownership lookup with the claim of the unlocks row, the posting, the row's ledger_entry_id
-    assert n[0] == 3 and result.charged and result.balance == ledger.Balance(total=2, held=0)
+    # ownership lookup with the claim of the unlocks row; the posting, which links the row to its entry
+    assert n[0] == 2 and result.charged and result.balance == ledger.Balance(total=2, held=0)
+    with session_scope() as s:
+        unlock = s.scalars(select(Unlock).where(Unlock.variant_id == vid)).one()
+        assert unlock.ledger_entry_id == result.unlock.ledger_entry_id is not None
+        assert s.get(LedgerEntry, unlock.ledger_entry_id).idempotency_key == f"unlock:{uid}:{vid}"
 
 
 @postgres_only
-def test_the_unlock_use_case_on_a_core_connection_makes_four_round_trips_after_begin(clean_db):
+def test_the_unlock_use_case_on_a_core_connection_makes_three_round_trips_after_begin(clean_db):
     uid = _user()
     vid = _done_variant(uid)
     with connection_scope() as c, _round_trips(c) as n:
         result = unlocks.unlock_variant(c, user_id=uid, variant_id=vid, cost=None)
         render = fullres.request_render_core(c, vid, checked=True)
-    # ownership, price and claim; the posting; the claim's ledger_entry_id; the render request with its event
-    assert n[0] == 4 and result.charged and result.cost == 1 and render == (fullres.PENDING, True)
+    # ownership, price and claim; the posting with the claim's ledger_entry_id; the render request with its event
+    assert n[0] == 3 and result.charged and result.cost == 1 and render == (fullres.PENDING, True)
     with session_scope() as s:
         unlock = s.scalars(select(Unlock).where(Unlock.variant_id == vid)).one()
         entry = s.get(LedgerEntry, unlock.ledger_entry_id)
@@ -415,7 +419,7 @@ def test_a_posting_of_its_own_that_loses_to_a_twin_returns_the_twin_and_changes_
                 s.scalar(
                     text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                        " AND wait_event_type = 'Lock' AND query LIKE 'WITH src%'"
+                        " AND wait_event_type = 'Lock' AND query LIKE 'WITH upd AS%'"
                     )
                 )
             )

@@ -6,7 +6,7 @@ import os
 import threading
 
 import pytest
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from lashme.accounts import auth
 from lashme.credits import ledger, unlocks
@@ -90,6 +90,10 @@ def test_unlock_charges_once_and_redownload_is_free(clean_db):
         spend = [e for e in ledger.entries(s, uid) if e.kind == LedgerKind.UNLOCK]
         assert len(spend) == 1 and spend[0].delta == -1 and spend[0].balance_after == 2
         assert spend[0].variant_id == vids[0]
+        # the posting links the claimed unlocks row to its entry (PostgreSQL: in the same statement)
+        rows = s.scalars(select(Unlock).where(Unlock.user_id == uid)).all()
+        assert [(r.variant_id, r.ledger_entry_id) for r in rows] == [(vids[0], spend[0].id)]
+        assert first.unlock.ledger_entry_id == spend[0].id and again.unlock.ledger_entry_id == spend[0].id
 
 
 def test_zero_credits_refused_and_nothing_charged(clean_db):
