@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lashme.images import imaging  # noqa: E402
+from lashme.images import codec, variant_files, working_copy  # noqa: E402
 from lashme.images.previews import (  # noqa: E402
     INSTA_SIZE,
     PREVIEW_MAX_SIDE,
@@ -49,7 +49,7 @@ TARGET_S = 0.5
 def end_to_end(data: bytes) -> dict[str, dict[str, bytes]]:
     """What the worker does: generate the 4 variants and render every file."""
     variants = studio.StudioProvider().generate(data, STUDIO_PRESETS)
-    return {v.preset: imaging.render_variant_files(v.image) for v in variants}
+    return {v.preset: variant_files.render_variant_files(v.image) for v in variants}
 
 
 def staged(data: bytes) -> dict[str, float]:
@@ -62,14 +62,14 @@ def staged(data: bytes) -> dict[str, float]:
         times[name] += time.perf_counter() - start
         return result
 
-    arr = timed("decode+resize", lambda: np.asarray(imaging.load_for_processing(data)))
+    arr = timed("decode+resize", lambda: np.asarray(working_copy.load_for_processing(data)))
     base = timed("base correction", studio.prepare, arr)
     scales = timed("look calibration", studio.amounts, base, list(studio.STYLES.values()))
     scale = dict(zip(studio.STYLES, scales, strict=True))
     for preset in STUDIO_PRESETS:
         out = timed(f"preset {preset}", studio.style, base, studio.STYLES[preset], scale[preset])
         img = timed("numpy <-> PIL", Image.fromarray, out)
-        timed("file full", imaging.encode_jpeg, img, quality=92)
+        timed("file full", codec.encode_jpeg, img, quality=92)
         insta = timed("file insta", crop_4x5_array, out, INSTA_SIZE)
         timed("file insta", _encode_array, insta, 90)
         small = timed("file preview", resize_array, out, fit_size(img.size, PREVIEW_MAX_SIDE))
@@ -80,11 +80,11 @@ def staged(data: bytes) -> dict[str, float]:
 
 
 def _encode_array(arr: np.ndarray, quality: int) -> bytes:
-    return imaging.encode_jpeg(Image.fromarray(arr), quality=quality)
+    return codec.encode_jpeg(Image.fromarray(arr), quality=quality)
 
 
 def _encode_preview(arr: np.ndarray) -> bytes:
-    return imaging.encode_jpeg(apply_watermark(Image.fromarray(arr)), quality=80)
+    return codec.encode_jpeg(apply_watermark(Image.fromarray(arr)), quality=80)
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ from lashme.ui.pages.legal import contacts_page, privacy_page, terms_page
 from lashme.ui.pages.not_found import not_found_page
 from lashme.ui.pages.password_reset import PasswordResetState, forgot_password_page, reset_password_page
 from lashme.ui.pages.upload import UploadState, upload_page
-from lashme.ui.pages.variant import VariantState, variant_page
+from lashme.ui.pages.variant import variant_page
+from lashme.ui.pages.variant_state import VariantState
 from lashme.ui.pages.verify_email import VerifyEmailState, verify_email_page
 from lashme.ui.state import SessionState
 from lashme.ui.web_auth import ROUTES as WEB_AUTH_ROUTES

@@ -171,7 +171,8 @@ def consume(
 
     Raises:
         DailyLimitReached: ``limits.daily_reached`` with ``limit`` (the one that ran out) and
-            ``resets_in`` (:class:`ResetsIn`); nothing is counted.
+            ``resets_in`` (:class:`ResetsIn`); nothing is counted (a counter that passed while
+            another one was refused under a race is given its hit back).
         ValueError: no identity at all.
     """
     ids = _identities(user_id, anon_token, client_ip, limit, ip_limit)
@@ -192,9 +193,13 @@ def consume(
             raise refusal(n, reset_at, now)
     # ... then count atomically: each hit is one INCR and its answer is final under races
     hits = [(n, limiter.hit(item(n), kind, value, day)) for n, kind, value in ids]
-    for n, ok in hits:
-        if not ok:
-            raise refusal(n, reset_at, now)
+    refused = [n for n, ok in hits if not ok]
+    if refused:
+        # a race lost on one counter (a salon's IP cap): no job, so no counter keeps its hit,
+        # neither the browser's that passed nor the refused one that went over
+        for n, kind, value in ids:
+            limiter.storage.incr(item(n).key_for(kind, value, day), item(n).get_expiry(), amount=-1)
+        raise refusal(refused[0], reset_at, now)
     return _tightest(limiter, ids, day, reset_at)
 
 

@@ -33,7 +33,7 @@ from lashme.errors import LinkInvalid, NotFound
 from lashme.files.signing import LinkSigner
 from lashme.files.storage import Storage, get_storage
 from lashme.files.storage.base import StorageError
-from lashme.images import imaging
+from lashme.images import codec, working_copy
 from lashme.images.previews import PREVIEW_MAX_SIDE
 from lashme.jobs import lifecycle as jobs
 from lashme.models import Job, JobStatus, Variant
@@ -364,10 +364,10 @@ def ensure_original_preview(original_key: str, *, storage: Storage | None = None
     if storage.exists(key):
         return key
     try:
-        img = imaging.load_for_processing(storage.get(original_key), max_side=PREVIEW_MAX_SIDE)
+        img = working_copy.load_for_processing(storage.get(original_key), max_side=PREVIEW_MAX_SIDE)
     except StorageError:
         raise
     except Exception as exc:  # noqa: BLE001 - a stored original always decodes; be explicit if not
         raise StorageError(f"cannot decode {original_key}") from exc
-    storage.put(key, imaging.encode_jpeg(img, quality=82))
+    storage.put(key, codec.encode_jpeg(img, quality=82))
     return key

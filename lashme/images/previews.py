@@ -13,8 +13,8 @@ flagged too small.
 Plain Python (Pillow + numpy + OpenCV), no Reflex import.  Images are RGB
 ``PIL.Image.Image`` at the public API and ``uint8`` arrays of shape
 ``(height, width, 3)`` in the ``*_array`` helpers, which the hot paths use to
-avoid Pillow's (slow, single-threaded) resampler.  :mod:`lashme.images.imaging`
-re-exports the public functions.
+avoid Pillow's (slow, single-threaded) resampler.  The files of a variant are put together from
+these in :mod:`lashme.images.variant_files`.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ def render_clean_display_files(img: Image.Image) -> dict[str, bytes]:
     """Clean (un-watermarked) preview and thumbnail of a variant, for its owner once she unlocks it.
 
     The same pixels as the watermarked preview/thumbnail of
-    :func:`lashme.images.imaging.render_variant_files` (same resize path, same
+    :func:`lashme.images.variant_files.render_variant_files` (same resize path, same
     sizes) without the watermark, so an unlock can swap the card's image at
     once while the full-size image is rendered.  Private: never give them to a
     visitor, a non-owner or an owner who has not unlocked the variant

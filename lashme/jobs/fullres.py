@@ -31,8 +31,8 @@ How the full-size image is made:
 
 - ``studio``: the variant's preset, with the preset version pinned on the job
   (strength and params), runs on a 1536 px working copy
-  (:data:`lashme.images.imaging.FULLRES_WORKING_SIDE`), and the edit is carried
-  to the full-size original by :func:`lashme.images.imaging.apply_edit_at_full_size`
+  (:data:`lashme.images.working_copy.FULLRES_WORKING_SIDE`), and the edit is carried
+  to the full-size original by :func:`lashme.images.full_size.apply_edit_at_full_size`
   (detail transfer, in place and in strips), so a 12 MP render stays within
   the worker's memory budget (the studio engine itself needs ~65 bytes per
   pixel).  An original no larger than the working copy gets the preset's own
@@ -68,7 +68,7 @@ from sqlmodel import Session
 from lashme.errors import NotFound
 from lashme.files.storage import Storage, StorageError, get_storage
 from lashme.files.storage.base import variant_key
-from lashme.images import imaging
+from lashme.images import codec, full_size, variant_files, working_copy
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue
 from lashme.models import Job, JobEvent, JobStatus, Unlock, Variant, utcnow
@@ -413,7 +413,7 @@ def render(variant_id: str, *, engine: Engine | None = None, storage: Storage | 
     queue.notify(plan.job_id, f"fullres:{RENDERING}")
     started = time.monotonic()
     full = _full_size_image(plan, storage, engine)
-    files = imaging.render_unlocked_files(full, consume=True)
+    files = variant_files.render_unlocked_files(full, consume=True)
     del full
     keys: dict[str, str] = {}
     for kind, data in files.items():
@@ -496,7 +496,7 @@ def _pinned_version(job: Job, index: int) -> int | None:
 def _full_size_image(plan: _Plan, storage: Storage, engine: Engine | None) -> np.ndarray:
     """The variant at full size as a writable ``(H, W, 3)`` uint8 array."""
     if plan.source_key:  # the provider's own output (fal), at its size
-        return imaging.decode_rgb_array(storage.get(plan.source_key))
+        return codec.decode_rgb_array(storage.get(plan.source_key))
     if plan.provider != "studio":
         raise StorageError(f"no stored output to render from for a {plan.provider} variant")
     from lashme.providers.studio import StudioProvider, StudioSettings
@@ -509,9 +509,9 @@ def _full_size_image(plan: _Plan, storage: Storage, engine: Engine | None) -> np
             version = presets.versions_by_id(s, [plan.version_id])[0]
             settings = StudioSettings.from_version(version.strength, version.params)
     original = storage.get(plan.original_key)
-    provider = StudioProvider(max_side=imaging.FULLRES_WORKING_SIDE)
-    working = np.asarray(imaging.load_for_processing(original, max_side=provider.max_side))
+    provider = StudioProvider(max_side=working_copy.FULLRES_WORKING_SIDE)
+    working = np.asarray(working_copy.load_for_processing(original, max_side=provider.max_side))
     edited = np.asarray(provider.generate(original, [plan.preset], settings=[settings])[0].image)
-    full = imaging.decode_rgb_array(original)
+    full = codec.decode_rgb_array(original)
     del original
-    return imaging.apply_edit_at_full_size(full, working, edited)
+    return full_size.apply_edit_at_full_size(full, working, edited)

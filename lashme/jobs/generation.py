@@ -47,7 +47,7 @@ from sqlalchemy.engine import Engine
 
 from lashme.files.storage import Storage, StorageError, get_storage
 from lashme.files.storage.base import run_variant_key
-from lashme.images import imaging, previews
+from lashme.images import codec, previews, variant_files, working_copy
 from lashme.jobs import cancel, queue
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs.lifecycle import InvalidTransition, StaleRun
@@ -102,9 +102,9 @@ def warm_up() -> None:
             ramp = np.linspace(40, 220, 384, dtype=np.float32)
             rgb = np.stack([np.add.outer(ramp[:288] * 0.5, ramp * 0.5)] * 3, axis=-1)
             rgb[..., 0] += 20  # a warm, skin-like ramp
-            photo = imaging.encode_jpeg(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)))
+            photo = codec.encode_jpeg(Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)))
             for gv in get_provider("studio").generate(photo, STUDIO_PRESETS):
-                imaging.render_variant_files(gv.image)
+                variant_files.render_variant_files(gv.image)
     except Exception:  # noqa: BLE001 - warming up is an optimisation, never a reason not to work
         log.warning("worker warm-up failed", exc_info=True)
 
@@ -188,13 +188,13 @@ def _store_variant(
     if gv.image is None:
         return {"preset": gv.preset, "filtered": True}
     keys = {}
-    for kind, data in imaging.render_variant_files(gv.image).items():
+    for kind, data in variant_files.render_variant_files(gv.image).items():
         key = run_variant_key(prefix, gv.index, kind, run_token)
         storage.put(key, data, content_type="image/jpeg")
         keys[f"{kind}_key"] = key
     if keep_source:
         key = run_variant_key(prefix, gv.index, "source", run_token)
-        storage.put(key, imaging.encode_jpeg(gv.image, quality=95), content_type="image/jpeg")
+        storage.put(key, codec.encode_jpeg(gv.image, quality=95), content_type="image/jpeg")
         keys["source_key"] = key
     return {
         "preset": gv.preset,
@@ -225,7 +225,7 @@ def guard_variants(
         measured, faithful variant is offered.
     """
     try:
-        reference = imaging.load_for_processing(original, max_side=FIDELITY_REFERENCE_SIDE)
+        reference = working_copy.load_for_processing(original, max_side=FIDELITY_REFERENCE_SIDE)
     except Exception:  # noqa: BLE001 - then every output counts as altered
         log.warning("job %s: the original cannot be decoded for the fidelity guard", job_id, exc_info=True)
         reference = None
@@ -327,7 +327,7 @@ def _run_claimed(
             if isinstance(getattr(provider, "max_side", None), int):
                 # previews are <= 480 px: render them from a 768 px working copy (the clean
                 # full-size image is rendered on unlock, lashme.jobs.fullres)
-                provider.max_side = min(provider.max_side, imaging.PREVIEW_WORKING_SIDE)
+                provider.max_side = min(provider.max_side, working_copy.PREVIEW_WORKING_SIDE)
         try:
             original = storage.get(job.original_key)
         except StorageError as exc:

@@ -1,9 +1,13 @@
 """Accept an uploaded photo: validate by decoding, check limits and credits, store a clean copy, queue a job.
 
 Order of checks: the bytes (cheapest to reject), then whether any preset is
-switched on, then today's job limit, then (for a priced generation) the
-reservation, which is written in the same transaction as the job row, so a
-refused reservation leaves no job behind.  The job runs the provider's
+switched on, the balance and whether today's jobs are used up (read only:
+nothing counted, nothing stored yet), then the job row, its reservation (for a
+priced generation) and the count against today's limit, all in one
+transaction: the job is counted once it and its reservation are written, so a
+refused reservation (a race lost to another spend) or a refused count (a race
+lost to a parallel upload) leaves no job, no hold and no count behind; today's
+limit is used exactly once per job created.  The job runs the provider's
 active presets and pins their version ids at creation, so later edits of a
 preset never change a job that was already accepted (nor its retries).
 
@@ -28,13 +32,14 @@ from datetime import UTC, datetime, time
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from lashme.accounts import auth, daily_limits
 from lashme.credits import ledger, pricing
 from lashme.errors import AuthError, InsufficientCredits
 from lashme.files.storage import Storage, get_storage
 from lashme.files.storage.base import job_prefix, original_key
-from lashme.images import imaging
+from lashme.images import originals
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue
 from lashme.jobs.generation import fail
@@ -48,25 +53,58 @@ log = logging.getLogger(__name__)
 QUEUE_DEFERRED = "queue_deferred"
 
 
+def _refuse_if_used_up(
+    *, user_id: int | None, anon_token: str | None, client_ip: str | None, limit: int, ip_limit: int
+) -> bool:
+    """Refuse early, before anything is stored, when today's jobs are already used up; counts nothing.
+
+    Only a shortcut: the count in the job's transaction (:func:`_consume_daily`) decides, so a
+    Redis outage skips this check.
+
+    Returns:
+        True when Redis answered; False during an outage (the count then goes to the database at once).
+
+    Raises:
+        DailyLimitReached: today's jobs are used up (the limit of the counter that ran out).
+    """
+    try:
+        used = daily_limits.usage(
+            user_id=user_id, anon_token=anon_token, client_ip=client_ip, limit=limit, ip_limit=ip_limit
+        )
+    except RedisError:
+        return False
+    if limit <= 0 or used.used >= used.limit:
+        raise daily_limits.refusal(used.limit, used.reset_at)
+    return True
+
+
 def _consume_daily(
-    engine: Engine | None,
+    session: Session,
     *,
     user_id: int | None,
     anon_token: str | None,
     client_ip: str | None,
     limit: int,
     ip_limit: int | None = None,
+    redis: bool = True,
 ) -> None:
-    """Count the job against today's limit in Redis, or in the database while Redis is down.
+    """Count the job just written in ``session`` against today's limit (Redis, or the database).
+
+    Called inside the job's transaction, after its row and reservation: a refusal raised here
+    rolls them back.  While Redis does not answer (or ``redis`` is False: it did not answer a
+    moment ago), today's jobs of the owner are counted in ``session``, the new one included
+    (per account, or per browser for visitors: the per-IP count lives only in Redis).
 
     Raises:
-        DailyLimitReached: today's jobs are used up.
+        DailyLimitReached: today's jobs are used up; nothing is counted.
     """
     try:
-        daily_limits.consume(
-            user_id=user_id, anon_token=anon_token, client_ip=client_ip, limit=limit, ip_limit=ip_limit
-        )
-        return
+        if redis:
+            daily_limits.consume(
+                user_id=user_id, anon_token=anon_token, client_ip=client_ip, limit=limit, ip_limit=ip_limit
+            )
+            return
+        log.warning("daily limit: Redis unavailable, counting in the database")
     except RedisError as exc:
         log.warning("daily limit: Redis unavailable (%s), counting in the database", type(exc).__name__)
     midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
@@ -74,9 +112,9 @@ def _consume_daily(
         owner = Job.user_id == user_id
     else:
         owner = Job.anon_token_hash == auth.token_hash(anon_token or "")
-    with session_scope(engine) as session:
-        used = session.scalar(select(func.count()).select_from(Job).where(owner, Job.created_at >= midnight))
-    if limit <= 0 or (used or 0) >= limit:
+    session.flush()
+    used = session.scalar(select(func.count()).select_from(Job).where(owner, Job.created_at >= midnight)) or 0
+    if limit <= 0 or used - 1 >= limit:  # ``used`` includes the job being created
         raise daily_limits.refusal(limit)
 
 
@@ -111,8 +149,9 @@ def submit_photo(
 
     The stored original has EXIF orientation applied and no metadata at all
     (no GPS): a clean JPEG keeps its own compressed data, anything else is
-    re-encoded (``imaging.prepare_original``).  Nothing is stored when validation, the daily limit or the
-    credit reservation refuses the job.
+    re-encoded (``lashme.images.originals.prepare_original``).  Nothing is stored
+    when validation, the daily limit or the credit reservation refuses the job,
+    and today's limit is counted once per job created (in the job's transaction).
 
     Args:
         data: the uploaded bytes, untrusted.
@@ -124,8 +163,9 @@ def submit_photo(
         client_ip: the caller's IP, counted for visitors' daily limit.
 
     Raises:
-        UploadRejected: the bytes are not an acceptable photo (see ``imaging.validate_upload``).
-        DailyLimitReached: today's jobs are used up (``limits.daily_reached``).
+        UploadRejected: the bytes are not an acceptable photo
+            (see ``lashme.images.validation.validate_upload``).
+        DailyLimitReached: today's jobs are used up (``limits.daily_reached``); nothing is counted.
         InsufficientCredits: ``credits.insufficient_generation`` when a generation
             price is set and the available balance is short.
         AuthError: ``auth.blocked`` when ``user_id`` is a blocked account.
@@ -133,7 +173,7 @@ def submit_photo(
         ValueError: no owner.
     """
     s = get_settings()
-    original = imaging.prepare_original(  # a clean upload keeps its own JPEG data, metadata dropped
+    original = originals.prepare_original(  # a clean upload keeps its own JPEG data, metadata dropped
         data, max_bytes=s.max_upload_bytes, max_pixels=s.max_upload_pixels, min_side=s.min_upload_side
     )
     if user_id is None and not anon_token:
@@ -147,14 +187,14 @@ def submit_photo(
         cost = prices.generation_cost if user_id is not None else 0
         if cost and ledger.get_balance(session, user_id).available < cost:
             raise InsufficientCredits("credits.insufficient_generation", cost=cost)
-    _consume_daily(
-        engine,
-        user_id=user_id,
-        anon_token=anon_token,
-        client_ip=client_ip,
-        limit=prices.daily_limit_user if user_id is not None else prices.daily_limit_anon,
-        ip_limit=prices.daily_limit_anon_ip,
-    )
+    daily = {
+        "user_id": user_id,
+        "anon_token": anon_token,
+        "client_ip": client_ip,
+        "limit": prices.daily_limit_user if user_id is not None else prices.daily_limit_anon,
+        "ip_limit": prices.daily_limit_anon_ip,
+    }
+    redis_answered = _refuse_if_used_up(**daily)  # before storing anything; counts nothing
     storage = storage or get_storage()
     job_id = new_id()
     prefix = job_prefix(job_id, user_id)
@@ -177,6 +217,9 @@ def submit_photo(
             )
             job.preset_version_ids = [v.id for v in versions]
             session.add(job)
+            # counted once this transaction holds the job and its reservation: a refused
+            # reservation raised above counted nothing, and a refused count rolls both back
+            _consume_daily(session, redis=redis_answered, **daily)
     except InsufficientCredits as exc:  # lost a race with another spend: nothing may stay behind
         storage.delete_prefix(prefix)
         raise InsufficientCredits("credits.insufficient_generation", cost=cost) from exc

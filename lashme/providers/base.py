@@ -3,7 +3,7 @@
 Plain Python, no Reflex import.  A provider is anything with a ``name`` and a
 ``generate`` method (:class:`Provider`); the job runner calls it and turns its
 :class:`GeneratedVariant` results into stored files with
-:func:`lashme.images.imaging.render_variant_files`.
+:func:`lashme.images.variant_files.render_variant_files`.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ import fal_client.client as fal_http
 import httpx
 
 from lashme.errors import UploadRejected
-from lashme.images import imaging
+from lashme.images import codec, validation, working_copy
 from lashme.images.presets import PresetMissing
 from lashme.models import utcnow
 from lashme.ops.settings import Settings, get_settings
@@ -188,10 +188,10 @@ class FalProvider:
         if url:
             return url
         try:
-            img = imaging.load_for_processing(original, max_side=self.settings.fal_input_max_side)
+            img = working_copy.load_for_processing(original, max_side=self.settings.fal_input_max_side)
         except Exception as exc:  # undecodable original: retrying will not help
             raise ProviderError(f"cannot decode the original: {exc!r}") from exc
-        return fal_client.encode(imaging.encode_jpeg(img, quality=90), "image/jpeg")
+        return fal_client.encode(codec.encode_jpeg(img, quality=90), "image/jpeg")
 
     def _poll(
         self,
@@ -300,7 +300,7 @@ class FalProvider:
         except httpx.TooManyRedirects as exc:
             raise ProviderError(f"output download: {exc}", reason_key="generation.bad_output") from exc
         try:
-            return imaging.validate_upload(bytes(data), max_bytes=cap, min_side=64)
+            return validation.validate_upload(bytes(data), max_bytes=cap, min_side=64)
         except UploadRejected as exc:
             raise ProviderError(
                 f"output is not a usable image: {exc.key}", reason_key="generation.bad_output"

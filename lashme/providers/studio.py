@@ -18,8 +18,12 @@ luminous, airy light, smooth skin, clean whites, lashes still defined; no vignet
 differ visibly even as thumbnails.  Parameters are tuned for a 2048 px long side; spatial
 radii scale with the image.  Each look's tone/colour strength is calibrated per photo
 (:func:`amount`) so that its thumbnail lies :data:`DISTINCTNESS` (mean CIELAB dE) from the
-corrected base: four clearly different choices, none further from the photo than that.  For the
-same input every preset returns identical pixels.
+corrected base: four clearly different choices, none further from the photo than that.  The
+styled looks also set their colour per photo: warmth from the base's near-neutral pixels and
+the cast the base undid (:func:`_temperature_shift`), and the green a warm lamp leaves after the
+base correction taken out (:attr:`Style.tint`), so a lamp-lit photo gets the same golden, crisp
+or soft look as a clean one, not the lamp's yellow-green.  For the same input every preset
+returns identical pixels.
 
 Versioned presets: a job runs the studio preset versions pinned on it
 (``lashme.images.presets``); a version's ``strength`` and ``params`` shape the result
@@ -37,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from lashme.images import imaging, retouch
+from lashme.images import retouch, working_copy
 from lashme.images.correction import (
     STATS_SIDE,
     Correction,
@@ -97,6 +101,14 @@ class Style:
             before ``curves``; ``(0, 0, 0)`` = none.
         temperature_scale: share of that shift applied; :func:`amount` scaling a look down
             on a photo it changes a lot (a pale portrait) scales its warmth down with it.
+        tint: ``(target, lowest, highest)`` per-photo green-magenta shift, in log-chroma units
+            ``(log R + log B - 2 log G) / sqrt 6`` (> 0 towards magenta): the look moves the
+            base's near-neutral tint (:attr:`Base.tint`) towards ``target`` within those
+            bounds, times :attr:`Base.tint_trust` and ``temperature_scale``.  With ``lowest``
+            0 it only takes out green: the yellow-green a warm lamp's light leaves on whites
+            and skin after the base correction (it undoes the cast's temperature, not the
+            green of the lamp's Planckian light), which reads as the lamp kept and as sallow
+            skin.  ``(0, 0, 0)`` = none.
     """
 
     smoothing: float = 0.0
@@ -108,6 +120,7 @@ class Style:
     detail: float = 0.0
     temperature: tuple[float, float, float] = (0.0, 0.0, 0.0)
     temperature_scale: float = 1.0  # share of the temperature shift applied (set by _scaled)
+    tint: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def _curves(gains=(1.0, 1.0, 1.0), *, exposure=1.0, contrast=0.0, lift=0.0) -> np.ndarray:
@@ -137,6 +150,10 @@ def _unclipped(curves: np.ndarray) -> np.ndarray:
     return out
 
 
+#: A look's tint (:attr:`Style.tint`) that takes out a lamp's leftover green, up to a faint
+#: magenta of +0.03 (balanced photos read +0.03..+0.09 and are left alone), by at most 0.1.
+_NO_GREEN = (0.03, 0.0, 0.1)
+
 #: The looks, by preset name (the order of :data:`lashme.providers.base.STUDIO_PRESETS`).
 STYLES: dict[str, Style] = {
     "natural": Style(smoothing=0.25, detail=0.55),  # detail 0.55 = BASE_DETAIL: shared work
@@ -149,12 +166,14 @@ STYLES: dict[str, Style] = {
         detail=1.1,  # the glow and lifted blacks soften lash contrast: win it back
         # warmth up to a warm result (0.4): a base still warm gets less (and a less golden glow)
         temperature=(0.4, 0.03, 0.25),
+        tint=_NO_GREEN,  # golden, not the lamp's yellow-green: peachy skin, cream whites
     ),
     "crisp_detail": Style(  # deep, neutral, micro-contrast off skin; no colour push
         curves=_curves(exposure=0.94, contrast=0.5),
         clarity=0.7,
         detail=1.2,
         temperature=(0.1, -0.1, 0.1),  # neutral whites: a leftover cast is taken out, never pushed
+        tint=_NO_GREEN,
     ),
     "soft_focus": Style(  # luminous, airy, clean whites; lashes stay defined
         smoothing=0.75,
@@ -166,6 +185,7 @@ STYLES: dict[str, Style] = {
         glow_tint=(1.0, 0.98, 1.0),
         detail=1.0,  # soft light, not soft lashes
         temperature=(0.15, -0.1, 0.1),  # clean, faintly warm whites: a leftover cast is taken out
+        tint=_NO_GREEN,
     ),
 }
 assert tuple(STYLES) == STUDIO_PRESETS
@@ -195,6 +215,10 @@ class Base:
         warmth: colour temperature ``(log R/G - log B/G) / sqrt 2`` of the mean linear colour
             of ``thumb``'s near-neutral pixels (the least chromatic :data:`_NEUTRAL_SHARE`, not
             near black or white); about 0 for a neutral photo, > 0 warm (see :func:`warmth`).
+        tint: green-magenta tint ``(log R + log B - 2 log G) / sqrt 6`` of the same pixels;
+            about +0.03..+0.09 on balanced photos, < 0 green (see :func:`neutral_colour`).
+        tint_trust: 0..1, how far ``tint`` speaks for the light (0 when the scene has no
+            near-neutral surfaces).
     """
 
     original: np.ndarray
@@ -209,6 +233,8 @@ class Base:
     thumb_skin: np.ndarray
     tiny: np.ndarray
     warmth: float = 0.0
+    tint: float = 0.0
+    tint_trust: float = 0.0
 
 
 #: Dark-detail sharpening every look starts from (a look with more adds the rest on top).
@@ -244,34 +270,60 @@ def prepare(rgb: np.ndarray) -> Base:
     thumb_skin = cv2.resize(skin, (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_AREA)
     tiny = retouch.low_res(small, _GLOW_SIDE)
     shared = (sharpened, smoothed, thumb, thumb_skin, tiny)
-    return Base(rgb, corrected, correction, small, skin, detail, *shared, warmth(thumb))
+    return Base(rgb, corrected, correction, small, skin, detail, *shared, *neutral_colour(thumb))
 
 
 _NEUTRAL_SHARE = 0.3  # share of the (not near black/white) pixels counted as near-neutral
 
 
-def warmth(rgb: np.ndarray) -> float:
-    """Colour temperature of a photo's near-neutral pixels.
+def neutral_colour(rgb: np.ndarray) -> tuple[float, float, float]:
+    """Colour temperature and tint of a photo's near-neutral pixels, and the trust in the tint.
 
     The pixels whose CIELAB chroma is in the lowest :data:`_NEUTRAL_SHARE` (among those with
     L* 15..97: near black and white say little about colour) stand for the greys and whites of
-    the scene; the result is ``(log R/G - log B/G) / sqrt 2`` of their mean linear colour (the
-    temperature axis of :mod:`lashme.images.correction`).
+    the scene.  Of the logs ``(r, g, b)`` of their mean linear colour the result gives the
+    temperature ``(r - b) / sqrt 2`` (the blue-amber axis of :mod:`lashme.images.correction`)
+    and the tint ``(r + b - 2 g) / sqrt 6`` (green-magenta, orthogonal to it).  A warm lamp's
+    light lies on the Planckian locus, which in these units is green as well as amber: a base
+    correction that takes out only the temperature excess of a lamp cast leaves whites and
+    skin yellow-green (sallow), and the tint shows it.  A scene without near-neutral surfaces
+    (a brown table under a red cup) says nothing about the light's tint: hence the trust.
 
     Args:
         rgb: ``(H, W, 3)`` uint8 sRGB image, normally a thumbnail (~160 px).
 
     Returns:
-        The temperature: ~0 neutral, > 0 warm (amber), < 0 cool (blue).
+        ``(temperature, tint, trust)``: temperature ~0 neutral, > 0 warm (amber), < 0 cool
+        (blue); tint ~0 neutral, > 0 magenta, < 0 green; trust 0..1 in the tint, 1 while the
+        mean CIELAB a*b* of those pixels has chroma <= ``_TINT_TRUST[0]``, 0 from ``[1]``.
     """
     lab = _lab(rgb)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     judged = (lab[..., 0] > 15) & (lab[..., 0] < 97)
     if np.count_nonzero(judged) < 20:
-        return 0.0
+        return 0.0, 0.0, 0.0
     neutral = judged & (chroma <= np.quantile(chroma[judged], _NEUTRAL_SHARE))
-    r, _, b = np.log(np.maximum(srgb_to_linear(rgb[neutral] / 255.0).mean(axis=0), 1e-6))
-    return float((r - b) / np.sqrt(2))
+    r, g, b = np.log(np.maximum(srgb_to_linear(rgb[neutral] / 255.0).mean(axis=0), 1e-6))
+    spread = float(np.hypot(*lab[neutral][:, 1:].mean(axis=0)))
+    low, high = _TINT_TRUST
+    trust = min(max((high - spread) / (high - low), 0.0), 1.0)
+    return float((r - b) / np.sqrt(2)), float((r + b - 2 * g) / np.sqrt(6)), trust
+
+
+_TINT_TRUST = (10.0, 20.0)  # CIELAB chroma of the near-neutral mean: tint trusted fully .. not at all
+
+
+def warmth(rgb: np.ndarray) -> float:
+    """Colour temperature of a photo's near-neutral pixels (see :func:`neutral_colour`).
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 sRGB image, normally a thumbnail (~160 px).
+
+    Returns:
+        ``(log R/G - log B/G) / sqrt 2`` of their mean linear colour: ~0 neutral, > 0 warm
+        (amber), < 0 cool (blue).
+    """
+    return neutral_colour(rgb)[0]
 
 
 #: Share of the white-balance correction the base made that a look leans further against it.
@@ -311,18 +363,25 @@ def _temperature_shift(base: Base, look: Style) -> float:
 
 
 def _adapted(base: Base, look: Style) -> Style:
-    """``look`` with its per-photo temperature shift (:func:`_temperature_shift`) put into its curves."""
+    """``look`` with its per-photo colour shifts put into its curves.
+
+    The temperature shift of :func:`_temperature_shift` and the tint shift of
+    :attr:`Style.tint` (scaled by :attr:`Base.tint_trust`), both times
+    :attr:`Style.temperature_scale`.
+    """
     _, lowest, highest = look.temperature
-    if lowest == highest == 0:
+    if lowest == highest == 0 and look.tint == (0.0, 0.0, 0.0):
         return look
     shift = _temperature_shift(base, look) * look.temperature_scale
+    target, low, high = look.tint
+    tint = min(max(target - base.tint, low), high) * base.tint_trust * look.temperature_scale
     changes: dict[str, Any] = {}
     if highest > 0 and look.glow_tint != (1.0, 1.0, 1.0):  # a warm glow warms as far as the curves may
         room = max(shift, 0.0) / highest
         changes["glow_tint"] = tuple(1.0 + room * (t - 1.0) for t in look.glow_tint)
-    if abs(shift) >= 1e-3:
-        half = shift / np.sqrt(2)
-        table = _curves((float(np.exp(half)), 1.0, float(np.exp(-half))))
+    if abs(shift) >= 1e-3 or abs(tint) >= 1e-3:
+        half, third = shift / np.sqrt(2), tint / np.sqrt(6)  # log gains: (h, 0, -h) + (t, -2 t, t)
+        table = _curves((float(np.exp(half + third)), float(np.exp(-2 * third)), float(np.exp(third - half))))
         if look.curves is not None:
             table = np.stack([look.curves[table[:, c], c] for c in range(3)], axis=1)
         changes["curves"] = _unclipped(table)
@@ -337,7 +396,9 @@ _GLOW_SIDE = 192  # resolution the glow layer is built at (retouch.glow)
 _CLARITY_SKIN = 2.0  # clarity fades out on skin, fully off from membership 0.5: skin texture stays
 _CLARITY_CLOSE = 100  # skin holes up to ~1/100 of the photo count as skin for clarity
 _BAND_ROWS = 64  # rows per band of a look's per-pixel chain (~400 kB a 2048 px image, fits L2)
-_AMOUNT_LIMITS = (0.45, 3.0)  # how far a look's tone/colour strength may be scaled for a photo
+# how far a look's tone/colour strength may be scaled for a photo; up to 3.4 for warm_glow on a
+# lamp-lit dusk scene (dark, so its curves move little, and its warmth mostly leant away)
+_AMOUNT_LIMITS = (0.45, 3.4)
 _AMOUNT_STEPS = 3  # secant steps of the calibration (each ~2 ms on the thumbnail)
 _PAIR_ROUNDS = 1  # rounds of pushing the closest pair of looks apart (amounts)
 
@@ -440,6 +501,7 @@ def _scaled(look: Style, scale: float) -> Style:
         glow_tint=look.glow_tint,
         detail=look.detail,
         temperature=look.temperature,
+        tint=look.tint,
         temperature_scale=look.temperature_scale * min(scale, 1.0),  # weaker, never stronger
     )
 
@@ -703,7 +765,7 @@ class StudioProvider:
 
     name: str = "studio"
 
-    def __init__(self, *, max_side: int = imaging.PROCESSING_MAX_SIDE) -> None:
+    def __init__(self, *, max_side: int = working_copy.PROCESSING_MAX_SIDE) -> None:
         self.max_side = max_side
 
     def generate(
@@ -732,7 +794,7 @@ class StudioProvider:
         if settings is not None and len(settings) != len(presets):
             raise ProviderError(f"{len(settings)} settings for {len(presets)} presets", transient=False)
         try:
-            arr = np.asarray(imaging.load_for_processing(original, max_side=self.max_side))
+            arr = np.asarray(working_copy.load_for_processing(original, max_side=self.max_side))
         except Exception as exc:  # undecodable original: retrying will not help
             raise ProviderError(f"cannot decode the original: {exc!r}", transient=False) from exc
         outputs = render(arr, presets, settings)

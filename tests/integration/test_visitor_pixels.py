@@ -32,7 +32,7 @@ from lashme.app import variant as app_variant
 from lashme.app.caller import Caller
 from lashme.app.session import SESSION_COOKIE
 from lashme.files.storage import get_storage
-from lashme.images import imaging
+from lashme.images import previews
 from lashme.jobs import fullres, uploads
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs.generation import run as run_job
@@ -127,7 +127,7 @@ def _check_pixels(base: str, urls: set[str], original: bytes) -> tuple[int, list
                 continue  # refused or not a picture: no pixels given
             images += 1
             served = _pixels(resp.content)
-            if max(served.shape[:2]) > imaging.PREVIEW_MAX_SIDE:
+            if max(served.shape[:2]) > previews.PREVIEW_MAX_SIDE:
                 problems.append(f"larger than a preview ({served.shape[1]}x{served.shape[0]}): {url}")
             if not _watermarked(url, served, original):
                 problems.append(f"un-watermarked pixels: {url}")
@@ -171,7 +171,7 @@ def test_visitors_and_other_users_receive_only_watermarked_low_res_pixels(backen
     from lashme.ui.pages.dashboard import DashboardState
     from lashme.ui.pages.gallery import GalleryState
     from lashme.ui.pages.job import JobState
-    from lashme.ui.pages.variant import VariantState
+    from lashme.ui.pages.variant_state import VariantState
     from lashme.ui.state import SessionState
 
     photo = chelsea_jpeg()

@@ -1,4 +1,5 @@
-"""lashme.images.imaging / lashme.images.previews: hostile uploads, metadata stripping, derived files."""
+"""lashme.images (validation, originals, codec, working_copy, variant_files, measures, previews): hostile
+uploads, metadata stripping, derived files."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ import pytest
 from PIL import Image, ImageCms, ImageFile, ImageFilter, ImageOps
 
 from lashme.errors import UploadRejected
-from lashme.images import imaging
+from lashme.images import (
+    codec,
+    decoding,
+    measures,
+    originals,
+    previews,
+    validation,
+    variant_files,
+    working_copy,
+)
 from tests.photos import (
     astronaut_jpeg,
     coffee_jpeg,
@@ -31,7 +41,7 @@ METADATA_KEYS = ("exif", "icc_profile", "xmp", "XML:com.adobe.xmp", "comment", "
 
 def _rejected(data: bytes, **kw) -> UploadRejected:
     with pytest.raises(UploadRejected) as info:
-        imaging.validate_upload(data, **kw)
+        validation.validate_upload(data, **kw)
     return info.value
 
 
@@ -108,7 +118,7 @@ def test_other_image_formats_are_rejected_as_bad_format(fmt):
 
 def test_truncated_jpeg_is_rejected():
     data = astronaut_jpeg()
-    assert imaging.validate_upload(data).size == (512, 512)  # the whole file is fine
+    assert validation.validate_upload(data).size == (512, 512)  # the whole file is fine
     assert _rejected(data[: len(data) * 6 // 10]).key == "upload.not_image"
 
 
@@ -132,12 +142,12 @@ def test_over_40_megapixels_is_rejected_from_the_header_without_decoding(monkeyp
 
 def test_pixel_limit_is_inclusive():
     data = astronaut_jpeg()  # 512 x 512 = 262144 px
-    assert imaging.validate_upload(data, max_pixels=262_144).size == (512, 512)
+    assert validation.validate_upload(data, max_pixels=262_144).size == (512, 512)
     assert _rejected(data, max_pixels=262_143).key == "upload.too_many_pixels"
 
 
 def test_decompression_bomb_is_rejected_by_pillows_guard_too():
-    assert Image.MAX_IMAGE_PIXELS == 2 * imaging.MAX_UPLOAD_PIXELS
+    assert Image.MAX_IMAGE_PIXELS == 2 * decoding.MAX_UPLOAD_PIXELS
     data = _blank_png(20_000, 20_000)  # 400 MP of zeros in ~60 kB
     assert len(data) < 200_000
     err = _rejected(data, max_pixels=10**12)  # even a caller's huge limit does not let it through
@@ -154,7 +164,7 @@ def test_decompression_bomb_warning_as_error_is_classified_as_too_many_pixels():
 def test_short_side_below_256_is_rejected():
     err = _rejected(jpeg_bytes(photo("coffee", (400, 255))))
     assert err.key == "upload.too_small" and err.params == {"min_side": 256}
-    assert imaging.validate_upload(jpeg_bytes(photo("coffee", (400, 256)))).size == (400, 256)
+    assert validation.validate_upload(jpeg_bytes(photo("coffee", (400, 256)))).size == (400, 256)
 
 
 # --- accepted formats and normalisation --------------------------------------------------
@@ -167,14 +177,14 @@ def _assert_clean_rgb(img: Image.Image, size: tuple[int, int]) -> None:
 
 
 def test_jpeg_is_accepted_as_a_clean_rgb_copy():
-    img = imaging.validate_upload(astronaut_jpeg())
+    img = validation.validate_upload(astronaut_jpeg())
     _assert_clean_rgb(img, (512, 512))
     assert _mad(img, photo("astronaut")) < 3
 
 
 def test_progressive_jpeg_is_accepted():
     data = jpeg_bytes(photo("grace_hopper"), progressive=True)
-    _assert_clean_rgb(imaging.validate_upload(data), (512, 600))
+    _assert_clean_rgb(validation.validate_upload(data), (512, 600))
 
 
 def test_rgba_png_is_composited_on_white():
@@ -182,7 +192,7 @@ def test_rgba_png_is_composited_on_white():
     alpha = np.full((400, 600), 255, np.uint8)
     alpha[:, :300] = 0
     rgba.putalpha(Image.fromarray(alpha))
-    img = imaging.validate_upload(encode(rgba, "PNG"))
+    img = validation.validate_upload(encode(rgba, "PNG"))
     _assert_clean_rgb(img, (600, 400))
     arr = np.asarray(img)
     assert arr[:, :300].min() == 255  # transparent half is white, not black
@@ -191,7 +201,7 @@ def test_rgba_png_is_composited_on_white():
 
 def test_palette_png_with_transparency_is_accepted():
     pal = photo("chelsea").quantize(64)
-    img = imaging.validate_upload(encode(pal, "PNG", transparency=0))
+    img = validation.validate_upload(encode(pal, "PNG", transparency=0))
     _assert_clean_rgb(img, (451, 300))
     index0 = np.asarray(pal) == 0
     assert index0.any() and np.asarray(img)[index0].min() == 255
@@ -199,19 +209,19 @@ def test_palette_png_with_transparency_is_accepted():
 
 def test_16_bit_greyscale_png_is_scaled_not_clipped():
     gray = np.asarray(photo("astronaut").convert("L"))
-    img = imaging.validate_upload(encode(Image.fromarray(gray.astype(np.uint16) * 257), "PNG"))
+    img = validation.validate_upload(encode(Image.fromarray(gray.astype(np.uint16) * 257), "PNG"))
     _assert_clean_rgb(img, (512, 512))
     assert _mad(np.asarray(img)[..., 1], gray) < 1
 
 
 def test_cmyk_jpeg_is_converted_to_rgb():
-    img = imaging.validate_upload(encode(photo("coffee").convert("CMYK"), "JPEG", quality=95))
+    img = validation.validate_upload(encode(photo("coffee").convert("CMYK"), "JPEG", quality=95))
     _assert_clean_rgb(img, (600, 400))
     assert _mad(img, photo("coffee")) < 6
 
 
 def test_webp_is_accepted():
-    img = imaging.validate_upload(encode(photo("chelsea"), "WEBP", quality=90))
+    img = validation.validate_upload(encode(photo("chelsea"), "WEBP", quality=90))
     _assert_clean_rgb(img, (451, 300))
     assert _mad(img, photo("chelsea")) < 4
 
@@ -220,20 +230,20 @@ def test_heic_is_accepted():
     data = encode(photo("astronaut"), "HEIF", quality=90)
     with Image.open(io.BytesIO(data)) as probe:
         assert probe.format == "HEIF"
-    img = imaging.validate_upload(data)
+    img = validation.validate_upload(data)
     _assert_clean_rgb(img, (512, 512))
     assert _mad(img, photo("astronaut")) < 5
 
 
 def test_allowed_formats():
-    assert imaging.ALLOWED_FORMATS == {"JPEG", "PNG", "WEBP", "HEIF"}
+    assert validation.ALLOWED_FORMATS == {"JPEG", "PNG", "WEBP", "HEIF"}
 
 
 def test_exif_orientation_is_applied():
     data = with_orientation(coffee_jpeg(), 6)  # stored 600x400, displayed rotated 90 degrees clockwise
     with Image.open(io.BytesIO(data)) as raw:
         assert raw.size == (600, 400) and raw.getexif()[0x0112] == 6
-    img = imaging.validate_upload(data)
+    img = validation.validate_upload(data)
     _assert_clean_rgb(img, (400, 600))
     assert _mad(img, photo("coffee").transpose(Image.Transpose.ROTATE_270)) < 3
     assert _mad(img, photo("coffee").transpose(Image.Transpose.ROTATE_90)) > 20
@@ -242,9 +252,9 @@ def test_exif_orientation_is_applied():
 def test_gps_exif_is_gone_after_validate_and_encode():
     data = astronaut_jpeg(gps=True)
     assert piexif.load(data)["GPS"][piexif.GPSIFD.GPSLatitudeRef] == b"N"  # the test photo has GPS
-    img = imaging.validate_upload(data)
+    img = validation.validate_upload(data)
     _assert_clean_rgb(img, (512, 512))
-    _assert_no_metadata(imaging.encode_jpeg(img))
+    _assert_no_metadata(codec.encode_jpeg(img))
     assert with_gps_exif(coffee_jpeg()) != coffee_jpeg()
 
 
@@ -253,10 +263,10 @@ def test_icc_profile_is_dropped_after_conversion():
     data = jpeg_bytes(photo("coffee"), icc_profile=srgb)
     with Image.open(io.BytesIO(data)) as raw:
         assert raw.info.get("icc_profile")
-    img = imaging.validate_upload(data)
+    img = validation.validate_upload(data)
     _assert_clean_rgb(img, (600, 400))
     assert _mad(img, photo("coffee")) < 3
-    _assert_no_metadata(imaging.encode_jpeg(img))
+    _assert_no_metadata(codec.encode_jpeg(img))
 
 
 def test_encode_jpeg_never_writes_metadata_from_info():
@@ -267,7 +277,7 @@ def test_encode_jpeg_never_writes_metadata_from_info():
         comment=b"secret comment",
         xmp=b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>",
     )
-    blob = imaging.encode_jpeg(img)
+    blob = codec.encode_jpeg(img)
     _assert_no_metadata(blob)
     assert b"secret comment" not in blob
 
@@ -275,18 +285,18 @@ def test_encode_jpeg_never_writes_metadata_from_info():
 def test_encode_jpeg_flattens_rgba_and_honours_quality():
     rgba = photo("astronaut").convert("RGBA")
     rgba.putalpha(0)
-    blob = imaging.encode_jpeg(rgba)
+    blob = codec.encode_jpeg(rgba)
     with Image.open(io.BytesIO(blob)) as img:
         assert img.mode == "RGB" and np.asarray(img).min() >= 250
     opaque = photo("astronaut")
-    assert len(imaging.encode_jpeg(opaque, quality=95)) > len(imaging.encode_jpeg(opaque, quality=60))
+    assert len(codec.encode_jpeg(opaque, quality=95)) > len(codec.encode_jpeg(opaque, quality=60))
 
 
 # --- processing size and derived files ----------------------------------------------------
 
 
 def test_load_for_processing_downscales_a_12_mp_jpeg_to_2048():
-    img = imaging.load_for_processing(photo_jpeg("astronaut", (4032, 3024)))
+    img = working_copy.load_for_processing(photo_jpeg("astronaut", (4032, 3024)))
     assert img.mode == "RGB" and img.size == (2048, 1536) and img.info == {}
 
 
@@ -294,27 +304,27 @@ def test_load_for_processing_keeps_quality_of_a_full_decode():
     data = photo_jpeg("coffee", (4032, 3024))
     with Image.open(io.BytesIO(data)) as full:
         reference = full.convert("RGB").resize((2048, 1536), Image.Resampling.LANCZOS)
-    fast = imaging.load_for_processing(data)
+    fast = working_copy.load_for_processing(data)
     assert _mad(fast, reference) < 1.5
 
 
 def test_load_for_processing_portrait_small_and_png():
-    assert imaging.load_for_processing(photo_jpeg("grace_hopper", (3024, 4032))).size == (1536, 2048)
-    assert imaging.load_for_processing(coffee_jpeg()).size == (600, 400)  # never upscaled
-    png = imaging.load_for_processing(encode(photo("chelsea", (2600, 1729)), "PNG"), max_side=1000)
+    assert working_copy.load_for_processing(photo_jpeg("grace_hopper", (3024, 4032))).size == (1536, 2048)
+    assert working_copy.load_for_processing(coffee_jpeg()).size == (600, 400)  # never upscaled
+    png = working_copy.load_for_processing(encode(photo("chelsea", (2600, 1729)), "PNG"), max_side=1000)
     assert png.size == (1000, 665) and png.mode == "RGB"
 
 
 def test_render_variant_files_are_only_watermarked_low_res_files():
     img = photo("astronaut", (2048, 1536))
-    files = imaging.render_variant_files(img)
+    files = variant_files.render_variant_files(img)
     assert set(files) == {"preview", "thumb"}  # no clean full-size file or crop before an unlock
     assert _size_of(files["preview"]) == (480, 360)
     assert _size_of(files["thumb"]) == (320, 240)
     for kind, blob in files.items():
         _assert_no_metadata(blob)
         served = np.asarray(Image.open(io.BytesIO(blob)).convert("RGB"), dtype=np.int16)
-        clean = np.asarray(imaging.make_thumbnail(img, max_side=max(served.shape[:2])), dtype=np.int16)
+        clean = np.asarray(previews.make_thumbnail(img, max_side=max(served.shape[:2])), dtype=np.int16)
         marked = np.abs(served - clean).max(axis=2) > 40
         assert marked.mean() > 0.03, kind  # the tiled watermark, not JPEG noise
         half = served.shape[0] // 2
@@ -322,15 +332,15 @@ def test_render_variant_files_are_only_watermarked_low_res_files():
 
 
 def test_render_variant_files_portrait_and_small():
-    portrait = imaging.render_variant_files(photo("grace_hopper", (1536, 2048)))
+    portrait = variant_files.render_variant_files(photo("grace_hopper", (1536, 2048)))
     assert _size_of(portrait["preview"]) == (360, 480) and _size_of(portrait["thumb"]) == (240, 320)
-    small = imaging.render_variant_files(photo("chelsea"))
+    small = variant_files.render_variant_files(photo("chelsea"))
     assert _size_of(small["preview"]) == (451, 300) and _size_of(small["thumb"]) == (320, 213)
 
 
 def test_render_unlocked_files_full_size_crops_and_clean_previews():
     img = np.array(photo("coffee", (3000, 2000)))
-    files = imaging.render_unlocked_files(img.copy())
+    files = variant_files.render_unlocked_files(img.copy())
     assert files.size == (3000, 2000) and _size_of(files["full"]) == (3000, 2000)
     assert files.crops == {
         "4x5": {"width": 1080, "height": 1350, "too_small": False},
@@ -346,7 +356,7 @@ def test_render_unlocked_files_full_size_crops_and_clean_previews():
 
 def test_crop_4x5_is_a_centred_cover_crop():
     img = photo("astronaut", (2048, 1536))
-    out = imaging.crop_4x5(img)
+    out = previews.crop_4x5(img)
     assert out.size == (1080, 1350) and out.mode == "RGB"
     crop_w = round(1536 * 4 / 5)
     x0 = (2048 - crop_w) // 2
@@ -357,15 +367,15 @@ def test_crop_4x5_is_a_centred_cover_crop():
 
 
 def test_crop_4x5_of_portrait_and_small_images():
-    assert imaging.crop_4x5(photo("grace_hopper", (1536, 2048))).size == (1080, 1350)
-    assert imaging.crop_4x5(photo("chelsea")).size == (1080, 1350)  # upscaled
-    assert imaging.crop_4x5(photo("coffee"), size=(200, 100)).size == (200, 100)
+    assert previews.crop_4x5(photo("grace_hopper", (1536, 2048))).size == (1080, 1350)
+    assert previews.crop_4x5(photo("chelsea")).size == (1080, 1350)  # upscaled
+    assert previews.crop_4x5(photo("coffee"), size=(200, 100)).size == (200, 100)
 
 
 def test_preview_is_small_and_visibly_watermarked():
     img = photo("astronaut", (2048, 1536))
-    marked = np.asarray(imaging.make_preview(img), dtype=np.int16)
-    plain = np.asarray(imaging.make_preview(img, watermark=""), dtype=np.int16)
+    marked = np.asarray(previews.make_preview(img), dtype=np.int16)
+    plain = np.asarray(previews.make_preview(img, watermark=""), dtype=np.int16)
     assert marked.shape == plain.shape == (360, 480, 3)
     changed = np.abs(marked - plain).max(axis=2) > 24
     assert changed.mean() > 0.05
@@ -376,20 +386,20 @@ def test_preview_is_small_and_visibly_watermarked():
 
 def test_preview_and_thumbnail_never_upscale():
     small = photo("chelsea")
-    assert imaging.make_preview(small).size == (451, 300)
-    assert imaging.make_thumbnail(small).size == (320, 213)
-    assert imaging.make_thumbnail(small, max_side=500).size == (451, 300)
-    assert imaging.make_thumbnail(photo("grace_hopper", (1536, 2048))).size == (240, 320)
+    assert previews.make_preview(small).size == (451, 300)
+    assert previews.make_thumbnail(small).size == (320, 213)
+    assert previews.make_thumbnail(small, max_side=500).size == (451, 300)
+    assert previews.make_thumbnail(photo("grace_hopper", (1536, 2048))).size == (240, 320)
 
 
 def test_measurement_helpers():
     img = photo("coffee")
     arr = np.asarray(img)
-    assert imaging.mean_rgb(img) == pytest.approx(tuple(arr.reshape(-1, 3).mean(axis=0)))
-    assert imaging.mean_rgb(arr) == imaging.mean_rgb(img)
+    assert measures.mean_rgb(img) == pytest.approx(tuple(arr.reshape(-1, 3).mean(axis=0)))
+    assert measures.mean_rgb(arr) == measures.mean_rgb(img)
     blurred = img.filter(ImageFilter.GaussianBlur(2))
-    assert imaging.laplacian_variance(blurred) < 0.5 * imaging.laplacian_variance(img)
-    assert imaging.laplacian_variance(ImageOps.grayscale(img)) > 0
+    assert measures.laplacian_variance(blurred) < 0.5 * measures.laplacian_variance(img)
+    assert measures.laplacian_variance(ImageOps.grayscale(img)) > 0
 
 
 # --- the stored original (prepare_original) ------------------------------------------------
@@ -397,7 +407,7 @@ def test_measurement_helpers():
 
 def test_prepare_original_keeps_a_clean_jpegs_pixels_and_drops_every_metadata_segment():
     data = with_gps_exif(jpeg_bytes(photo("coffee", (1200, 800)), comment=b"shot at home"))
-    original = imaging.prepare_original(data)
+    original = originals.prepare_original(data)
     assert original.lossless and (original.width, original.height) == (1200, 800)
     _assert_no_metadata(original.data)
     assert b"shot at home" not in original.data and b"LashMeTestCam" not in original.data
@@ -406,11 +416,11 @@ def test_prepare_original_keeps_a_clean_jpegs_pixels_and_drops_every_metadata_se
 
 
 def test_prepare_original_re_encodes_what_needs_pixel_changes():
-    rotated = imaging.prepare_original(with_orientation(coffee_jpeg(), 6))
+    rotated = originals.prepare_original(with_orientation(coffee_jpeg(), 6))
     assert not rotated.lossless and (rotated.width, rotated.height) == (400, 600)
     assert _size_of(rotated.data) == (400, 600)
     _assert_no_metadata(rotated.data)
-    png = imaging.prepare_original(encode(photo("coffee"), "PNG"))
+    png = originals.prepare_original(encode(photo("coffee"), "PNG"))
     assert not png.lossless and _size_of(png.data) == (600, 400)
     _assert_no_metadata(png.data)
 
@@ -424,17 +434,17 @@ def test_prepare_original_rejects_what_validate_upload_rejects():
         (b"", "upload.empty"),
     ):
         with pytest.raises(UploadRejected) as info:
-            imaging.prepare_original(bad)
+            originals.prepare_original(bad)
         assert info.value.key == key
     with pytest.raises(UploadRejected) as info:
-        imaging.prepare_original(data, max_pixels=100_000)
+        originals.prepare_original(data, max_pixels=100_000)
     assert info.value.key == "upload.too_many_pixels"
 
 
 @pytest.mark.parametrize("size", [(480, 360), (360, 480), (480, 480), (480, 270), (320, 213)])
 def test_the_watermark_covers_previews_of_every_aspect(size):
     img = Image.new("RGB", size, (200, 150, 150))
-    marked = np.abs(np.asarray(imaging.apply_watermark(img), np.int16) - np.asarray(img, np.int16)).max(
+    marked = np.abs(np.asarray(previews.apply_watermark(img), np.int16) - np.asarray(img, np.int16)).max(
         axis=2
     )
     assert marked.shape == (size[1], size[0])

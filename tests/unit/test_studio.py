@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lashme.images import imaging
+from lashme.images import measures, variant_files, working_copy
 from lashme.providers import studio
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, Provider, ProviderError
 from tests.photos import coffee_jpeg, photo, photo_jpeg
@@ -32,8 +32,8 @@ def _corner_to_centre(img: Image.Image) -> float:
 @pytest.mark.parametrize("name", PHOTOS)
 def test_warm_glow_warms(name):
     original = photo(name)
-    r0, _, b0 = imaging.mean_rgb(studio.natural(original))
-    r1, _, b1 = imaging.mean_rgb(studio.warm_glow(original))
+    r0, _, b0 = measures.mean_rgb(studio.natural(original))
+    r1, _, b1 = measures.mean_rgb(studio.warm_glow(original))
     assert (r1 - b1) > (r0 - b0) + 8
 
 
@@ -43,7 +43,7 @@ def test_warm_glow_warms(name):
 def test_crisp_detail_raises_laplacian_variance(name, size):
     original = photo(name, size)
     sharpened = studio.crisp_detail(original)
-    assert imaging.laplacian_variance(sharpened) > 1.3 * imaging.laplacian_variance(original)
+    assert measures.laplacian_variance(sharpened) > 1.3 * measures.laplacian_variance(original)
 
 
 @pytest.mark.parametrize("name", PHOTOS)
@@ -77,7 +77,7 @@ def test_generate_returns_four_variants_in_preset_order():
     variants = studio.StudioProvider().generate(data, STUDIO_PRESETS)
     assert [v.index for v in variants] == [0, 1, 2, 3]
     assert [v.preset for v in variants] == list(STUDIO_PRESETS)
-    base = imaging.load_for_processing(data)
+    base = working_copy.load_for_processing(data)
     for v in variants:
         assert isinstance(v, GeneratedVariant) and v.filtered_reason is None
         assert v.image.mode == "RGB" and v.image.size == (2048, 1536)
@@ -88,11 +88,11 @@ def test_generate_is_deterministic_down_to_the_file_bytes():
     data = photo_jpeg("grace_hopper", (2400, 2800))
     provider = studio.StudioProvider()
     runs = [
-        [imaging.render_variant_files(v.image) for v in provider.generate(data, STUDIO_PRESETS)]
+        [variant_files.render_variant_files(v.image) for v in provider.generate(data, STUDIO_PRESETS)]
         for _ in range(2)
     ]
     assert runs[0] == runs[1]
-    assert max(imaging.load_for_processing(data).size) == 2048
+    assert max(working_copy.load_for_processing(data).size) == 2048
 
 
 def test_generate_a_subset_and_small_originals():

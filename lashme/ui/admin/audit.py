@@ -15,8 +15,9 @@ from lashme import i18n
 from lashme.app.admin import audit
 from lashme.app.admin.guard import AdminRequired
 from lashme.ui.admin.layout import admin_shell, admin_table
+from lashme.ui.admin.paged import AdminPagerMixin, admin_pager
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
+from lashme.ui.components.pager import FIRST
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
@@ -64,8 +65,8 @@ def _at_midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-class AdminAuditState(AdminState):
-    """Filter fields, the known action names, one page of audit rows and the pager."""
+class AdminAuditState(AdminPagerMixin, AdminState):
+    """Filter fields, the known action names, one page of audit rows and the pager (:class:`AdminPagerMixin`)."""
 
     f_action: str = ""
     f_actor: str = ""
@@ -76,10 +77,6 @@ class AdminAuditState(AdminState):
     action_names: list[str] = []
     rows: list[dict] = []
     total: int = 0
-    page_no: int = 1
-    has_prev: bool = False
-    has_next: bool = False
-    _cursor: dict = {}
 
     def _filters(self) -> audit.AuditFilter:
         """The current fields as an :class:`AuditFilter` (``to`` is inclusive: up to the end of that day).
@@ -100,7 +97,7 @@ class AdminAuditState(AdminState):
     def _load(self, move: str) -> None:
         """Fill the table (``move``: a pager move); raises AdminRequired (before any var changes) or ValueError."""
         filters = self._filters()
-        token = token_for(self._cursor, move)
+        token = self._page_token(move)
 
         def fetch(session, caller):
             names = audit.actions(session, caller)
@@ -123,11 +120,11 @@ class AdminAuditState(AdminState):
             }
             for r in found.items
         ]
-        self._cursor = advance(self._cursor, move, found.next_token, found.prev_token)
+        self._show_page(move, found.next_token, found.prev_token)
         self.action_names, self.total = names, found.total or 0
-        self.page_no, self.has_prev, self.has_next = shown(self._cursor)
 
-    def _apply(self, move: str = FIRST):
+    def _page(self, move: str = FIRST):
+        """Show the page for ``move`` (the pager's handlers; the filters' too, from page 1)."""
         try:
             self._load(move)
         except AdminRequired:
@@ -147,7 +144,7 @@ class AdminAuditState(AdminState):
             str(query.get(name, ""))[:limit] for name, limit in FILTER_LIMITS.items()
         )
         self.f_from = self.f_to = ""
-        return self._apply(FIRST)
+        return self._page(FIRST)
 
     def _set(self, name: str, value: object) -> list | None:
         """Store one filter field for an admin; a refused caller gets the turn-away events instead."""
@@ -160,7 +157,7 @@ class AdminAuditState(AdminState):
     def set_action_filter(self, value: str):
         """Only one action (``all`` = every action); applies at once."""
         value = str(value)
-        return self._set("action", "" if value == "all" else value) or self._apply(FIRST)
+        return self._set("action", "" if value == "all" else value) or self._page(FIRST)
 
     @rx.event
     def set_actor_filter(self, value: str):
@@ -190,7 +187,7 @@ class AdminAuditState(AdminState):
     @rx.event
     def apply_filters(self, form_data: dict | None = None):
         """Show page 1 for the current fields (``form_data`` is ignored: the fields are state)."""
-        return self._apply(FIRST)
+        return self._page(FIRST)
 
     @rx.event
     def clear_filters(self):
@@ -198,17 +195,7 @@ class AdminAuditState(AdminState):
         if self._admin_id("audit.filter") is None:
             return self._turn_away()
         self.f_action = self.f_actor = self.f_target_type = self.f_target_id = self.f_from = self.f_to = ""
-        return self._apply(FIRST)
-
-    @rx.event
-    def newer(self):
-        """Show the newer rows before this page (the first page when there are none)."""
-        return self._apply(PREV)
-
-    @rx.event
-    def older(self):
-        """Show the older rows after this page."""
-        return self._apply(NEXT)
+        return self._page(FIRST)
 
 
 ON_LOAD = AdminAuditState.on_load
@@ -330,7 +317,19 @@ def _row(r) -> rx.Component:
         rx.table.cell(r["who"].to(str)),
         rx.table.cell(rx.code(r["action"].to(str))),
         rx.table.cell(
-            rx.cond(href != "", rx.link(r["target"].to(str), href=href), rx.text(r["target"].to(str)))
+            rx.cond(
+                href != "",
+                # a one-digit "user 1" is narrower than a 44 px tap target on a phone
+                rx.link(
+                    r["target"].to(str),
+                    href=href,
+                    display="inline-flex",
+                    align_items="center",
+                    min_width="44px",
+                    min_height="44px",
+                ),
+                rx.text(r["target"].to(str)),
+            )
         ),
         rx.table.cell(r["reason"].to(str)),
         rx.table.cell(
@@ -360,12 +359,5 @@ def page() -> rx.Component:
             _row,
             "admin-audit-table",
         ),
-        pager(
-            AdminAuditState.page_no,
-            AdminAuditState.has_prev,
-            AdminAuditState.has_next,
-            AdminAuditState.newer,
-            AdminAuditState.older,
-            id="admin-audit-pager",
-        ),
+        admin_pager(AdminAuditState, "admin-audit-pager"),
     )

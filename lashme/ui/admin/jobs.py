@@ -12,8 +12,9 @@ from lashme.app.admin import jobs as admin_jobs
 from lashme.app.admin.guard import AdminRequired
 from lashme.errors import DomainError
 from lashme.ui.admin.layout import admin_shell, admin_table
+from lashme.ui.admin.paged import AdminPagerMixin, admin_pager
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
+from lashme.ui.components.pager import FIRST
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
@@ -48,15 +49,11 @@ def cost_text(value: float | None) -> str:
     return "—" if value is None else f"${value:.4f}"
 
 
-class AdminJobsState(AdminState):
-    """One page of the job search; the filters as the admin set them."""
+class AdminJobsState(AdminPagerMixin, AdminState):
+    """One page of the job search (the pager: :class:`AdminPagerMixin`); the filters as the admin set them."""
 
     rows: list[dict] = []
     total: int = 0
-    page_no: int = 1
-    has_prev: bool = False
-    has_next: bool = False
-    _cursor: dict = {}
     f_status: str = ""
     f_provider: str = ""
     f_preset: str = ""
@@ -84,7 +81,7 @@ class AdminJobsState(AdminState):
                 owner=str(wanted["owner"] or "").strip()[:254],
             )
             found = self._service(
-                admin_jobs.search_jobs, filters, token=token_for(self._cursor, move), limit=PAGE_SIZE
+                admin_jobs.search_jobs, filters, token=self._page_token(move), limit=PAGE_SIZE
             )
         except AdminRequired:
             return self._turn_away()
@@ -95,9 +92,8 @@ class AdminJobsState(AdminState):
         self.f_from = filters.date_from.isoformat() if filters.date_from else ""
         self.f_to = filters.date_to.isoformat() if filters.date_to else ""
         self.f_owner = filters.owner
-        self._cursor = advance(self._cursor, move, found.next_token, found.prev_token)
+        self._show_page(move, found.next_token, found.prev_token)
         self.total = found.total or 0
-        self.page_no, self.has_prev, self.has_next = shown(self._cursor)
         self.rows = [
             {
                 "id": r.id,
@@ -174,15 +170,9 @@ class AdminJobsState(AdminState):
             self.form_key += 1
         return refused
 
-    @rx.event
-    def newer(self):
-        """The newer jobs before this page (the first page when there are none)."""
-        return self._search(self._current(), PREV)
-
-    @rx.event
-    def older(self):
-        """The older jobs after this page."""
-        return self._search(self._current(), NEXT)
+    def _page(self, move: str):
+        """The newer / older jobs of the search shown (the pager's handlers)."""
+        return self._search(self._current(), move)
 
 
 def _select(
@@ -348,14 +338,7 @@ def page() -> rx.Component:
             ),
             rx.text(tr("admin.jobs.none"), color_scheme="gray", align_self="start", id="admin-jobs-empty"),
         ),
-        pager(
-            AdminJobsState.page_no,
-            AdminJobsState.has_prev,
-            AdminJobsState.has_next,
-            AdminJobsState.newer,
-            AdminJobsState.older,
-            id="admin-jobs-pager",
-        ),
+        admin_pager(AdminJobsState, "admin-jobs-pager"),
     )
 
 

@@ -22,9 +22,20 @@ from lashme.errors import DomainError, NotFound
 from lashme.ui.admin.layout import admin_shell, data_table
 from lashme.ui.admin.state import AdminState
 from lashme.ui.components.pager import FIRST, NEXT, PREV, SAME, advance, pager, shown, token_for
+from lashme.ui.components.table import scroll_table
 from lashme.ui.i18n import tr
 
 LEDGER_PAGE_SIZE = 20
+#: the ledger's columns: (header key, row key); the rows are :meth:`AdminUserState._load`'s
+LEDGER_COLUMNS = (
+    ("col.date", "date"),
+    ("col.what", "kind"),
+    ("col.change", "delta"),
+    ("admin.user.col_held", "held"),
+    ("col.balance", "balance"),
+    ("col.reason", "reason"),
+    ("admin.user.col_actor", "actor"),
+)
 
 
 def _fetch(session, caller, uid: int, token: str | None):
@@ -418,26 +429,10 @@ def _body() -> rx.Component:
             rx.text(tr("admin.user.no_orders"), color_scheme="gray", align_self="start"),
         ),
         rx.heading(tr("admin.user.ledger"), size="5", align_self="start"),
-        data_table(
-            [
-                "col.date",
-                "col.what",
-                "col.change",
-                "admin.user.col_held",
-                "col.balance",
-                "col.reason",
-                "admin.user.col_actor",
-            ],
+        scroll_table(
+            [tr(header) for header, _ in LEDGER_COLUMNS],
             s.ledger_rows,
-            [
-                lambda r: r["date"],
-                lambda r: r["kind"],
-                lambda r: r["delta"],
-                lambda r: r["held"],
-                lambda r: r["balance"],
-                lambda r: r["reason"],
-                lambda r: r["actor"],
-            ],
+            [lambda r, key=key: r[key] for _, key in LEDGER_COLUMNS],
             "admin-user-ledger",
         ),
         pager(

@@ -8,28 +8,27 @@ from lashme import i18n
 from lashme.app.admin import users as admin_users
 from lashme.app.admin.guard import AdminRequired
 from lashme.ui.admin.layout import admin_shell, admin_table
+from lashme.ui.admin.paged import AdminPagerMixin, admin_pager
 from lashme.ui.admin.state import AdminState
-from lashme.ui.components.pager import FIRST, NEXT, PREV, advance, pager, shown, token_for
+from lashme.ui.components.pager import FIRST
 from lashme.ui.i18n import tr
 
 PAGE_SIZE = 25
 
 
-class AdminUsersState(AdminState):
-    """The search box, one page of matching users and the pager."""
+class AdminUsersState(AdminPagerMixin, AdminState):
+    """The search box, one page of matching users and the pager (:class:`AdminPagerMixin`)."""
 
     query: str = ""
     rows: list[dict] = []
     total: int = 0
-    page_no: int = 1
-    has_prev: bool = False
-    has_next: bool = False
-    _cursor: dict = {}
 
     def _load(self, query: str, move: str) -> None:
-        """Fill the page from the service (``move``: a pager move); raises AdminRequired before any var changes."""
-        cursor = self._cursor if query == self.query else {}
-        found = self._service(admin_users.search_users, query, token=token_for(cursor, move), limit=PAGE_SIZE)
+        """Fill the page from the service (``move``: a pager move); raises AdminRequired before any var changes.
+
+        A new ``query`` is always read from its first page (``FIRST``): the pager pages the search shown.
+        """
+        found = self._service(admin_users.search_users, query, token=self._page_token(move), limit=PAGE_SIZE)
         loc = self.lang
         self.rows = [
             {
@@ -44,9 +43,8 @@ class AdminUsersState(AdminState):
             }
             for r in found.items
         ]
-        self._cursor = advance(cursor, move, found.next_token, found.prev_token)
+        self._show_page(move, found.next_token, found.prev_token)
         self.query, self.total = query, found.total or 0
-        self.page_no, self.has_prev, self.has_next = shown(self._cursor)
 
     @rx.event
     def on_load(self):
@@ -71,17 +69,8 @@ class AdminUsersState(AdminState):
             return self._turn_away()
         return None
 
-    @rx.event
-    def newer(self):
-        """Show the page of newer accounts before this one (the first page when there is none)."""
-        return self._move(PREV)
-
-    @rx.event
-    def older(self):
-        """Show the page of older accounts after this one."""
-        return self._move(NEXT)
-
-    def _move(self, move: str):
+    def _page(self, move: str):
+        """The page of newer / older accounts of the search shown (the pager's handlers)."""
         try:
             self._load(self.query, move)
         except AdminRequired:
@@ -160,12 +149,5 @@ def page() -> rx.Component:
             _user_row,
             "admin-users-table",
         ),
-        pager(
-            AdminUsersState.page_no,
-            AdminUsersState.has_prev,
-            AdminUsersState.has_next,
-            AdminUsersState.newer,
-            AdminUsersState.older,
-            id="admin-users-pager",
-        ),
+        admin_pager(AdminUsersState, "admin-users-pager"),
     )

@@ -15,7 +15,7 @@ from lashme.app.admin import presets as admin_presets
 from lashme.app.admin.guard import AdminRequired
 from lashme.errors import DomainError, NotFound
 from lashme.files.storage import get_storage
-from lashme.images import imaging, presets
+from lashme.images import presets, working_copy
 from lashme.images.presets import NoActivePresets
 from lashme.jobs import generation, uploads
 from lashme.jobs.lifecycle import variants_of
@@ -75,7 +75,7 @@ def _variant_arrays(job_id) -> dict[str, np.ndarray]:
 def _original_array(job_id) -> np.ndarray:
     with session_scope() as s:
         key = s.get(Job, job_id).original_key
-    return np.asarray(imaging.load_for_processing(get_storage().get(key)), dtype=np.int16)
+    return np.asarray(working_copy.load_for_processing(get_storage().get(key)), dtype=np.int16)
 
 
 def test_every_service_function_refuses_visitors_and_normal_users(staff):
@@ -276,7 +276,7 @@ def test_fal_jobs_pin_the_active_fal_versions_at_creation(staff, monkeypatch):
 def test_studio_strength_one_is_the_pipeline_exactly_and_zero_the_original():
     data = grace_hopper_jpeg()
     provider = studio.StudioProvider()
-    base = np.asarray(imaging.load_for_processing(data))
+    base = np.asarray(working_copy.load_for_processing(data))
     plain = provider.generate(data, STUDIO_PRESETS)
     full = provider.generate(data, STUDIO_PRESETS, settings=[studio.StudioSettings(strength=1.0)] * 4)
     none = provider.generate(data, STUDIO_PRESETS, settings=[studio.StudioSettings(strength=0.0)] * 4)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from lashme.accounts import auth
 from lashme.credits import unlocks
-from lashme.images import imaging
+from lashme.images import full_size, measures, previews, working_copy
 from lashme.jobs import fullres, uploads
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs.generation import run as run_job
@@ -26,8 +26,8 @@ def _img(storage, key) -> np.ndarray:
 
 def _clean_like(data: bytes, preset: str, size: tuple[int, int]) -> np.ndarray:
     """The same preset rendered without a watermark, at ``size`` (what an unwatermarked file would show)."""
-    out = StudioProvider(max_side=imaging.PREVIEW_WORKING_SIDE).generate(data, [preset])[0].image
-    return np.asarray(imaging.make_thumbnail(out, max_side=max(size)), dtype=np.int16)
+    out = StudioProvider(max_side=working_copy.PREVIEW_WORKING_SIDE).generate(data, [preset])[0].image
+    return np.asarray(previews.make_thumbnail(out, max_side=max(size)), dtype=np.int16)
 
 
 @pytest.fixture
@@ -59,8 +59,8 @@ def test_every_stored_file_before_an_unlock_is_watermarked_and_low_res(done_job,
             v.clean_preview_key, v.clean_thumb_key, True
         )
         pairs = (
-            (v.preview_key, v.clean_preview_key, imaging.PREVIEW_MAX_SIDE),
-            (v.thumb_key, v.clean_thumb_key, imaging.THUMB_MAX_SIDE),
+            (v.preview_key, v.clean_preview_key, previews.PREVIEW_MAX_SIDE),
+            (v.thumb_key, v.clean_thumb_key, previews.THUMB_MAX_SIDE),
         )
         for key, clean_key, limit in pairs:
             served = _img(storage, key)
@@ -117,9 +117,11 @@ def test_unlock_renders_the_full_size_image_crops_and_clean_previews(done_job, s
     assert np.abs(clean_preview - reference).mean() < 4
     assert (np.abs(clean_preview - reference).max(axis=2) > 60).mean() < 0.002
     # full resolution carries more detail than the working copy upscaled would
-    working = StudioProvider(max_side=imaging.FULLRES_WORKING_SIDE).generate(done_job["data"], [v.preset])[0]
+    working = StudioProvider(max_side=working_copy.FULLRES_WORKING_SIDE).generate(
+        done_job["data"], [v.preset]
+    )[0]
     upscaled = np.asarray(working.image.resize((2600, 1950), Image.Resampling.BICUBIC))
-    assert imaging.laplacian_variance(full.astype(np.uint8)) > 1.1 * imaging.laplacian_variance(upscaled)
+    assert measures.laplacian_variance(full.astype(np.uint8)) > 1.1 * measures.laplacian_variance(upscaled)
 
 
 def test_render_is_cached_and_refused_for_a_locked_variant(done_job, storage):
@@ -171,22 +173,22 @@ def test_edit_transfer_is_exact_for_an_identity_edit_and_keeps_the_working_look(
     from tests.photos import photo
 
     full = np.array(photo("coffee", (2400, 1600)))
-    before = imaging.resize_array(full, (1200, 800))
+    before = previews.resize_array(full, (1200, 800))
     same = full.copy()
-    imaging.apply_edit_at_full_size(same, before, before.copy())
+    full_size.apply_edit_at_full_size(same, before, before.copy())
     assert np.abs(same.astype(np.int16) - full).max() <= 1
     after = np.clip(before.astype(np.int16) * 1.2 + 10, 0, 255).astype(np.uint8)  # brighter, more contrast
     edited = full.copy()
-    imaging.apply_edit_at_full_size(edited, before, after)
-    back = imaging.resize_array(edited, (1200, 800)).astype(np.int16)
+    full_size.apply_edit_at_full_size(edited, before, after)
+    back = previews.resize_array(edited, (1200, 800)).astype(np.int16)
     assert np.abs(back - after).mean() < 2.0
 
 
 def test_crops_never_upscale():
     src = np.zeros((1500, 1000, 3), np.uint8)
-    crop, small = imaging.crop_aspect_array(src, (1080, 1920))
+    crop, small = previews.crop_aspect_array(src, (1080, 1920))
     assert small and crop.shape == (1500, 844, 3)
-    crop, small = imaging.crop_aspect_array(src, (800, 800))
+    crop, small = previews.crop_aspect_array(src, (800, 800))
     assert not small and crop.shape == (800, 800, 3)
 
 

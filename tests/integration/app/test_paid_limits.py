@@ -36,6 +36,22 @@ def test_each_browser_gets_its_own_tries_until_the_salons_ip_cap(clean_db, redis
     assert daily_limits.consume(user_id=None, anon_token="kate", client_ip="203.0.113.9", limit=3, ip_limit=5)
 
 
+def test_a_race_lost_on_the_ip_cap_gives_the_browsers_count_back(clean_db, redis_conn, monkeypatch):
+    """Both counters passed the read-only test, then a parallel upload took the IP's last job."""
+    assert [_try("anna") for _ in range(3)] + [_try("olga") for _ in range(2)] == [True] * 5  # IP: 5 of 5
+    monkeypatch.setattr(daily_limits.FixedWindowRateLimiter, "test", lambda *a, **kw: True)  # the race
+    assert not _try("kate")
+    monkeypatch.undo()
+
+    def used(token: str | None, ip: str | None) -> int:
+        return daily_limits.usage(user_id=None, anon_token=token, client_ip=ip, limit=3, ip_limit=5).used
+
+    assert used("kate", None) == 0  # her browser keeps its 3
+    assert used(None, SALON_IP) == 5  # the refused hit did not push the IP's count past its cap
+    assert not _try("kate")  # still the salon's cap
+    assert daily_limits.consume(user_id=None, anon_token="kate", client_ip="203.0.113.9", limit=3, ip_limit=5)
+
+
 def test_the_ip_cap_is_never_below_the_browser_limit(clean_db, redis_conn):
     assert [_try("solo", limit=3, ip_limit=1) for _ in range(4)] == [True, True, True, False]
 

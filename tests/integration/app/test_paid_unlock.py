@@ -18,7 +18,7 @@ from lashme.ops.db import session_scope
 from lashme.ui.pages.dashboard import DashboardState
 from lashme.ui.pages.gallery import GalleryState
 from lashme.ui.pages.job import JobState
-from lashme.ui.pages.variant import VariantState
+from lashme.ui.pages.variant_state import VariantState
 from tests.dbutil import count
 from tests.integration.app.test_handlers import _drain, _spec_text, _state
 

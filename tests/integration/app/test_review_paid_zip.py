@@ -5,6 +5,9 @@
 - A free retry reserves and charges nothing, and the ledger's own check still passes.
 - A paid retry is counted against the daily limit once, in the move back to PENDING: a double tap
   counts one job, and a refused count leaves the job FAILED with nothing reserved.
+- An upload is counted against the daily limit once per job created, in the job's transaction: a
+  reservation lost to a parallel spend, or a job that could not be written, counts nothing (for a
+  visitor: neither the browser's count nor the IP's).
 - A selection ZIP refuses ids of other owners mixed in; its link is bound to its kind, ids, user
   and expiry.
 - The clean display renditions are recorded once per publishing run (a second call, or a stale
@@ -29,7 +32,7 @@ from lashme.app import gallery
 from lashme.app import job as app_job
 from lashme.app import session as app_session
 from lashme.credits import ledger, pricing, unlocks
-from lashme.errors import DomainError, LinkInvalid, NotFound
+from lashme.errors import DomainError, InsufficientCredits, LinkInvalid, NotFound
 from lashme.files import downloads
 from lashme.files.files_api import build_api
 from lashme.jobs import fullres, generation, uploads
@@ -243,6 +246,92 @@ def test_a_paid_retry_refused_by_the_daily_limit_leaves_the_job_failed_and_unres
         )
     assert app_job.get(alice, job_id).can_retry
     _verify_clean()
+
+
+# --- upload: the daily count follows the job ---------------------------------------------------
+
+
+def test_an_upload_that_loses_the_race_for_credits_uses_no_daily_count(world, storage, monkeypatch):
+    """Two uploads at once, credits for one: the one refused at its reservation is not counted."""
+    alice_id = world["alice"]
+    with session_scope() as s:
+        pricing.set_price(s, "generation_cost", ledger.get_balance(s, alice_id).available, actor="test")
+    used = daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used
+    before = _jobs_of(alice_id)
+    originals_before = len({p.parent.name for p in storage.root.rglob("original.jpg")})
+    real_create = jobs.create_job
+    parallel: list[str] = []
+
+    def create_after_a_parallel_upload(session, **kwargs):  # the other upload spends the credits first
+        if not parallel:
+            parallel.append("")
+            parallel[0] = uploads.submit_photo(
+                chelsea_jpeg(), user_id=alice_id, anon_token=None, enqueue=False
+            ).id
+        return real_create(session, **kwargs)
+
+    monkeypatch.setattr(jobs, "create_job", create_after_a_parallel_upload)
+    with pytest.raises(InsufficientCredits):
+        uploads.submit_photo(chelsea_jpeg(), user_id=alice_id, anon_token=None, enqueue=False)
+    assert parallel[0] and _jobs_of(alice_id) == before + 1
+    assert daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used == used + 1
+    originals = {p.parent.name for p in storage.root.rglob("original.jpg")}
+    assert parallel[0] in originals and len(originals) == originals_before + 1  # the refused one is gone
+    _verify_clean()
+
+
+def test_a_visitors_upload_whose_job_is_not_written_uses_neither_her_nor_her_ips_count(world, monkeypatch):
+    ip, browser = "198.51.100.77", "visitor-race"
+    with session_scope() as s:
+        prices = pricing.get_prices(s)
+
+    def used() -> tuple[int, int]:
+        by_browser = daily_limits.usage(
+            user_id=None, anon_token=browser, client_ip=None, limit=prices.daily_limit_anon
+        )
+        by_ip = daily_limits.usage(  # the IP's counter alone
+            user_id=None,
+            anon_token=None,
+            client_ip=ip,
+            limit=prices.daily_limit_anon,
+            ip_limit=prices.daily_limit_anon_ip,
+        )
+        return by_browser.used, by_ip.used
+
+    uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token=browser, client_ip=ip, enqueue=False)
+    assert used() == (1, 1)
+
+    def broken_insert(session, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(jobs, "create_job", broken_insert)
+    with pytest.raises(RuntimeError):
+        uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token=browser, client_ip=ip, enqueue=False)
+    assert used() == (1, 1)
+
+
+def test_without_redis_the_daily_limit_is_counted_in_the_job_transaction(clean_db, monkeypatch):
+    """Redis down: today's jobs are counted in the database, in the transaction that writes the job."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(**kwargs):
+        raise RedisConnectionError("redis is down")
+
+    monkeypatch.setattr(daily_limits, "usage", down)
+    monkeypatch.setattr(daily_limits, "consume", down)
+    with session_scope() as s:
+        pricing.set_price(s, "daily_limit_anon", 2, actor="test")
+    made = [
+        uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="outage", enqueue=False)
+        for _ in range(2)
+    ]
+    with pytest.raises(daily_limits.DailyLimitReached):
+        uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="outage", enqueue=False)
+    with session_scope() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(Job)) == len(made) == 2
+        )  # the refused one rolled back
+    uploads.submit_photo(chelsea_jpeg(), user_id=None, anon_token="another-browser", enqueue=False)
 
 
 # --- selection ZIP ----------------------------------------------------------------------------

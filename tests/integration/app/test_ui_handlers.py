@@ -13,7 +13,7 @@ from lashme.models import Job, LedgerEntry, Unlock, User, Variant
 from lashme.ops.db import session_scope
 from lashme.ui.pages.dashboard import DashboardState
 from lashme.ui.pages.gallery import GalleryState
-from lashme.ui.pages.variant import VariantState
+from lashme.ui.pages.variant_state import VariantState
 from lashme.ui.state import SessionState
 from tests.dbutil import count
 from tests.integration.app.test_handlers import _drain, _route, _spec_text, _state
