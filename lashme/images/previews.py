@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from lashme.images.codec import encode_jpeg_array
+
 INSTA_SIZE: tuple[int, int] = (1080, 1350)
 #: Crops of an unlocked variant, name -> target ``(width, height)``: Instagram feed 4:5,
 #: square 1:1, stories/reels 9:16 (Instagram's recommended sizes).
@@ -217,24 +219,10 @@ def render_clean_display_files(img: Image.Image) -> dict[str, bytes]:
     arr = _rgb_array(img)
     small = resize_array(arr, fit_size((arr.shape[1], arr.shape[0]), PREVIEW_MAX_SIDE))
     thumb = resize_array(small, fit_size((small.shape[1], small.shape[0]), THUMB_MAX_SIDE))
-    return {"clean_preview": _jpeg(small), "clean_thumb": _jpeg(thumb)}
-
-
-def _jpeg(arr: np.ndarray) -> bytes:
-    """Baseline 4:2:0 JPEG of an RGB array, no metadata (OpenCV's encoder)."""
-    ok, buf = cv2.imencode(
-        ".jpg",
-        cv2.cvtColor(arr, cv2.COLOR_RGB2BGR),
-        [
-            cv2.IMWRITE_JPEG_QUALITY,
-            CLEAN_DISPLAY_QUALITY,
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
-            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
-        ],
-    )
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
+    return {
+        "clean_preview": encode_jpeg_array(small, quality=CLEAN_DISPLAY_QUALITY),
+        "clean_thumb": encode_jpeg_array(thumb, quality=CLEAN_DISPLAY_QUALITY),
+    }
 
 
 def apply_watermark(img: Image.Image, text: str = "LashMe") -> Image.Image:
