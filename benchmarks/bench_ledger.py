@@ -246,7 +246,7 @@ def run(args, dsn: str) -> None:
     command.upgrade(Config("alembic.ini"), "head")
 
     from lashme.accounts import auth
-    from lashme.credits import ledger
+    from lashme.credits import ledger, ledger_check
     from lashme.models import LedgerKind
     from lashme.ops.db import get_engine, session_scope
 
@@ -321,7 +321,7 @@ def run(args, dsn: str) -> None:
         for p in procs:
             p.join(30)
     with session_scope() as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     print(f"ledger verify: {'OK' if report.ok else 'FAILED'} ({report.users_checked} users)")
     shapes = " and ".join(f"{shape} >= {target}x" for shape, target in TARGETS.items())
     for impl, label in LABELS.items():

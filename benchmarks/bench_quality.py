@@ -87,8 +87,8 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lashme.images import rendering  # noqa: E402
 from lashme.images.correction import linear_to_srgb, srgb_to_linear  # noqa: E402
-from lashme.providers import studio  # noqa: E402
 from lashme.providers.base import STUDIO_PRESETS  # noqa: E402
 
 SCENES = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "grace_hopper")
@@ -250,7 +250,7 @@ def run(side: int) -> dict:
                     illuminants(source, exclude=clipped_in_original),
                 )
             start = time.perf_counter()
-            variants = studio.render(source, STUDIO_PRESETS)
+            variants = rendering.render(source, STUDIO_PRESETS)
             results["seconds"] += time.perf_counter() - start
             base_de = delta_e(source, original)
             results["base_de"][condition, scene] = base_de

@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lashme.images import codec, variant_files, working_copy  # noqa: E402
+from lashme.images import codec, corrected_base, looks, rendering, variant_files, working_copy  # noqa: E402
 from lashme.images.previews import (  # noqa: E402
     INSTA_SIZE,
     PREVIEW_MAX_SIDE,
@@ -63,11 +63,11 @@ def staged(data: bytes) -> dict[str, float]:
         return result
 
     arr = timed("decode+resize", lambda: np.asarray(working_copy.load_for_processing(data)))
-    base = timed("base correction", studio.prepare, arr)
-    scales = timed("look calibration", studio.amounts, base, list(studio.STYLES.values()))
-    scale = dict(zip(studio.STYLES, scales, strict=True))
+    base = timed("base correction", corrected_base.prepare, arr)
+    scales = timed("look calibration", rendering.amounts, base, list(looks.STYLES.values()))
+    scale = dict(zip(looks.STYLES, scales, strict=True))
     for preset in STUDIO_PRESETS:
-        out = timed(f"preset {preset}", studio.style, base, studio.STYLES[preset], scale[preset])
+        out = timed(f"preset {preset}", rendering.style, base, looks.STYLES[preset], scale[preset])
         img = timed("numpy <-> PIL", Image.fromarray, out)
         timed("file full", codec.encode_jpeg, img, quality=92)
         insta = timed("file insta", crop_4x5_array, out, INSTA_SIZE)

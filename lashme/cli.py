@@ -30,12 +30,12 @@ def _ledger_verify(args: argparse.Namespace) -> int:
     """Check every balance against its ledger; print findings; 1 on any mismatch or orphaned hold."""
     from sqlmodel import Session
 
-    from lashme.credits import ledger
+    from lashme.credits import ledger_check
 
     engine = get_engine()
     snapshot = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
     with engine.connect().execution_options(**snapshot) as conn, Session(bind=conn) as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     for m in report.mismatches:
         print(
             f"MISMATCH user {m.user_id}: balance {m.balance} != ledger sum {m.ledger_sum}"

@@ -2,7 +2,8 @@
 
 Protocol (every posting below: grant, adjust, unlock's charge, reserve,
 capture, release, purchases, refunds) — ONE statement, one round trip
-(``lashme.credits.postings``, SQLAlchemy Core, no ORM objects):
+(built by ``lashme.credits.posting_sql``, run by ``lashme.credits.postings``; SQLAlchemy
+Core, no ORM objects):
 
 1. If an entry with ``idempotency_key`` exists, return it unchanged
    (a retried job or a replayed webhook changes nothing).
@@ -38,7 +39,7 @@ statement everywhere; what differs is the transaction around it):
   (``lashme.jobs.lifecycle.create_job``/``transition``): the caller's ORM session,
   because the posting must commit atomically with the job row / status change.  A job
   row without its reservation is a free job; a FINAL status without its settlement is an
-  orphaned hold (``verify``); posting first is not safe either: a capture committed
+  orphaned hold (``ledger_check.verify``); posting first is not safe either: a capture committed
   before a transition that then loses its lease (``StaleRun``) or races
   (``InvalidTransition``) charges a job that may still fail, and its release would replay
   the capture's key ``settle:{job}:{n}`` as a no-op.
@@ -62,6 +63,9 @@ drops, total stays); exactly one settlement follows — ``capture`` (total and
 held drop) or ``release`` (held drops).  Both settlements of one
 reservation share the idempotency key ``settle:{job}:{n}``, so a job can
 never be both charged and refunded, nor settled twice.
+
+Checking every balance against its entries (and for orphaned holds) is
+``lashme.credits.ledger_check``.
 """
 
 from __future__ import annotations
@@ -72,9 +76,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from lashme.credits import postings
+from lashme.credits import posting_sql, postings
 from lashme.errors import InsufficientCredits, NotFound
-from lashme.models import FINAL_JOB_STATUSES, Job, LedgerEntry, LedgerKind, User, utcnow
+from lashme.models import LedgerEntry, LedgerKind, User, utcnow
 from lashme.ops.db import get_engine
 
 #: what a posting runs in: the caller's ORM session or Core connection (its transaction either way),
@@ -164,7 +168,7 @@ def post(
         "delta": delta,
         "held_delta": held_delta,
         "idempotency_key": idempotency_key,
-        **postings.entry_params(
+        **posting_sql.entry_params(
             kind=kind,
             reason=reason,
             actor=actor,
@@ -174,10 +178,10 @@ def post(
             created_at=utcnow(),
         ),
     }
-    source = postings.PLAIN
+    source = posting_sql.PLAIN
     if unlock_id is not None:
         params["unlock_id"] = unlock_id
-        source = postings.PLAIN_UNLOCK
+        source = posting_sql.PLAIN_UNLOCK
     entry, created = _run(session, source, params, guarded=not allow_overdraft)
     assert entry is not None  # a plain source always has its row
     return entry, created
@@ -306,7 +310,7 @@ def reserve(session: Executor, *, user_id: int, job_id: str, amount: int, reason
     params = {
         "user_id": user_id,
         "amount": amount,
-        **postings.entry_params(
+        **posting_sql.entry_params(
             kind=LedgerKind.RESERVE,
             reason=reason,
             actor=f"user:{user_id}",
@@ -316,7 +320,7 @@ def reserve(session: Executor, *, user_id: int, job_id: str, amount: int, reason
             created_at=utcnow(),
         ),
     }
-    entry, _ = _run(session, postings.RESERVE, params, guarded=True)
+    entry, _ = _run(session, posting_sql.RESERVE, params, guarded=True)
     return entry
 
 
@@ -333,7 +337,7 @@ def settle(session: Executor, *, job_id: str, capture: bool, reason: str) -> Led
     """
     params = {
         "cap": 1 if capture else 0,
-        **postings.entry_params(
+        **posting_sql.entry_params(
             kind=LedgerKind.CAPTURE if capture else LedgerKind.RELEASE,
             reason=reason,
             actor="system",
@@ -343,7 +347,7 @@ def settle(session: Executor, *, job_id: str, capture: bool, reason: str) -> Led
             created_at=utcnow(),
         ),
     }
-    entry, _ = _run(session, postings.SETTLE, params, guarded=True)
+    entry, _ = _run(session, posting_sql.SETTLE, params, guarded=True)
     return entry
 
 
@@ -411,90 +415,3 @@ def count_entries(session: Session, user_id: int) -> int:
     return session.execute(
         select(func.count()).select_from(LedgerEntry).where(LedgerEntry.user_id == user_id)
     ).scalar_one()
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """A user whose stored balance/held differ from the sums of their entries."""
-
-    user_id: int
-    balance: int
-    ledger_sum: int
-    held: int
-    held_sum: int
-
-
-@dataclass(frozen=True)
-class OrphanHold:
-    """A reservation still open although its job is finished (or gone): credits stuck in ``held``."""
-
-    user_id: int
-    job_id: str
-    amount: int
-    job_status: str | None
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """Result of :func:`verify`; ``ok`` when both lists are empty."""
-
-    users_checked: int
-    mismatches: list[Mismatch]
-    orphan_holds: list[OrphanHold]
-
-    @property
-    def ok(self) -> bool:
-        """True when every balance matches its entries and no hold is orphaned."""
-        return not self.mismatches and not self.orphan_holds
-
-
-def verify(session: Session) -> VerifyReport:
-    """Check every user: ``balance == Σ delta``, ``held == Σ held_delta``, no orphaned hold.
-
-    A hold is orphaned when its job's reservation rounds (``reserve`` entries
-    minus ``capture``/``release`` entries) are still open while the job is
-    DONE, FAILED, CANCELED or deleted.  Run it in one snapshot (the CLI uses
-    REPEATABLE READ on PostgreSQL) so a job settling meanwhile is not reported.
-    """
-    sums = (
-        select(
-            LedgerEntry.user_id,
-            func.coalesce(func.sum(LedgerEntry.delta), 0).label("d"),
-            func.coalesce(func.sum(LedgerEntry.held_delta), 0).label("h"),
-        )
-        .group_by(LedgerEntry.user_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(User.id, User.balance, User.held, sums.c.d, sums.c.h).outerjoin(
-            sums, sums.c.user_id == User.id
-        )
-    ).all()
-    mismatches = []
-    for uid, bal, held, d, h in rows:
-        d, h = d or 0, h or 0
-        if bal != d or held != h:
-            mismatches.append(Mismatch(uid, bal, d, held, h))
-    # per job: Σ held_delta of reservation entries still open, with the job's status (one query)
-    open_holds = (
-        select(
-            LedgerEntry.job_id.label("job_id"),
-            LedgerEntry.user_id.label("user_id"),
-            func.sum(LedgerEntry.held_delta).label("amount"),
-        )
-        .where(LedgerEntry.job_id.is_not(None), LedgerEntry.kind.in_((LedgerKind.RESERVE, *SETTLE_KINDS)))
-        .group_by(LedgerEntry.job_id, LedgerEntry.user_id)
-        .having(func.sum(LedgerEntry.held_delta) != 0)
-        .subquery()
-    )
-    holds = session.execute(
-        select(open_holds.c.user_id, open_holds.c.job_id, open_holds.c.amount, Job.status).outerjoin(
-            Job, Job.id == open_holds.c.job_id
-        )
-    ).all()
-    orphans = [
-        OrphanHold(uid, job_id, int(amount), status)
-        for uid, job_id, amount, status in holds
-        if status is None or status in FINAL_JOB_STATUSES
-    ]
-    return VerifyReport(users_checked=len(rows), mismatches=mismatches, orphan_holds=orphans)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from lashme.credits import ledger, pricing
-from lashme.credits.postings import detached_row
+from lashme.credits.detached import detached_row
 from lashme.errors import DomainError, InsufficientCredits, NotFound
 from lashme.models import Job, JobStatus, LedgerKind, PriceSetting, Unlock, User, Variant, utcnow
 from lashme.ops.db import run_compiled

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from lashme.accounts import auth
-from lashme.credits import ledger, unlocks
+from lashme.credits import ledger, ledger_check, unlocks
 from lashme.errors import InsufficientCredits
 from lashme.jobs import lifecycle as jobs
 from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, Unlock, Variant, new_id
@@ -73,7 +73,7 @@ def test_200_concurrent_unlocks_with_3_credits_exactly_3_succeed(clean_db):
     with session_scope() as s:
         assert ledger.get_balance(s, uid) == ledger.Balance(total=0, held=0)
         assert count(s, Unlock, Unlock.user_id == uid) == 3
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 def test_50_concurrent_reserve_capture_release_cycles_leave_the_ledger_clean(clean_db):
@@ -129,7 +129,7 @@ def test_50_concurrent_reserve_capture_release_cycles_leave_the_ledger_clean(cle
     assert results.count("ok") + results.count("refused") == 50
     done = sum(1 for st in outcomes.values() if st == JobStatus.DONE)
     with session_scope() as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
         assert report.ok, report
         assert ledger.get_balance(s, uid) == ledger.Balance(total=30 - done, held=0)
 
@@ -164,4 +164,4 @@ def test_postings_of_their_own_racing_spend_each_credit_once_and_each_key_once(c
     with session_scope() as s:
         assert ledger.get_balance(s, uid) == ledger.Balance(total=0, held=0)
         assert count(s, LedgerEntry, LedgerEntry.kind == LedgerKind.UNLOCK) == 5
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lashme.accounts import auth
-from lashme.credits import ledger
+from lashme.credits import ledger, ledger_check
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import uploads
 from lashme.models import Job, JobEvent
@@ -134,7 +134,7 @@ def test_sigkill_worker_mid_job_x10(stack):
     assert duplicate_ledger_keys() == 0
     assert _balance(uid) == ledger.Balance(total=23 - 10, held=0)  # each job charged exactly once
     with session_scope() as s:
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
         attempts = [s.get(Job, j).attempts for j in job_ids]
         resumed = [
             any(e.message == "resumed after worker loss" for e in jobs.events_of(s, j)) for j in job_ids
@@ -236,7 +236,7 @@ def test_storage_write_failure_fails_the_job_with_a_plain_reason(stack, storage)
     with session_scope() as s:
         assert jobs.variants_of(s, job.id) == []
         events = [(e.from_status, e.to_status) for e in jobs.events_of(s, job.id)]
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     assert events[-1] == ("PROCESSING", "FAILED")
     assert _balance(uid) == ledger.Balance(total=23, held=0)  # the reservation was released
 
@@ -263,5 +263,5 @@ def test_provider_running_past_the_job_timeout_fails_the_job(stack, monkeypatch)
     assert translate(done.error_key, "en") == "Enhancing this photo took too long. Please try again."
     with session_scope() as s:
         assert jobs.variants_of(s, job.id) == []
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     assert _balance(uid) == ledger.Balance(total=23, held=0)  # the reservation was released

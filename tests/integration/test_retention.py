@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from lashme.accounts import auth
 from lashme.cli import main as cli_main
-from lashme.credits import ledger, unlocks
+from lashme.credits import ledger, ledger_check, unlocks
 from lashme.errors import DomainError
 from lashme.files.storage.base import variant_key
 from lashme.jobs import deletion, retention, uploads
@@ -66,7 +66,7 @@ def _run_scenario(storage):
         assert count(s, Unlock) == 0
         # the unlock's charge stays in the ledger, and the balance still adds up
         assert count(s, LedgerEntry, LedgerEntry.variant_id == vid) == 1
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
         assert ledger.get_balance(s, uid).total == 2
     assert retention.cleanup(storage=storage).jobs == 0
     return new_anon, new_user
@@ -137,7 +137,7 @@ def test_cleanup_deletes_a_fal_job_with_provider_requests_and_unlocks(clean_db, 
         assert count(s, ProviderRequest) == 0
         assert count(s, Unlock) == 0
         assert count(s, LedgerEntry, LedgerEntry.variant_id == vid) == 1
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
         assert ledger.get_balance(s, uid).total == 2
 
 

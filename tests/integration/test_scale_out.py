@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from lashme.accounts import auth
-from lashme.credits import ledger
+from lashme.credits import ledger_check
 from lashme.files.storage.base import job_prefix
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import queue, uploads
@@ -176,7 +176,7 @@ def test_two_backends_three_workers_fifty_jobs(
             )
         )
         variants = Counter(j for j in job_ids for _ in jobs.variants_of(s, j))
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     fault_summary(
         "scale-out",
         injected=len(job_ids),

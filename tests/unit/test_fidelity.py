@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lashme.providers import fidelity, studio
+from lashme.images import rendering
+from lashme.providers import fidelity
 from lashme.providers.base import STUDIO_PRESETS
 from tests.fakes.fal_server import FakeRequest, FalStandIn
 from tests.photos import jpeg_bytes, photo, photo_jpeg
@@ -71,7 +72,7 @@ def test_the_fal_stand_in_output_is_faithful_and_its_warped_version_is_altered(s
 def test_honest_edits_pass(name):
     original = photo(name)
     for preset in STUDIO_PRESETS:
-        assert not fidelity.assess(original, studio.PIPELINES[preset](original)).altered
+        assert not fidelity.assess(original, rendering.PIPELINES[preset](original)).altered
     resized = original.resize((original.width * 2, original.height * 2), Image.Resampling.LANCZOS)
     assert fidelity.score(original, resized) > 0.97
     blurred_noisy = np.asarray(original, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""lashme.providers.studio: each preset's measurable effect on real photos, determinism, the contract."""
+"""The studio engine: each preset's measurable effect on real photos, determinism, the provider contract."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lashme.images import measures, variant_files, working_copy
+from lashme.images import measures, rendering, variant_files, working_copy
 from lashme.providers import studio
 from lashme.providers.base import STUDIO_PRESETS, GeneratedVariant, Provider, ProviderError
 from tests.photos import coffee_jpeg, photo, photo_jpeg
@@ -32,8 +32,8 @@ def _corner_to_centre(img: Image.Image) -> float:
 @pytest.mark.parametrize("name", PHOTOS)
 def test_warm_glow_warms(name):
     original = photo(name)
-    r0, _, b0 = measures.mean_rgb(studio.natural(original))
-    r1, _, b1 = measures.mean_rgb(studio.warm_glow(original))
+    r0, _, b0 = measures.mean_rgb(rendering.natural(original))
+    r1, _, b1 = measures.mean_rgb(rendering.warm_glow(original))
     assert (r1 - b1) > (r0 - b0) + 8
 
 
@@ -42,27 +42,27 @@ def test_warm_glow_warms(name):
 )
 def test_crisp_detail_raises_laplacian_variance(name, size):
     original = photo(name, size)
-    sharpened = studio.crisp_detail(original)
+    sharpened = rendering.crisp_detail(original)
     assert measures.laplacian_variance(sharpened) > 1.3 * measures.laplacian_variance(original)
 
 
 @pytest.mark.parametrize("name", PHOTOS)
 def test_soft_focus_has_no_vignette(name):
     original = photo(name)
-    assert _corner_to_centre(studio.soft_focus(original)) > 0.95 * _corner_to_centre(original)
+    assert _corner_to_centre(rendering.soft_focus(original)) > 0.95 * _corner_to_centre(original)
 
 
 # --- all pipelines -----------------------------------------------------------------------
 
 
 def test_pipelines_are_the_studio_presets_in_order():
-    assert tuple(studio.PIPELINES) == STUDIO_PRESETS == ("natural", "warm_glow", "crisp_detail", "soft_focus")
+    assert tuple(rendering.PIPELINES) == STUDIO_PRESETS == ("natural", "warm_glow", "crisp_detail", "soft_focus")
 
 
 @pytest.mark.parametrize("preset", STUDIO_PRESETS)
 def test_each_pipeline_keeps_size_and_changes_the_photo(preset):
     for original in (photo("grace_hopper"), photo("coffee").convert("RGBA")):
-        out = studio.PIPELINES[preset](original)
+        out = rendering.PIPELINES[preset](original)
         assert out.mode == "RGB" and out.size == original.size
         diff = np.abs(np.asarray(out, dtype=np.int16) - np.asarray(original.convert("RGB"), dtype=np.int16))
         # natural leaves a well-balanced photo nearly alone (its lash/edge retouch still shows)
@@ -81,7 +81,7 @@ def test_generate_returns_four_variants_in_preset_order():
     for v in variants:
         assert isinstance(v, GeneratedVariant) and v.filtered_reason is None
         assert v.image.mode == "RGB" and v.image.size == (2048, 1536)
-        assert np.array_equal(np.asarray(v.image), np.asarray(studio.PIPELINES[v.preset](base)))
+        assert np.array_equal(np.asarray(v.image), np.asarray(rendering.PIPELINES[v.preset](base)))
 
 
 def test_generate_is_deterministic_down_to_the_file_bytes():
@@ -104,6 +104,10 @@ def test_generate_a_subset_and_small_originals():
 def test_studio_provider_satisfies_the_protocol():
     provider = studio.StudioProvider()
     assert isinstance(provider, Provider) and provider.name == "studio"
+
+
+def test_the_engine_entry_points_stay_importable_from_the_provider_module():
+    assert studio.render is rendering.render and studio.StudioSettings is rendering.StudioSettings
 
 
 def test_generated_variant_is_frozen():

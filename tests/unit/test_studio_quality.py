@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lashme.images import correction, skin
-from lashme.providers import studio
+from lashme.images import corrected_base, correction, looks, rendering, skin
 from lashme.providers.base import STUDIO_PRESETS
 from tests.photos import photo_array
 
@@ -101,7 +100,7 @@ def test_natural_removes_most_of_a_colour_cast(name, gains):
     """Real photos with a cast; a warm cast on the navy portrait is only half undone (bench_quality)."""
     original = _motorcycle() if name == "motorcycle" else photo_array(name)
     cast = _cast(original, gains)
-    out = studio.render(cast, ["natural"])[0]
+    out = rendering.render(cast, ["natural"])[0]
     # the mean a*b* of the photo moves back: at most 40 % of the cast's shift is left
     shift = _lab(cast)[..., 1:].mean(axis=(0, 1)) - _lab(original)[..., 1:].mean(axis=(0, 1))
     left = _lab(out)[..., 1:].mean(axis=(0, 1)) - _lab(original)[..., 1:].mean(axis=(0, 1))
@@ -113,7 +112,7 @@ def test_natural_removes_most_of_a_colour_cast(name, gains):
 def test_natural_brings_an_underexposed_photo_back_into_range(name):
     original = photo_array(name)
     dark = _dark(original)  # -1.7 EV
-    out = studio.render(dark, ["natural"])[0]
+    out = rendering.render(dark, ["natural"])[0]
     target = float(np.median(_lab(original)[..., 0]))
     assert abs(float(np.median(_lab(out)[..., 0])) - target) < 0.5 * abs(
         float(np.median(_lab(dark)[..., 0])) - target
@@ -126,7 +125,7 @@ def test_a_balanced_photo_is_left_nearly_alone(name):
     original = _motorcycle() if name == "motorcycle" else photo_array(name)
     fix = correction.estimate(original)
     assert _delta_e(correction.apply(original, fix), original) < 6
-    assert _delta_e(studio.render(original, ["natural"])[0], original) < 8
+    assert _delta_e(rendering.render(original, ["natural"])[0], original) < 8
 
 
 @pytest.mark.parametrize(
@@ -138,9 +137,9 @@ def test_no_look_pushes_a_photo_back_into_its_cast(name, gains):
     and the neutral looks end no warmer than natural; on a cool-cast photo no look is cooler."""
     original = photo_array(name)
     on_cast = [
-        float(_lab(out)[..., 2].mean()) for out in studio.render(_cast(original, gains), STUDIO_PRESETS)
+        float(_lab(out)[..., 2].mean()) for out in rendering.render(_cast(original, gains), STUDIO_PRESETS)
     ]
-    on_clean = [float(_lab(out)[..., 2].mean()) for out in studio.render(original, STUDIO_PRESETS)]
+    on_clean = [float(_lab(out)[..., 2].mean()) for out in rendering.render(original, STUDIO_PRESETS)]
     added = [b - on_cast[0] for b in on_cast]  # b* (yellow) each look adds over natural
     if gains == WARM:
         assert (
@@ -158,8 +157,8 @@ def test_the_looks_of_a_lamp_lit_photo_match_the_clean_photo_s(name):
     that green out, so each looks on the lamp-lit photo about as on the clean one: mean a*b* within
     3.2 (warm_glow) / 3.0 (crisp_detail, soft_focus) of it; 3.7-4.4 when they keep the lamp's yellow."""
     original = _motorcycle() if name == "motorcycle" else photo_array(name)
-    on_cast = studio.render(_cast(original, WARM), STUDIO_PRESETS)
-    on_clean = studio.render(original, STUDIO_PRESETS)
+    on_cast = rendering.render(_cast(original, WARM), STUDIO_PRESETS)
+    on_clean = rendering.render(original, STUDIO_PRESETS)
     for preset, lamp, clean, bound in zip(
         STUDIO_PRESETS[1:], on_cast[1:], on_clean[1:], (3.2, 3.0, 3.0), strict=True
     ):
@@ -171,7 +170,7 @@ def test_a_blue_scene_keeps_its_blue():
     from skimage import data
 
     rocket = np.ascontiguousarray(data.rocket())  # dusk sky: legitimately blue
-    out = studio.render(rocket, ["natural"])[0]
+    out = rendering.render(rocket, ["natural"])[0]
     assert _lab(out)[..., 2].mean() < _lab(rocket)[..., 2].mean() + 2  # not made yellow
 
 
@@ -181,7 +180,7 @@ def test_a_veil_is_lifted():
     haze = np.round(correction.linear_to_srgb(0.6 * lin + 0.4 * np.array([0.8, 0.84, 0.9])) * 255).astype(
         np.uint8
     )
-    out = studio.render(haze, ["natural"])[0]
+    out = rendering.render(haze, ["natural"])[0]
     assert _delta_e(out, original) < 0.5 * _delta_e(haze, original)
 
 
@@ -211,7 +210,7 @@ def _scaled(box, factor: int = 3):
 @pytest.mark.parametrize("preset,bound", [("natural", 0.95), ("warm_glow", 0.85), ("soft_focus", 0.75)])
 def test_skin_is_smoother(preset, bound):
     original = photo_array("astronaut", (1536, 1536))  # the engine's scale (radii are tuned for 2048 px)
-    out = studio.render(original, [preset])[0]
+    out = rendering.render(original, [preset])[0]
     cheek = _scaled(LEFT_CHEEK)
     assert _blotches(_crop(out, cheek)) < bound * _blotches(_crop(original, cheek))
     assert _laplacian_var(_crop(out, cheek)) < 1.25 * _laplacian_var(_crop(original, cheek))  # not sharpened
@@ -219,7 +218,7 @@ def test_skin_is_smoother(preset, bound):
 
 def test_crisp_detail_leaves_skin_texture_alone():
     original = photo_array("astronaut", (1536, 1536))
-    out = studio.render(original, ["crisp_detail"])[0]
+    out = rendering.render(original, ["crisp_detail"])[0]
     cheek, eyes = _scaled(LEFT_CHEEK), _scaled(EYES)
     assert _texture(_crop(out, cheek)) < 1.3 * _texture(_crop(original, cheek))
     assert _edge_energy(_crop(out, eyes)) > 1.2 * _edge_energy(_crop(original, eyes))
@@ -234,7 +233,7 @@ def test_lash_and_brow_edges_are_never_softer_than_the_input(preset, fault):
         "flat": np.round(127.5 + 0.6 * (original.astype(np.float64) - 127.5)).astype(np.uint8),
         "dark": _dark(original, 0.5),
     }[fault]
-    out = studio.render(source, [preset])[0]
+    out = rendering.render(source, [preset])[0]
     assert _edge_energy(_crop(out, EYES)) >= _edge_energy(_crop(source, EYES))
 
 
@@ -244,7 +243,7 @@ def test_lash_and_brow_edges_are_never_softer_than_the_input(preset, fault):
 @pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "grace_hopper"])
 def test_no_look_adds_more_than_one_point_of_clipped_pixels(name):
     for source in (photo_array(name), _dark(photo_array(name), 0.5)):
-        for out in studio.render(source, STUDIO_PRESETS):
+        for out in rendering.render(source, STUDIO_PRESETS):
             assert _clipped(out) - _clipped(source) <= 1.0
 
 
@@ -252,7 +251,7 @@ def test_no_look_adds_more_than_one_point_of_clipped_pixels(name):
 def test_the_four_looks_differ_visibly_as_thumbnails(name):
     thumbs = [
         cv2.resize(v, (160, 160), interpolation=cv2.INTER_AREA)
-        for v in studio.render(photo_array(name), STUDIO_PRESETS)
+        for v in rendering.render(photo_array(name), STUDIO_PRESETS)
     ]
     for a, b in itertools.combinations(thumbs, 2):
         assert _delta_e(a, b) >= 5.5
@@ -260,10 +259,10 @@ def test_the_four_looks_differ_visibly_as_thumbnails(name):
 
 def test_one_base_is_shared_and_deterministic():
     rgb = photo_array("grace_hopper")
-    first, second = studio.render(rgb, STUDIO_PRESETS), studio.render(rgb, STUDIO_PRESETS)
+    first, second = rendering.render(rgb, STUDIO_PRESETS), rendering.render(rgb, STUDIO_PRESETS)
     assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
-    base = studio.prepare(rgb)
+    base = corrected_base.prepare(rgb)
     assert all(
-        np.array_equal(out, studio.style(base, studio.STYLES[p]))
+        np.array_equal(out, rendering.style(base, looks.STYLES[p]))
         for p, out in zip(STUDIO_PRESETS, first, strict=True)
     )

@@ -30,9 +30,9 @@ from lashme.app.admin import audit
 from lashme.app.admin.guard import require_admin
 from lashme.errors import DomainError, NotFound
 from lashme.images import presets as preset_store
+from lashme.images.rendering import PARAM_SPECS as STUDIO_PARAM_SPECS
 from lashme.models import Job, PresetVersion
 from lashme.providers.registry import PROVIDERS
-from lashme.providers.studio import PARAM_SPECS as STUDIO_PARAM_SPECS
 
 MAX_PROMPT = 2000
 MAX_PARAMS = 12
@@ -40,7 +40,7 @@ _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
 FAL_IMAGE_SIZES = ("square_hd", "square", "portrait_4_3", "portrait_16_9", "landscape_4_3", "landscape_16_9")
 
 #: Parameters each provider's versions may set: name -> spec.  A spec is ``("float"|"int", lo, hi)``,
-#: ``("choice", values)``.  Studio: :data:`lashme.providers.studio.PARAM_SPECS`; fal: FLUX
+#: ``("choice", values)``.  Studio: :data:`lashme.images.rendering.PARAM_SPECS`; fal: FLUX
 #: image-to-image arguments (one image per variant; the safety checker stays on).
 PARAM_RULES: dict[str, dict[str, tuple]] = {
     "studio": {name: ("float", spec[1], spec[2]) for name, spec in STUDIO_PARAM_SPECS.items()},

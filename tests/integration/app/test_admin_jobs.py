@@ -14,7 +14,7 @@ from lashme.app.admin import job_actions
 from lashme.app.admin import jobs as admin_jobs
 from lashme.app.admin import presets as admin_presets
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import ledger, pricing, unlocks
+from lashme.credits import ledger, ledger_check, pricing, unlocks
 from lashme.errors import DomainError, InsufficientCredits, NotFound
 from lashme.jobs import generation, queue, uploads
 from lashme.jobs.lifecycle import variants_of
@@ -51,7 +51,7 @@ def _balance(user_id: int) -> ledger.Balance:
 
 def _verify_ok():
     with session_scope() as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     assert report.ok, report
 
 

@@ -19,7 +19,7 @@ from lashme.app.admin import pricing as admin_pricing
 from lashme.app.admin import queue as admin_queue
 from lashme.app.admin import stats as admin_stats
 from lashme.app.admin.guard import AdminRequired
-from lashme.credits import ledger, payments, pricing, stripe_webhooks
+from lashme.credits import ledger, ledger_check, payments, pricing, stripe_webhooks
 from lashme.errors import DomainError, NotFound
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import uploads
@@ -312,7 +312,7 @@ def test_a_price_change_does_not_touch_open_reservations(staff):
             if e.kind in (LedgerKind.CAPTURE, LedgerKind.RELEASE)
         }
         assert settled == {(done_job.id, "capture"): (-2, -2), (failed_job.id, "release"): (0, -2)}
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     new_job = uploads.submit_photo(chelsea_jpeg(), user_id=uid, anon_token=None, enqueue=False)
     assert new_job.reserved_credits == 5  # only new jobs pay the new price
 
@@ -349,7 +349,7 @@ def test_a_pack_edit_does_not_change_a_pending_orders_fulfilment(staff, stripe_s
         assert ledger.get_balance(s, uid).total == 3 + 50
         order = s.get(Order, order_id)
         assert (order.credits, order.amount_cents, order.status) == (50, 1800, OrderStatus.PAID)
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     new_order, _ = _checkout(stripe_standin, uid, "pack_50")
     with session_scope() as s:
         assert (s.get(Order, new_order).credits, s.get(Order, new_order).amount_cents) == (75, 2500)

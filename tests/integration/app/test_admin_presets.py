@@ -15,7 +15,7 @@ from lashme.app.admin import presets as admin_presets
 from lashme.app.admin.guard import AdminRequired
 from lashme.errors import DomainError, NotFound
 from lashme.files.storage import get_storage
-from lashme.images import presets, working_copy
+from lashme.images import presets, rendering, working_copy
 from lashme.images.presets import NoActivePresets
 from lashme.jobs import generation, uploads
 from lashme.jobs.lifecycle import variants_of
@@ -24,7 +24,7 @@ from lashme.models import AdminAction, Job, JobStatus, PresetVersion
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
 from lashme.providers import studio
-from lashme.providers.base import STUDIO_PRESETS
+from lashme.providers.base import STUDIO_PRESETS, ProviderError
 from tests.dbutil import count
 from tests.photos import coffee_jpeg, grace_hopper_jpeg
 
@@ -278,24 +278,24 @@ def test_studio_strength_one_is_the_pipeline_exactly_and_zero_the_original():
     provider = studio.StudioProvider()
     base = np.asarray(working_copy.load_for_processing(data))
     plain = provider.generate(data, STUDIO_PRESETS)
-    full = provider.generate(data, STUDIO_PRESETS, settings=[studio.StudioSettings(strength=1.0)] * 4)
-    none = provider.generate(data, STUDIO_PRESETS, settings=[studio.StudioSettings(strength=0.0)] * 4)
-    half = provider.generate(data, ["warm_glow"], settings=[studio.StudioSettings(strength=0.5)])[0]
+    full = provider.generate(data, STUDIO_PRESETS, settings=[rendering.StudioSettings(strength=1.0)] * 4)
+    none = provider.generate(data, STUDIO_PRESETS, settings=[rendering.StudioSettings(strength=0.0)] * 4)
+    half = provider.generate(data, ["warm_glow"], settings=[rendering.StudioSettings(strength=0.5)])[0]
     for a, b, c in zip(plain, full, none, strict=True):
         assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
         assert np.array_equal(
-            np.asarray(a.image), np.asarray(studio.PIPELINES[a.preset](Image.fromarray(base)))
+            np.asarray(a.image), np.asarray(rendering.PIPELINES[a.preset](Image.fromarray(base)))
         )
         assert np.array_equal(np.asarray(c.image), base)
     warm = np.asarray(plain[1].image, dtype=np.float64)
     assert np.abs(np.asarray(half.image) - (base + warm) / 2).max() <= 1.0
     grey = provider.generate(
-        data, ["natural"], settings=[studio.StudioSettings.from_version(1.0, {"saturation": 0})]
+        data, ["natural"], settings=[rendering.StudioSettings.from_version(1.0, {"saturation": 0})]
     )
     arr = np.asarray(grey[0].image, dtype=np.int16)
     assert np.abs(arr[..., 0] - arr[..., 2]).max() <= 1
-    with pytest.raises(studio.ProviderError):
-        provider.generate(data, STUDIO_PRESETS, settings=[studio.DEFAULT_SETTINGS])
+    with pytest.raises(ProviderError):
+        provider.generate(data, STUDIO_PRESETS, settings=[rendering.DEFAULT_SETTINGS])
 
 
 def test_migration_seeds_the_studio_presets_like_the_code(clean_db):

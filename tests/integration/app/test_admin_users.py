@@ -10,7 +10,7 @@ from lashme.accounts import auth, roles
 from lashme.app.admin import accounts, audit
 from lashme.app.admin import users as admin_users
 from lashme.app.admin.guard import AdminRequired, require_admin
-from lashme.credits import ledger
+from lashme.credits import ledger, ledger_check
 from lashme.errors import AuthError, DomainError, InsufficientCredits, NotFound
 from lashme.jobs import uploads
 from lashme.models import AdminAction, AuthSession, Job, LedgerEntry, Role, User, UserRole
@@ -117,7 +117,7 @@ def test_adjust_writes_the_ledger_entry_and_the_audit_row(staff):
     assert row.before == {"available": avail0, "held": held0}
     assert row.after == {"available": avail0 + 5, "held": held0}
     with session_scope() as s:
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 def test_removal_may_reach_zero_but_never_below(staff):

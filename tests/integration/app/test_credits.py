@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lashme import cli
 from lashme.accounts import auth, daily_limits
-from lashme.credits import ledger, pricing
+from lashme.credits import ledger, ledger_check, pricing
 from lashme.errors import InsufficientCredits
 from lashme.jobs import lifecycle as jobs
 from lashme.jobs import uploads
@@ -72,7 +72,7 @@ def test_priced_generation_reserves_then_captures_on_done(clean_db):
         jobs.transition(s, job.id, JobStatus.DONE)
     with session_scope() as s:
         assert ledger.get_balance(s, uid) == ledger.Balance(total=1, held=0)
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     assert _kinds(job.id) == ["reserve", "capture"]
 
 
@@ -96,7 +96,7 @@ def test_failure_or_cancel_releases_and_a_retry_reserves_again(clean_db, final):
             jobs.transition(s, job.id, JobStatus.DONE)
         with session_scope() as s:
             assert ledger.get_balance(s, uid) == ledger.Balance(total=2, held=0)
-            assert ledger.verify(s).ok
+            assert ledger_check.verify(s).ok
         assert _kinds(job.id) == ["reserve", "release", "reserve", "capture"]
 
 
@@ -172,7 +172,7 @@ def test_verify_finds_an_orphaned_hold_and_the_cli_exits_non_zero(clean_db, caps
     with session_scope() as s:  # a bug or a hand edit finishes the job without settling
         s.get(Job, job.id).status = JobStatus.FAILED
     with session_scope() as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     assert [(o.user_id, o.job_id, o.amount) for o in report.orphan_holds] == [(uid, job.id, 1)]
     assert cli.main(["ledger", "verify"]) == 1
     out = capsys.readouterr().out

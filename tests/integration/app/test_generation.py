@@ -111,7 +111,7 @@ def test_a_job_failed_elsewhere_mid_run_is_not_brought_back_by_a_retry(clean_db,
     """The abandoned-job callback fails the job (releasing credits) while the old attempt is still
     running; when that attempt then hits a transient error it must not requeue the job."""
     from lashme.accounts import auth
-    from lashme.credits import ledger, pricing
+    from lashme.credits import ledger, ledger_check, pricing
 
     with session_scope() as s:
         pricing.set_price(s, "generation_cost", 1, actor="test")
@@ -129,7 +129,7 @@ def test_a_job_failed_elsewhere_mid_run_is_not_brought_back_by_a_retry(clean_db,
     with session_scope() as s:
         assert s.get(Job, jid).status == JobStatus.FAILED
         assert ledger.get_balance(s, uid) == ledger.Balance(total=3, held=0)
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 def test_a_job_past_its_attempts_is_failed_not_run_again(job_id):
@@ -152,7 +152,7 @@ def test_a_stale_run_can_never_finish_a_job_another_run_took_over(clean_db, redi
     """Run A is presumed dead and its job handed to run B (token 2), which finishes it; when A wakes
     up its results, its DONE, its credit capture and its failure are all refused."""
     from lashme.accounts import auth
-    from lashme.credits import ledger, pricing
+    from lashme.credits import ledger, ledger_check, pricing
     from lashme.jobs import tasks
 
     with session_scope() as s:
@@ -178,7 +178,7 @@ def test_a_stale_run_can_never_finish_a_job_another_run_took_over(clean_db, redi
         assert job.run_token == 2 and len(done) == 1 and done[0].data["run"] == 2
         assert len(variants) == 4 and all(v.preview_key.endswith(".r2.jpg") for v in variants)
         assert ledger.get_balance(s, uid) == ledger.Balance(total=2, held=0)  # captured once
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     # the stale run's failure paths are fenced too
     assert generation.fail(jid, error_key="generation.failed", run_token=1) is False
 

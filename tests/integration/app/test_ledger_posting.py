@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from lashme.accounts import auth
-from lashme.credits import ledger, unlocks
+from lashme.credits import ledger, ledger_check, unlocks
 from lashme.errors import InsufficientCredits, NotFound
 from lashme.jobs import fullres
 from lashme.models import Job, JobEvent, JobStatus, LedgerEntry, LedgerKind, Unlock, User, Variant
@@ -150,7 +150,7 @@ def test_every_hot_posting_is_one_round_trip(clean_db):
             )
         ]
         assert kinds == ["reserve", "capture", "reserve", "release"]
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 @postgres_only
@@ -318,7 +318,7 @@ def test_a_twin_with_the_same_key_committing_first_is_returned_and_posted_once(c
     with session_scope() as s:
         assert count(s, LedgerEntry, LedgerEntry.idempotency_key == "same-key") == 1
         assert s.get(User, uid).balance == 6
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 def test_a_posting_of_its_own_or_on_a_core_connection_keeps_the_ledger_rules(clean_db):
@@ -351,7 +351,7 @@ def test_a_posting_of_its_own_or_on_a_core_connection_keeps_the_ledger_rules(cle
     assert _balance(uid) == ledger.Balance(total=4, held=0)
     with session_scope() as s:
         assert count(s, LedgerEntry, LedgerEntry.idempotency_key.in_(["alone-2", "alone-3", "core-2", "core-3"])) == 0
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 @postgres_only
@@ -432,7 +432,7 @@ def test_a_posting_of_its_own_that_loses_to_a_twin_returns_the_twin_and_changes_
     assert _balance(uid) == ledger.Balance(total=6, held=0)
     with session_scope() as s:
         assert count(s, LedgerEntry, LedgerEntry.idempotency_key == "same-key") == 1
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
     engine = get_engine()
     for _ in range(2):  # no pooled connection was left in autocommit mode
         fairy = engine.raw_connection()

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import SQLModel, select
 
 from lashme.accounts import auth
-from lashme.credits import ledger, unlocks
+from lashme.credits import ledger, ledger_check, unlocks
 from lashme.errors import InsufficientCredits, NotFound
 from lashme.models import Job, JobStatus, LedgerEntry, LedgerKind, Unlock, User, Variant
 from lashme.ops.db import make_engine, session_scope
@@ -63,7 +63,7 @@ def test_signup_bonus_is_one_ledger_entry(clean_db):
         rows = ledger.entries(s, uid)
         assert [(e.kind, e.delta, e.balance_after) for e in rows] == [(LedgerKind.SIGNUP_BONUS, 3, 3)]
         assert rows[0].idempotency_key == f"signup_bonus:{uid}"
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 def test_grant_is_idempotent_by_key(clean_db):
@@ -122,7 +122,7 @@ def test_verify_finds_a_tampered_balance(clean_db):
     with session_scope() as s:
         s.get(User, uid).balance = 99
     with session_scope() as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     assert not report.ok
     assert [(m.user_id, m.balance, m.ledger_sum) for m in report.mismatches] == [(uid, 99, 3)]
 
@@ -152,7 +152,7 @@ def _race(engine, *, distinct: bool) -> None:
     with session_scope(engine) as s:
         assert ledger.get_balance(s, uid).total == 0
         assert count(s, Unlock, Unlock.user_id == uid) == 1
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 @pytest.mark.parametrize("distinct", [True, False], ids=["distinct-variants", "same-variant"])

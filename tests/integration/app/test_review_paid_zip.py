@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import timedelta
@@ -31,7 +32,7 @@ from lashme.accounts.auth import SESSION_COOKIE
 from lashme.app import gallery
 from lashme.app import job as app_job
 from lashme.app import session as app_session
-from lashme.credits import ledger, pricing, unlocks
+from lashme.credits import ledger, ledger_check, pricing, unlocks
 from lashme.errors import DomainError, InsufficientCredits, LinkInvalid, NotFound
 from lashme.files import downloads
 from lashme.files.files_api import build_api
@@ -60,7 +61,7 @@ def _jobs_of(user_id: int) -> int:
 
 def _verify_clean() -> None:
     with session_scope() as s:
-        report = ledger.verify(s)
+        report = ledger_check.verify(s)
     assert not report.mismatches and not report.orphan_holds, report
 
 
@@ -251,6 +252,10 @@ def test_a_paid_retry_refused_by_the_daily_limit_leaves_the_job_failed_and_unres
 # --- upload: the daily count follows the job ---------------------------------------------------
 
 
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+    reason="SQLite has one writer at a time: a second upload cannot run inside the first one's transaction",
+)
 def test_an_upload_that_loses_the_race_for_credits_uses_no_daily_count(world, storage, monkeypatch):
     """Two uploads at once, credits for one: the one refused at its reservation is not counted."""
     alice_id = world["alice"]

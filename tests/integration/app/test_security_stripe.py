@@ -13,7 +13,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from lashme.accounts import auth
-from lashme.credits import ledger, payments, stripe_webhooks
+from lashme.credits import ledger, ledger_check, payments, stripe_webhooks
 from lashme.models import Order, OrderStatus
 from lashme.ops.db import session_scope
 from lashme.ops.settings import get_settings
@@ -95,7 +95,7 @@ def test_failed_refund_restores_what_the_refund_took_once(clean_db):
     assert stripe_webhooks.handle_event(_event("charge.refunded", _charge(pi, 250))) == "refunded"
     assert _state(uid, oid) == (5, OrderStatus.PARTIALLY_REFUNDED, 250, 5, 0)
     with session_scope() as s:
-        assert ledger.verify(s).ok
+        assert ledger_check.verify(s).ok
 
 
 def test_failed_refund_first_forgives_the_shortfall(clean_db):
