@@ -54,6 +54,19 @@ def _priced_job(user_id: int) -> str:
     return uploads.submit_photo(chelsea_jpeg(), user_id=user_id, anon_token=None, enqueue=False).id
 
 
+def _failed_priced_job(user_id: int, error_key: str) -> str:
+    """A job of ``user_id`` at a price of 1 credit, failed with ``error_key``."""
+    job_id = _priced_job(user_id)
+    with session_scope() as s:
+        jobs.transition(s, job_id, JobStatus.FAILED, error_key=error_key)
+    return job_id
+
+
+def _counted_today(user_id: int) -> int:
+    """How many of ``user_id``'s daily jobs are used today."""
+    return daily_limits.usage(user_id=user_id, anon_token=None, client_ip=None, limit=20).used
+
+
 def _jobs_of(user_id: int) -> int:
     with session_scope() as s:
         return s.scalar(select(func.count()).select_from(Job).where(Job.user_id == user_id))
@@ -156,15 +169,13 @@ def test_a_refused_start_again_gives_the_claim_back_and_a_dead_claim_expires(wor
 
 def test_a_free_retry_reserves_and_charges_nothing_and_the_ledger_checks_out(world):
     alice_id, alice = world["alice"], _caller(world["alice_token"])
-    job_id = _priced_job(alice_id)
-    with session_scope() as s:
-        jobs.transition(s, job_id, JobStatus.FAILED, error_key="generation.storage_failed")
-    used = daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used
+    job_id = _failed_priced_job(alice_id, "generation.storage_failed")
+    used = _counted_today(alice_id)
     assert app_job.retry(alice, job_id, enqueue=False) == job_id
     with pytest.raises(DomainError) as err:  # a second tap finds it PENDING
         app_job.retry(alice, job_id, enqueue=False)
     assert err.value.key == "job.not_retryable"
-    assert daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used == used
+    assert _counted_today(alice_id) == used
     with session_scope() as s:
         assert ledger.get_balance(s, alice_id).held == 0
     _verify_clean()
@@ -186,11 +197,9 @@ def test_a_free_retry_reserves_and_charges_nothing_and_the_ledger_checks_out(wor
 def test_two_quick_paid_retry_taps_count_one_job_against_the_daily_limit(world, monkeypatch):
     """A double tap on "Retry" of a job failed on the user's side: one retry, counted once."""
     alice_id, alice = world["alice"], _caller(world["alice_token"])
-    job_id = _priced_job(alice_id)
-    with session_scope() as s:
-        jobs.transition(s, job_id, JobStatus.FAILED, error_key="generation.rejected")
+    job_id = _failed_priced_job(alice_id, "generation.rejected")
     assert not app_job.get(alice, job_id).retry_free
-    used = daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used
+    used = _counted_today(alice_id)
 
     real_consume = daily_limits.consume
     inside, release = threading.Event(), threading.Event()
@@ -220,7 +229,7 @@ def test_two_quick_paid_retry_taps_count_one_job_against_the_daily_limit(world, 
     first.join(10)
     second.join(10)
     assert sorted(map(str, results.values())) == sorted([job_id, "job.not_retryable"]), results
-    assert daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used == used + 1
+    assert _counted_today(alice_id) == used + 1
     with session_scope() as s:
         assert s.get(Job, job_id).status == JobStatus.PENDING
         assert ledger.get_balance(s, alice_id).held == 1
@@ -229,9 +238,8 @@ def test_two_quick_paid_retry_taps_count_one_job_against_the_daily_limit(world, 
 
 def test_a_paid_retry_refused_by_the_daily_limit_leaves_the_job_failed_and_unreserved(world):
     alice_id, alice = world["alice"], _caller(world["alice_token"])
-    job_id = _priced_job(alice_id)
+    job_id = _failed_priced_job(alice_id, "generation.rejected")
     with session_scope() as s:
-        jobs.transition(s, job_id, JobStatus.FAILED, error_key="generation.rejected")
         pricing.set_price(s, "daily_limit_user", 0, actor="test")
     with pytest.raises(daily_limits.DailyLimitReached):
         app_job.retry(alice, job_id, enqueue=False)
@@ -261,7 +269,7 @@ def test_an_upload_that_loses_the_race_for_credits_uses_no_daily_count(world, st
     alice_id = world["alice"]
     with session_scope() as s:
         pricing.set_price(s, "generation_cost", ledger.get_balance(s, alice_id).available, actor="test")
-    used = daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used
+    used = _counted_today(alice_id)
     before = _jobs_of(alice_id)
     originals_before = len({p.parent.name for p in storage.root.rglob("original.jpg")})
     real_create = jobs.create_job
@@ -279,7 +287,7 @@ def test_an_upload_that_loses_the_race_for_credits_uses_no_daily_count(world, st
     with pytest.raises(InsufficientCredits):
         uploads.submit_photo(chelsea_jpeg(), user_id=alice_id, anon_token=None, enqueue=False)
     assert parallel[0] and _jobs_of(alice_id) == before + 1
-    assert daily_limits.usage(user_id=alice_id, anon_token=None, client_ip=None, limit=20).used == used + 1
+    assert _counted_today(alice_id) == used + 1
     originals = {p.parent.name for p in storage.root.rglob("original.jpg")}
     assert parallel[0] in originals and len(originals) == originals_before + 1  # the refused one is gone
     _verify_clean()
