@@ -8,6 +8,7 @@ Screenshots go to ``benchmarks/out/accounts-*.png``.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -59,6 +60,7 @@ def _hydrated(page) -> None:
 
 def _sign_up(page, app_url: str, email: str, password: str = "Lashes2026") -> None:
     page.goto(app_url + "/signup?next=/dashboard")
+    _hydrated(page)
     page.fill("#email", email)
     page.fill("#password", password)
     page.locator("#auth-submit").click()
@@ -109,9 +111,10 @@ def test_sign_up_then_confirm_the_email_to_get_the_bonus(app_url, browser, mailb
 
 
 def test_forgot_password_link_sets_a_new_one_and_signs_out_everywhere(app_url, browser, mailbox):
+    email = f"forgetful-{secrets.token_hex(3)}@example.com"  # a rerun after a timeout signs up afresh
     laptop = browser.new_context(viewport=PHONE)
     old = laptop.new_page()
-    _sign_up(old, app_url, "forgetful@example.com", "OldPass2026")
+    _sign_up(old, app_url, email, "OldPass2026")
     old.locator("#nav-credits").wait_for(timeout=20_000)
 
     ctx = browser.new_context(viewport=PHONE)
@@ -129,13 +132,13 @@ def test_forgot_password_link_sets_a_new_one_and_signs_out_everywhere(app_url, b
     page = ctx2.new_page()
     page.goto(app_url + "/forgot-password")
     _hydrated(page)
-    page.fill("#reset-email", "forgetful@example.com")
+    page.fill("#reset-email", email)
     page.locator("#reset-request-submit").click()
     page.locator("#reset-sent").wait_for(timeout=20_000)
     assert page.locator("#reset-sent").text_content() == unknown_answer
     _shot(page, "reset-sent")
 
-    link = link_in(_mail_with(mailbox, "forgetful@example.com", "/reset-password"), "/reset-password")
+    link = link_in(_mail_with(mailbox, email, "/reset-password"), "/reset-password")
     assert mailbox.messages_to("nobody-here@example.com") == []
 
     page.goto(link)
@@ -160,7 +163,7 @@ def test_forgot_password_link_sets_a_new_one_and_signs_out_everywhere(app_url, b
     p2 = other.new_page()
     p2.goto(app_url + "/login?next=/dashboard")
     _hydrated(p2)
-    p2.fill("#email", "forgetful@example.com")
+    p2.fill("#email", email)
     p2.fill("#password", "OldPass2026")
     p2.locator("#auth-submit").click()
     p2.locator("#auth-error").wait_for(timeout=20_000)
